@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+#   make                 ./faultloop for this machine
+#   make STATIC=1        fully static binary (VM tests)
+#   make ARCH=arm64      cross build with aarch64-linux-gnu-gcc
+#   make test            every test (root)        make V=1: show commands
+
+HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
+ARCH ?= $(HOST_ARCH)
+BPF_ARCH := $(subst x86_64,x86,$(ARCH))
+OUTPUT ?= .output/$(ARCH)$(if $(STATIC),-static)
+CLANG ?= clang
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+
+ifeq ($(ARCH),$(HOST_ARCH))
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+else ifeq ($(ARCH),arm64)
+CC := aarch64-linux-gnu-gcc
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig pkg-config
+endif
+
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -D_FORTIFY_SOURCE=2 -DFAULTLOOP_VERSION='"$(VERSION)"'
+INCLUDES := -I$(OUTPUT) -Iinclude -Isrc
+LIBS := $(if $(STATIC),-static) \
+	$(shell $(PKG_CONFIG) --libs $(if $(STATIC),--static) libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+
+# clang -target bpf does not search the host's multiarch include dirs
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function \
+	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
+
+LIB_SRCS := src/util.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c
+LIB_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+BPF_HDRS := bpf/core.bpf.h include/faultloop.h $(VMLINUX)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+MAKEFLAGS += --no-print-directory
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean test unit-test bpf-test e2e-test run deps tools vmtest
+
+all: faultloop tools
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# --- BPF ---------------------------------------------------------------------
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | $(OUTPUT)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# --- user space --------------------------------------------------------------
+
+$(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/faultloop.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/faultloop.o: src/faultloop.c $(OUTPUT)/faultloop.skel.h $(wildcard src/*.h)
+
+$(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+faultloop: $(OUTPUT)/faultloop
+	$(Q)cp $< $@
+
+# --- workloads ---------------------------------------------------------------
+
+TOOLS := $(OUTPUT)/race
+tools: $(TOOLS)
+
+$(OUTPUT)/race: tools/race.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(if $(STATIC),-static) -pthread $< -o $@
+
+# --- tests -------------------------------------------------------------------
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) -o $@
+
+$(OUTPUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c $(BPF_HDRS) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c $(OUTPUT)/detect_test.skel.h $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) -o $@
+
+unit-test: $(UNIT_TESTS)
+	$(Q)set -e; for t in $(UNIT_TESTS); do $$t; done
+
+bpf-test: $(OUTPUT)/tests/detect_test
+	$(Q)$(OUTPUT)/tests/detect_test
+
+e2e-test: faultloop tools
+	$(Q)OUTPUT=$(OUTPUT) tests/e2e.sh
+
+test: deps
+	$(Q)$(MAKE) unit-test bpf-test e2e-test
+
+deps:
+	$(Q)tools/install-deps.sh
+
+run: deps
+	$(Q)$(MAKE) faultloop
+	./faultloop $(ARGS)
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf .output faultloop

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * faultloop probes.  Every logical signal has one program per attach mode
+ * (fentry/fexit, kprobe/kretprobe, tp_btf/raw_tp/tracepoint); the loader
+ * (src/probes.c) picks, per signal, the first symbol and mode that the
+ * running kernel actually lets it attach, and loads only those programs.
+ * Section names carry a default target; the loader retargets them.
+ */
+#include "core.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- current-task helpers --------------------------------------------- */
+
+/*
+ * bpf_get_current_task_btf() (5.11, 3ca1032ab7ab) gives a pointer the
+ * program may dereference with plain loads.  On 5.10 we fall back to
+ * bpf_probe_read_kernel(), which itself runs under pagefault_disable()
+ * (copy_from_kernel_nofault) and so reads pagefault_disabled one too high.
+ */
+static __always_inline int fl_pagefault_disabled(void)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id,
+				       BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *t = bpf_get_current_task_btf();
+
+		return t->pagefault_disabled;
+	} else {
+		struct task_struct *t = (void *)bpf_get_current_task();
+
+		return BPF_CORE_READ(t, pagefault_disabled) - 1;
+	}
+}
+
+/*
+ * A cheap syscall boundary for the read/write family: task->ioac.syscr and
+ * syscw count once per read-/write-type syscall (CONFIG_TASK_IO_ACCOUNTING,
+ * on in Debian 5.10-6.12).  Without it, consecutive write()s of one buffer
+ * would merge into one endless episode where no owner probe attaches.
+ */
+static __always_inline __u64 fl_io_seq(void)
+{
+	if (!bpf_core_field_exists(struct task_struct, ioac))
+		return 0;
+	if (bpf_core_enum_value_exists(enum bpf_func_id,
+				       BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *t = bpf_get_current_task_btf();
+
+		return t->ioac.syscr + t->ioac.syscw;
+	} else {
+		struct task_struct *t = (void *)bpf_get_current_task();
+
+		return BPF_CORE_READ(t, ioac.syscr) + BPF_CORE_READ(t, ioac.syscw);
+	}
+}
+
+static __always_inline bool fl_pass(struct fl_stats *st, __u64 id)
+{
+	if (targ_tgid && (id >> 32) != targ_tgid)
+		goto filtered;
+	if (filter_cg && !bpf_current_task_under_cgroup(&cgroup_filter, 0))
+		goto filtered;
+	return true;
+filtered:
+	st->cnt[FL_CNT_FILTERED]++;
+	return false;
+}
+
+static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
+					  __u64 size, bool failed)
+{
+	struct fl_stats *st = fl_stats();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_ev ev;
+
+	if (!st || !fl_pass(st, id))
+		return 0;
+	ev.now = bpf_ktime_get_ns();
+	ev.addr = addr;
+	ev.size = size;
+	ev.io_seq = fl_io_seq();
+	ev.cgroup_id = bpf_get_current_cgroup_id();
+	ev.pid = id >> 32;
+	ev.tid = (__u32)id;
+	ev.sig = sig;
+	ev.failed = failed;
+	fl_event(ctx, st, &ev);
+	return 0;
+}
+
+/* Count only (address-less signals, successful copies). */
+static __always_inline int fl_probe_count(__u32 sig, bool failed)
+{
+	struct fl_stats *st = fl_stats();
+
+	if (!st || sig >= FL_SIG__MAX)
+		return 0;
+	st->events[sig]++;
+	if (failed)
+		st->failures[sig]++;
+	return 0;
+}
+
+static __always_inline int fl_probe_owner_exit(void *ctx, __u32 owner, long ret)
+{
+	struct fl_stats *st = fl_stats();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!st)
+		return 0;
+	fl_owner_exit(ctx, st, (__u32)id, owner, ret, bpf_ktime_get_ns());
+	return 0;
+}
+
+static __always_inline int fl_probe_boundary(void *ctx, __u32 sig, __u8 reason)
+{
+	struct fl_stats *st = fl_stats();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!st)
+		return 0;
+	fl_boundary(ctx, st, (__u32)id, sig, reason, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* ---- struct iov_iter across layouts ----------------------------------- */
+
+/* <= 5.13: 'type' holds the iterator kind | direction; ITER_IOVEC == 4. */
+struct iov_iter___type {
+	unsigned int type;
+} __attribute__((preserve_access_index));
+
+/* 5.14 - ~6.3: the iovec array pointer was 'iov' (renamed '__iov' later). */
+struct iov_iter___iov {
+	const struct iovec *iov;
+} __attribute__((preserve_access_index));
+
+/* Current user address of a user-backed iterator, 0 for any other kind. */
+static __always_inline __u64 fl_iter_addr(void *p)
+{
+	struct iov_iter *i = p;
+	const struct iovec *iov;
+	__u64 off = BPF_CORE_READ(i, iov_offset);
+
+	if (bpf_core_field_exists(struct iov_iter___type, type)) {
+		unsigned int type = BPF_CORE_READ((struct iov_iter___type *)p, type);
+
+		if ((type & ~3u) != 4)
+			return 0;
+		iov = BPF_CORE_READ((struct iov_iter___iov *)p, iov);
+		return (__u64)BPF_CORE_READ(iov, iov_base) + off;
+	}
+
+	__u8 t = BPF_CORE_READ(i, iter_type);
+
+	/* ITER_UBUF arrived in 6.0 (fcb14cb1bdac) and its value moved:
+	 * 6 in 6.1, 5 in 6.6, 0 in 6.12. */
+	if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+	    t == bpf_core_enum_value(enum iter_type, ITER_UBUF))
+		return (__u64)BPF_CORE_READ(i, ubuf) + off;
+	if (t != bpf_core_enum_value(enum iter_type, ITER_IOVEC))
+		return 0;
+	if (bpf_core_field_exists(struct iov_iter, __iov))
+		iov = BPF_CORE_READ(i, __iov);
+	else
+		iov = BPF_CORE_READ((struct iov_iter___iov *)p, iov);
+	return (__u64)BPF_CORE_READ(iov, iov_base) + off;
+}
+
+/* ---- register / mode helpers ------------------------------------------ */
+
+static __always_inline bool fl_user_mode(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, cs) & 3;
+#elif defined(__TARGET_ARCH_arm64)
+	return (BPF_CORE_READ(regs, pstate) & 0xf) == 0;	/* PSR_MODE_EL0t */
+#else
+	return false;
+#endif
+}
+
+/* FAULT_FLAG_USER: an enum from 5.11 (da2f5eb3d344), a #define before. */
+static __always_inline __u32 fl_fault_flag_user(void)
+{
+	if (bpf_core_enum_value_exists(enum fault_flag, FAULT_FLAG_USER))
+		return bpf_core_enum_value(enum fault_flag, FAULT_FLAG_USER);
+	return 0x40;
+}
+
+/* ---- kprobe entry stash for return probes that need entry arguments --- */
+
+struct fl_stash {
+	__u64 addr;
+	__u64 size;
+	__u32 sig;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct fl_stash);
+} stash SEC(".maps");
+
+static __always_inline int fl_stash_put(__u32 sig, __u64 addr, __u64 size)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fl_stash s = { .addr = addr, .size = size, .sig = sig };
+
+	if (bpf_map_update_elem(&stash, &tid, &s, BPF_ANY)) {
+		struct fl_stats *st = fl_stats();
+
+		if (st)
+			st->cnt[FL_CNT_STASH_DROPPED]++;
+	}
+	return 0;
+}
+
+enum fl_copy_kind { FL_COPY_SHORT, FL_COPY_NONZERO };
+
+/* kretprobe side: a copy failed when it came up short (atomic copies
+ * return bytes copied) or returned non-zero (nofault copies: -EFAULT). */
+static __always_inline int fl_stash_ret(void *ctx, __u32 sig, long ret,
+					enum fl_copy_kind kind)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fl_stash *s = bpf_map_lookup_elem(&stash, &tid);
+	__u64 addr, size;
+	bool failed;
+
+	if (!s)
+		return 0;
+	if (s->sig != sig) {
+		bpf_map_delete_elem(&stash, &tid);
+		return 0;
+	}
+	addr = s->addr;
+	size = s->size;
+	bpf_map_delete_elem(&stash, &tid);
+	if (kind == FL_COPY_SHORT) {
+		failed = (__u64)ret < size;
+		addr += ret;		/* where the copy stopped */
+	} else {
+		failed = ret != 0;
+	}
+	if (!failed)
+		return fl_probe_count(sig, false);
+	return fl_probe_event(ctx, sig, addr, size, true);
+}
+
+/* ---- fault-in helpers: (uaddr, size) -> bytes not faulted in ----------- */
+
+/* fault_in_{readable,writeable,safe_writeable,subpage_writeable}: 5.16
+ * (bb523b406c84 "gup: Turn fault_in_pages_{readable,writeable} into
+ * fault_in_{readable,writeable}"), subpage 5.19 (da32b5817253). */
+#define FAULTIN_UADDR(name, SIG)						\
+SEC("fexit/" #name)								\
+int BPF_PROG(fl_##name##__fexit, void *uaddr, __u64 size, __u64 ret)		\
+{										\
+	return fl_probe_event(ctx, SIG, (__u64)uaddr, size, ret != 0);		\
+}										\
+SEC("kprobe/" #name)								\
+int BPF_KPROBE(fl_##name##__kprobe, void *uaddr, __u64 size)			\
+{										\
+	return fl_probe_event(ctx, SIG, (__u64)uaddr, size, false);		\
+}										\
+SEC("kretprobe/" #name)								\
+int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
+{										\
+	return fl_probe_count(SIG, ret != 0);					\
+}
+
+FAULTIN_UADDR(fault_in_readable, FL_SIG_FAULT_IN_READABLE)
+FAULTIN_UADDR(fault_in_writeable, FL_SIG_FAULT_IN_WRITEABLE)
+FAULTIN_UADDR(fault_in_safe_writeable, FL_SIG_FAULT_IN_SAFE_WRITEABLE)
+FAULTIN_UADDR(fault_in_subpage_writeable, FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE)
+
+/* fault_in_iov_iter_{readable,writeable}(i, size) (5.16) and the older
+ * iov_iter_fault_in_readable(i, bytes) (<= 5.15.0): iterator first. */
+#define FAULTIN_ITER(name, SIG)							\
+SEC("fexit/" #name)								\
+int BPF_PROG(fl_##name##__fexit, void *i, __u64 size, long ret)			\
+{										\
+	return fl_probe_event(ctx, SIG, fl_iter_addr(i), size, ret != 0);	\
+}										\
+SEC("kprobe/" #name)								\
+int BPF_KPROBE(fl_##name##__kprobe, void *i, __u64 size)			\
+{										\
+	return fl_probe_event(ctx, SIG, fl_iter_addr(i), size, false);		\
+}										\
+SEC("kretprobe/" #name)								\
+int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
+{										\
+	return fl_probe_count(SIG, ret != 0);					\
+}
+
+FAULTIN_ITER(fault_in_iov_iter_readable, FL_SIG_FAULT_IN_IOV_READABLE)
+FAULTIN_ITER(fault_in_iov_iter_writeable, FL_SIG_FAULT_IN_IOV_WRITEABLE)
+FAULTIN_ITER(iov_iter_fault_in_readable, FL_SIG_FAULT_IN_IOV_READABLE)
+
+/* ---- atomic copies ------------------------------------------------------ */
+
+/* copy_page_from_iter_atomic (5.14) / copy_folio_from_iter_atomic (6.6):
+ * (page|folio, offset, bytes, i) -> bytes copied; they advance the
+ * iterator by what they copied, so at exit the iterator points at the
+ * failing byte. */
+#define COPY_ATOMIC_NEW(name)							\
+SEC("fexit/" #name)								\
+int BPF_PROG(fl_##name##__fexit, void *pg, __u64 off, __u64 bytes, void *i,	\
+	     __u64 ret)								\
+{										\
+	if (ret >= bytes)							\
+		return fl_probe_count(FL_SIG_COPY_ATOMIC, false);		\
+	return fl_probe_event(ctx, FL_SIG_COPY_ATOMIC, fl_iter_addr(i), bytes,	\
+			      true);						\
+}										\
+SEC("kprobe/" #name)								\
+int BPF_KPROBE(fl_##name##__kprobe, void *pg, __u64 off, __u64 bytes, void *i)	\
+{										\
+	return fl_stash_put(FL_SIG_COPY_ATOMIC, fl_iter_addr(i), bytes);	\
+}										\
+SEC("kretprobe/" #name)								\
+int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
+{										\
+	return fl_stash_ret(ctx, FL_SIG_COPY_ATOMIC, ret, FL_COPY_SHORT);	\
+}
+
+COPY_ATOMIC_NEW(copy_folio_from_iter_atomic)
+COPY_ATOMIC_NEW(copy_page_from_iter_atomic)
+
+/* <= 5.13: iov_iter_copy_from_user_atomic(page, i, offset, bytes) does not
+ * advance the iterator. */
+SEC("fexit/iov_iter_copy_from_user_atomic")
+int BPF_PROG(fl_iov_iter_copy_from_user_atomic__fexit, void *pg, void *i,
+	     __u64 off, __u64 bytes, __u64 ret)
+{
+	if (ret >= bytes)
+		return fl_probe_count(FL_SIG_COPY_ATOMIC, false);
+	return fl_probe_event(ctx, FL_SIG_COPY_ATOMIC, fl_iter_addr(i) + ret,
+			      bytes, true);
+}
+
+SEC("kprobe/iov_iter_copy_from_user_atomic")
+int BPF_KPROBE(fl_iov_iter_copy_from_user_atomic__kprobe, void *pg, void *i,
+	       __u64 off, __u64 bytes)
+{
+	return fl_stash_put(FL_SIG_COPY_ATOMIC, fl_iter_addr(i), bytes);
+}
+
+SEC("kretprobe/iov_iter_copy_from_user_atomic")
+int BPF_KRETPROBE(fl_iov_iter_copy_from_user_atomic__kretprobe, long ret)
+{
+	return fl_stash_ret(ctx, FL_SIG_COPY_ATOMIC, ret, FL_COPY_SHORT);
+}
+
+/* ---- nofault copies: 0 or -EFAULT --------------------------------------- */
+
+/* (uptr_arg selects which argument is the user pointer) */
+#define COPY_NOFAULT(name, SIG, A0, A1, UPTR, SIZE, ...)			\
+SEC("fexit/" #name)								\
+int BPF_PROG(fl_##name##__fexit, __u64 A0, __u64 A1, __u64 a2, ##__VA_ARGS__,	\
+	     long ret)								\
+{										\
+	if (!ret)								\
+		return fl_probe_count(SIG, false);				\
+	return fl_probe_event(ctx, SIG, UPTR, SIZE, true);			\
+}										\
+SEC("kprobe/" #name)								\
+int BPF_KPROBE(fl_##name##__kprobe, __u64 A0, __u64 A1, __u64 a2,		\
+	       ##__VA_ARGS__)							\
+{										\
+	return fl_stash_put(SIG, UPTR, SIZE);					\
+}										\
+SEC("kretprobe/" #name)								\
+int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
+{										\
+	return fl_stash_ret(ctx, SIG, ret, FL_COPY_NONZERO);			\
+}
+
+/* copy_to_user_nofault(dst, src, size), 5.8 (c0ee37e85e0e); notrace on
+ * distro kernels, so usually refused: seen through the fault path. */
+COPY_NOFAULT(copy_to_user_nofault, FL_SIG_COPY_TO_USER_NOFAULT, a0, a1, a0, a2)
+/* copy_from_user_nofault(dst, src, size) */
+COPY_NOFAULT(copy_from_user_nofault, FL_SIG_COPY_FROM_USER_NOFAULT, a0, a1, a1, a2)
+/* btrfs read_extent_buffer_to_user_nofault(eb, dstv, start, len), 5.9
+ * (a48b73eca4ce): the copy inside the search_ioctl loop. */
+COPY_NOFAULT(read_extent_buffer_to_user_nofault, FL_SIG_EB_TO_USER_NOFAULT,
+	     a0, a1, a1, a3, __u64 a3)
+
+/* ---- fault path ---------------------------------------------------------- */
+
+/* x86 exceptions:page_fault_kernel fires first thing in handle_page_fault(),
+ * before the exception-table fixup, for every kernel-mode #PF, including
+ * uaccess under pagefault_disable() (which is how the notrace atomic copies
+ * are seen).  pagefault_disabled tells an atomic copy from a fault-in. */
+static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
+{
+	if (!fl_user_addr(address))
+		return fl_probe_count(FL_SIG_PF_KERNEL, false);
+	return fl_probe_event(ctx, fl_pagefault_disabled() > 0 ?
+			      FL_SIG_PF_KERNEL_ATOMIC : FL_SIG_PF_KERNEL,
+			      address, 0, false);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(fl_pf_kernel__tp_btf, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	return fl_pf_kernel(ctx, address);
+}
+
+SEC("raw_tp/page_fault_kernel")
+int BPF_PROG(fl_pf_kernel__raw_tp, unsigned long address)
+{
+	return fl_pf_kernel(ctx, address);
+}
+
+#if defined(__TARGET_ARCH_x86)
+SEC("tracepoint/exceptions/page_fault_kernel")
+int fl_pf_kernel__tp(struct trace_event_raw_exceptions *args)
+{
+	return fl_pf_kernel(args, args->address);
+}
+#endif
+
+/* fixup_exception: x86 (regs, trapnr, error_code, fault_addr) since 4.19
+ * (81fd9c18444d); arm64 (regs[, esr]) has no address: counted only. */
+#if defined(__TARGET_ARCH_x86)
+SEC("fentry/fixup_exception")
+int BPF_PROG(fl_fixup_exception__fentry, struct pt_regs *regs, int trapnr,
+	     unsigned long error_code, unsigned long fault_addr)
+{
+	if (trapnr != 14 || !fl_user_addr(fault_addr))	/* X86_TRAP_PF */
+		return fl_probe_count(FL_SIG_FIXUP_EXCEPTION, false);
+	return fl_probe_event(ctx, FL_SIG_FIXUP_EXCEPTION, fault_addr, 0, false);
+}
+
+SEC("kprobe/fixup_exception")
+int BPF_KPROBE(fl_fixup_exception__kprobe, struct pt_regs *regs, int trapnr,
+	       unsigned long error_code, unsigned long fault_addr)
+{
+	if (trapnr != 14 || !fl_user_addr(fault_addr))
+		return fl_probe_count(FL_SIG_FIXUP_EXCEPTION, false);
+	return fl_probe_event(ctx, FL_SIG_FIXUP_EXCEPTION, fault_addr, 0, false);
+}
+#else
+SEC("fentry/fixup_exception")
+int BPF_PROG(fl_fixup_exception__fentry)
+{
+	return fl_probe_count(FL_SIG_FIXUP_EXCEPTION, false);
+}
+
+SEC("kprobe/fixup_exception")
+int BPF_KPROBE(fl_fixup_exception__kprobe)
+{
+	return fl_probe_count(FL_SIG_FIXUP_EXCEPTION, false);
+}
+#endif
+
+/* handle_mm_fault(vma, address, flags, regs): user-mode faults are the bulk
+ * and never part of a uaccess loop, so they leave after one branch. */
+static __always_inline int fl_mm_fault(void *ctx, __u64 address, __u32 flags)
+{
+	if (flags & fl_fault_flag_user())
+		return 0;
+	return fl_probe_event(ctx, FL_SIG_HANDLE_MM_FAULT, address, 0, false);
+}
+
+SEC("fentry/handle_mm_fault")
+int BPF_PROG(fl_handle_mm_fault__fentry, void *vma, unsigned long address,
+	     unsigned int flags)
+{
+	return fl_mm_fault(ctx, address, flags);
+}
+
+SEC("kprobe/handle_mm_fault")
+int BPF_KPROBE(fl_handle_mm_fault__kprobe, void *vma, unsigned long address,
+	       unsigned int flags)
+{
+	return fl_mm_fault(ctx, address, flags);
+}
+
+/* arm64 (far, esr, regs) handlers: do_page_fault, do_tag_check_fault
+ * (MTE, 5.10 98c970da8b35), __do_kernel_fault (addr, esr, regs). */
+#define ARM64_FAULT(name, SIG)							\
+SEC("fentry/" #name)								\
+int BPF_PROG(fl_##name##__fentry, unsigned long far, unsigned long esr,		\
+	     struct pt_regs *regs)						\
+{										\
+	if (fl_user_mode(regs))							\
+		return 0;							\
+	return fl_probe_event(ctx, SIG, far, 0, true);				\
+}										\
+SEC("kprobe/" #name)								\
+int BPF_KPROBE(fl_##name##__kprobe, unsigned long far, unsigned long esr,	\
+	       struct pt_regs *regs)						\
+{										\
+	if (fl_user_mode(regs))							\
+		return 0;							\
+	return fl_probe_event(ctx, SIG, far, 0, true);				\
+}
+
+ARM64_FAULT(do_page_fault, FL_SIG_DO_PAGE_FAULT)
+ARM64_FAULT(do_tag_check_fault, FL_SIG_TAG_CHECK_FAULT)
+ARM64_FAULT(__do_kernel_fault, FL_SIG_KERNEL_FAULT)
+
+/* ---- loop owners ----------------------------------------------------------- */
+
+/* fexit reads the return value after the arguments, so one program per
+ * arity; the loader checks the arity in BTF before picking one (e.g.
+ * generic_perform_write has 3 arguments in 5.10 and 2 from 5.19). */
+#define OWNER_FEXIT(name, SIG, N)						\
+SEC("fexit/" #name)								\
+int fl_##name##__fexit##N(__u64 *ctx)						\
+{										\
+	return fl_probe_owner_exit(ctx, SIG, (long)ctx[N]);			\
+}
+
+#define OWNER_KRET(name, SIG)							\
+SEC("kretprobe/" #name)								\
+int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
+{										\
+	return fl_probe_owner_exit(ctx, SIG, ret);				\
+}
+
+/* btrfs search_ioctl(inode|root, sk, buf_size, ubuf): entry too, so each
+ * ioctl starts a fresh episode (ioctls do not move ioac.syscr/syscw). */
+SEC("fentry/search_ioctl")
+int BPF_PROG(fl_search_ioctl__fentry)
+{
+	return fl_probe_boundary(ctx, FL_SIG_OWNER_SEARCH_IOCTL, FL_END_OWNER_ENTRY);
+}
+
+SEC("kprobe/search_ioctl")
+int BPF_KPROBE(fl_search_ioctl__kprobe)
+{
+	return fl_probe_boundary(ctx, FL_SIG_OWNER_SEARCH_IOCTL, FL_END_OWNER_ENTRY);
+}
+
+OWNER_FEXIT(search_ioctl, FL_SIG_OWNER_SEARCH_IOCTL, 4)
+OWNER_KRET(search_ioctl, FL_SIG_OWNER_SEARCH_IOCTL)
+
+OWNER_FEXIT(generic_perform_write, FL_SIG_OWNER_GENERIC_PERFORM_WRITE, 2)
+OWNER_FEXIT(generic_perform_write, FL_SIG_OWNER_GENERIC_PERFORM_WRITE, 3)
+OWNER_KRET(generic_perform_write, FL_SIG_OWNER_GENERIC_PERFORM_WRITE)
+
+OWNER_FEXIT(btrfs_buffered_write, FL_SIG_OWNER_BTRFS_BUFFERED_WRITE, 2)
+OWNER_KRET(btrfs_buffered_write, FL_SIG_OWNER_BTRFS_BUFFERED_WRITE)
+
+OWNER_FEXIT(iomap_file_buffered_write, FL_SIG_OWNER_IOMAP_BUFFERED_WRITE, 3)
+OWNER_FEXIT(iomap_file_buffered_write, FL_SIG_OWNER_IOMAP_BUFFERED_WRITE, 4)
+OWNER_FEXIT(iomap_file_buffered_write, FL_SIG_OWNER_IOMAP_BUFFERED_WRITE, 5)
+OWNER_KRET(iomap_file_buffered_write, FL_SIG_OWNER_IOMAP_BUFFERED_WRITE)
+
+OWNER_FEXIT(fuse_perform_write, FL_SIG_OWNER_FUSE_PERFORM_WRITE, 2)
+OWNER_FEXIT(fuse_perform_write, FL_SIG_OWNER_FUSE_PERFORM_WRITE, 4)
+OWNER_KRET(fuse_perform_write, FL_SIG_OWNER_FUSE_PERFORM_WRITE)
+
+/* ---- task exit ------------------------------------------------------------- */
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(fl_task_exit__tp_btf)
+{
+	return fl_probe_boundary(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(fl_task_exit__raw_tp)
+{
+	return fl_probe_boundary(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT);
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int fl_task_exit__tp(void *args)
+{
+	return fl_probe_boundary(args, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT);
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by the BPF programs (bpf/) and the loader (src/).
+ *
+ * Everything here crosses the user/kernel boundary through maps or the
+ * report ring buffer, so only fixed-width types and no pointers.
+ */
+#ifndef FAULTLOOP_H
+#define FAULTLOOP_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define FL_COMM_LEN	16
+#define FL_MAX_STACK	32	/* kernel frames captured per report */
+
+/*
+ * Logical signals.  The first FL_NR_ADDR_SIGS carry a user address and feed
+ * the retry detector (each has a slot in struct fl_episode); the others are
+ * counted only.  Order matters: keep address signals first.
+ */
+enum fl_signal {
+	FL_SIG_NONE = 0,
+	/* fault-in attempts: addr/size of the range being faulted in */
+	FL_SIG_FAULT_IN_READABLE,
+	FL_SIG_FAULT_IN_WRITEABLE,
+	FL_SIG_FAULT_IN_SAFE_WRITEABLE,
+	FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE,
+	FL_SIG_FAULT_IN_IOV_READABLE,
+	FL_SIG_FAULT_IN_IOV_WRITEABLE,
+	/* failed atomic / nofault copies: addr where the copy stopped */
+	FL_SIG_COPY_ATOMIC,
+	FL_SIG_COPY_TO_USER_NOFAULT,
+	FL_SIG_COPY_FROM_USER_NOFAULT,
+	FL_SIG_EB_TO_USER_NOFAULT,
+	/* fault path: faulting user address, kernel mode only */
+	FL_SIG_PF_KERNEL,		/* page fault with page faults enabled */
+	FL_SIG_PF_KERNEL_ATOMIC,	/* page fault under pagefault_disable() */
+	FL_SIG_FIXUP_EXCEPTION,
+	FL_SIG_HANDLE_MM_FAULT,
+	FL_SIG_DO_PAGE_FAULT,
+	FL_SIG_TAG_CHECK_FAULT,
+	FL_SIG_KERNEL_FAULT,
+	FL_NR_ADDR_SIGS,
+	/* loop owners: their return ends the episode */
+	FL_SIG_OWNER_SEARCH_IOCTL = FL_NR_ADDR_SIGS,
+	FL_SIG_OWNER_GENERIC_PERFORM_WRITE,
+	FL_SIG_OWNER_BTRFS_BUFFERED_WRITE,
+	FL_SIG_OWNER_IOMAP_BUFFERED_WRITE,
+	FL_SIG_OWNER_FUSE_PERFORM_WRITE,
+	/* housekeeping */
+	FL_SIG_TASK_EXIT,
+	FL_SIG__MAX,
+};
+
+enum fl_report_kind {
+	FL_REPORT_DETECTED = 1,
+	FL_REPORT_ONGOING,
+	FL_REPORT_ENDED,
+};
+
+/* Why an episode ended (ENDED reports, histograms). */
+enum fl_end_reason {
+	FL_END_NONE = 0,
+	FL_END_OWNER_RETURN,	/* the loop owner returned */
+	FL_END_OWNER_ENTRY,	/* a new owner call began on this task */
+	FL_END_GAP,		/* no event for --gap */
+	FL_END_SYSCALL,		/* the task moved on to another read/write syscall */
+	FL_END_TASK_EXIT,
+	FL_END_DETACH,		/* faultloop stopped while the loop was active */
+	FL_END__MAX,
+};
+
+enum fl_counter {
+	FL_CNT_EPISODES,	/* episodes opened */
+	FL_CNT_RETRIES,		/* retries counted (episode maximum grew) */
+	FL_CNT_DETECTED,
+	FL_CNT_ENDED,		/* ENDED reports (episodes that had crossed) */
+	FL_CNT_REPORTS,		/* reports submitted to the ring buffer */
+	FL_CNT_REPORTS_LOST,	/* ring buffer full */
+	FL_CNT_EPISODES_DROPPED,/* episode map full: task not tracked */
+	FL_CNT_STASH_DROPPED,	/* kprobe entry stash full */
+	FL_CNT_FILTERED,	/* events dropped by -p / --cgroup */
+	FL_CNT__MAX,
+};
+
+#define FL_HIST_SLOTS 32	/* log2 buckets */
+
+/* One per-CPU value; user space sums the CPUs. */
+struct fl_stats {
+	__u64 events[FL_SIG__MAX];
+	__u64 failures[FL_SIG__MAX];	/* fault-in short, copy short, owner < 0 */
+	__u64 cnt[FL_CNT__MAX];
+	__u64 ended[FL_END__MAX];	/* all episodes, by end reason */
+	__u64 hist_retries[FL_HIST_SLOTS];
+	__u64 hist_duration_us[FL_HIST_SLOTS];
+};
+
+#define FL_EP_REPORTED	0x1	/* DETECTED was sent */
+#define FL_EP_HAS_RET	0x2	/* owner_ret is valid */
+
+/*
+ * Per-task episode, keyed by tid.  Each address signal keeps its own
+ * furthest address and retry count: one loop iteration is usually seen by
+ * several probes (an atomic-copy fault, then the fault-in's own fault at
+ * the same address), and a retry is the *same* probe coming back to an
+ * address it has already reached.  The episode's retries are the maximum
+ * over probes, so adding probes never inflates the count.
+ */
+struct fl_episode {
+	__u64 start_ns;
+	__u64 last_ns;
+	__u64 last_report_ns;
+	__u64 io_seq;		/* task->ioac.syscr + syscw when opened */
+	__u64 addr;		/* last address seen */
+	__u64 size;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 retries;		/* max over sig_retries[] */
+	__u32 events;
+	__u64 sig_mask;		/* 1 << signal, for every signal seen */
+	__u64 max_addr[FL_NR_ADDR_SIGS];
+	__u32 sig_retries[FL_NR_ADDR_SIGS];
+	__u8 top_sig;		/* signal holding the maximum */
+	__u8 flags;
+	__u8 owner;		/* owner signal that ended it, if any */
+	__u8 pad;
+	__u32 pad2;
+	__s64 owner_ret;
+	char comm[FL_COMM_LEN];
+};
+
+struct fl_report {
+	__u8 kind;		/* enum fl_report_kind */
+	__u8 sig;		/* signal that holds the retry maximum */
+	__u8 last_sig;		/* signal of the event that triggered the report */
+	__u8 owner;		/* owner signal that returned (ENDED), else 0 */
+	__u8 reason;		/* enum fl_end_reason for ENDED */
+	__u8 flags;
+	__u16 pad;
+	__u32 pid;
+	__u32 tid;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u64 start_ns;
+	__u64 duration_ns;
+	__u64 cgroup_id;
+	__u64 addr;
+	__u64 size;
+	__u64 retries;
+	__u64 events;
+	__u64 sig_mask;
+	__s64 owner_ret;
+	char comm[FL_COMM_LEN];
+	__s32 stack_sz;		/* bytes from bpf_get_stack(), <0 on error */
+	__u32 pad2;
+	__u64 stack[FL_MAX_STACK];
+};
+
+/* BPF_PROG_TEST_RUN driver ops (tests/bpf). */
+enum fl_test_op {
+	FL_TEST_EVENT = 1,
+	FL_TEST_OWNER_ENTRY,
+	FL_TEST_OWNER_EXIT,
+	FL_TEST_TASK_EXIT,
+};
+
+#endif /* FAULTLOOP_H */

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * faultloop: catch the kernel stuck in a fault-in / uaccess retry loop.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "faultloop.h"
+#include "faultloop.skel.h"
+#include "cgroup.h"
+#include "json.h"
+#include "ksyms.h"
+#include "probes.h"
+#include "report.h"
+#include "util.h"
+
+#ifndef FAULTLOOP_VERSION
+#define FAULTLOOP_VERSION "0.1.0"
+#endif
+
+/* Benign maxima measured on the race workload and ordinary load are
+ * documented in README ("Choosing the threshold"); the default sits well
+ * above them while a real live-lock reaches it within milliseconds. */
+#define DEFAULT_THRESHOLD	64
+#define DEFAULT_GAP_NS		(1000ULL * 1000000ULL)
+#define DEFAULT_INTERVAL_NS	(1000ULL * 1000000ULL)
+#define DEFAULT_MAX_TASKS	10240
+
+static struct env {
+	__u32 pid;
+	const char *cgroup;
+	__u32 threshold;
+	__u64 gap_ns;
+	__u64 interval_ns;
+	__u64 duration_ns;
+	__u32 max_tasks;
+	enum fl_mode_sel mode;
+	bool probes;
+	bool json;
+	int verbose;
+} env = {
+	.threshold = DEFAULT_THRESHOLD,
+	.gap_ns = DEFAULT_GAP_NS,
+	.interval_ns = DEFAULT_INTERVAL_NS,
+	.max_tasks = DEFAULT_MAX_TASKS,
+	.mode = FL_SEL_AUTO,
+};
+
+const char *argp_program_version = "faultloop " FAULTLOOP_VERSION;
+const char *argp_program_bug_address = "<https://github.com/faultloop/faultloop/issues>";
+static const char argp_program_doc[] =
+"Catch the kernel stuck in a fault-in/uaccess retry loop.\n"
+"\n"
+"A task's episode is the run of fault-in attempts, failed atomic/nofault\n"
+"copies and kernel page faults it makes on user addresses; an event that\n"
+"does not get past the furthest address its probe already reached is a\n"
+"retry. Episodes whose retries reach the threshold are reported: DETECTED\n"
+"once, ONGOING while it lasts (rate limited), ENDED with totals.\n"
+"\v"
+"EXAMPLES:\n"
+"    faultloop                     # watch every task, default threshold\n"
+"    faultloop --probes            # what can be attached on this kernel\n"
+"    faultloop --probes --json     # the same, machine readable\n"
+"    faultloop -p 1234 -t 8        # one process, report at 8 retries\n"
+"    faultloop --cgroup /system.slice/foo.service --json\n"
+"    faultloop --mode kprobe -d 60 # kprobes for functions, stop after 60 s\n";
+
+enum {
+	OPT_PROBES = 0x100,
+	OPT_MAX_TASKS,
+	OPT_INTERVAL,
+};
+
+static const struct argp_option opts[] = {
+	{ "pid", 'p', "PID", 0, "Only this process (tgid)", 0 },
+	{ "cgroup", 'c', "PATH", 0, "Only tasks in this cgroup v2 (absolute, or relative to the cgroup2 mount)", 0 },
+	{ "threshold", 't', "N", 0, "Report an episode at N retries (default 64)", 0 },
+	{ "gap", 'g', "DURATION", 0, "Idle gap that ends an episode (default 1s; units ns us ms s m h)", 0 },
+	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
+	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
+	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Tasks tracked at once (default 10240)", 0 },
+	{ "probes", OPT_PROBES, NULL, 0, "Print which probes attach on this kernel and exit", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object per line", 0 },
+	{ "verbose", 'v', NULL, 0, "Verbose debug output (twice: libbpf too)", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+static int bad_value(struct argp_state *state, const char *flag,
+		     const char *arg, const char *why)
+{
+	argp_error(state, "invalid %s '%s': %s", flag, arg, why);
+	return ARGP_ERR_UNKNOWN;	/* not reached: argp_error exits */
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	const char *why;
+	uint64_t v;
+
+	switch (key) {
+	case 'p':
+		if (parse_u64(arg, 1, 0x3fffffff, &v, &why))	/* PID_MAX_LIMIT */
+			return bad_value(state, "--pid", arg, why);
+		env.pid = v;
+		break;
+	case 'c':
+		if (!*arg)
+			return bad_value(state, "--cgroup", arg, "empty path");
+		env.cgroup = arg;
+		break;
+	case 't':
+		if (parse_u64(arg, 1, 1000000000, &v, &why))
+			return bad_value(state, "--threshold", arg, why);
+		env.threshold = v;
+		break;
+	case 'g':
+		if (parse_duration_ns(arg, 1000000ULL, 1000000ULL, 3600ULL * 1000000000ULL, &v, &why))
+			return bad_value(state, "--gap", arg,
+					 !strcmp(why, "too small") ? "must be at least 1ms" : why);
+		env.gap_ns = v;
+		break;
+	case OPT_INTERVAL:
+		if (parse_duration_ns(arg, 1000000ULL, 10000000ULL, 3600ULL * 1000000000ULL, &v, &why))
+			return bad_value(state, "--interval", arg,
+					 !strcmp(why, "too small") ? "must be at least 10ms" : why);
+		env.interval_ns = v;
+		break;
+	case 'd':
+		if (parse_duration_ns(arg, 1000000000ULL, 1000000ULL, 365ULL * 86400 * 1000000000ULL, &v, &why))
+			return bad_value(state, "--duration", arg, why);
+		env.duration_ns = v;
+		break;
+	case 'm':
+		if (fl_mode_sel_parse(arg, &env.mode))
+			return bad_value(state, "--mode", arg, "expected auto, fentry, kprobe or tracepoint");
+		break;
+	case OPT_MAX_TASKS:
+		if (parse_u64(arg, 1, 1 << 22, &v, &why))
+			return bad_value(state, "--max-tasks", arg, why);
+		env.max_tasks = v;
+		break;
+	case OPT_PROBES:
+		env.probes = true;
+		break;
+	case 'j':
+		env.json = true;
+		break;
+	case 'v':
+		env.verbose++;
+		break;
+	case 'h':
+		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
+			   va_list args)
+{
+	if (level == LIBBPF_DEBUG && env.verbose < 2)
+		return 0;
+	if (level == LIBBPF_INFO && env.verbose < 1)
+		return 0;
+	return vfprintf(stderr, format, args);
+}
+
+static volatile sig_atomic_t exiting;
+
+static void sig_handler(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+/* ---- preflight ----------------------------------------------------------- */
+
+static bool has_cap(unsigned int cap)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return cap < 64 && (eff >> cap) & 1;
+}
+
+static int preflight(void)
+{
+	/* CAP_BPF (39) + CAP_PERFMON (38) since 5.8; CAP_SYS_ADMIN (21) before */
+	if (!has_cap(21) && !(has_cap(39) && has_cap(38))) {
+		fprintf(stderr, "faultloop: needs root or CAP_BPF and CAP_PERFMON (running as uid %u without them)\n",
+			getuid());
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "faultloop: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
+			"faultloop needs CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* ---- calibration objects -------------------------------------------------- */
+
+struct trial_ctx {
+	struct faultloop_bpf *skel;
+};
+
+static struct bpf_object *trial_open(void *p)
+{
+	struct trial_ctx *t = p;
+
+	t->skel = faultloop_bpf__open();
+	return t->skel ? t->skel->obj : NULL;
+}
+
+static void trial_close(void *p, struct bpf_object *obj)
+{
+	struct trial_ctx *t = p;
+
+	(void)obj;
+	faultloop_bpf__destroy(t->skel);
+	t->skel = NULL;
+}
+
+/* ---- runtime -------------------------------------------------------------- */
+
+struct runtime {
+	struct faultloop_bpf *skel;
+	struct fl_report_ctx rctx;
+	__u64 reports_seen;
+	__u64 swept;
+};
+
+static int handle_report(void *ctx, void *data, size_t len)
+{
+	struct runtime *rt = ctx;
+
+	if (len < sizeof(struct fl_report))
+		return 0;
+	rt->reports_seen++;
+	fl_report_print(&rt->rctx, data);
+	return 0;
+}
+
+static void report_from_episode(struct runtime *rt, const struct fl_episode *ep,
+				__u8 reason, __u64 now)
+{
+	struct fl_report r = {};
+	__u64 end = reason == FL_END_GAP ? ep->last_ns : now;
+
+	r.kind = FL_REPORT_ENDED;
+	r.sig = ep->top_sig;
+	r.reason = reason;
+	r.flags = ep->flags;
+	r.pid = ep->pid;
+	r.tid = ep->tid;
+	r.ts_ns = now;
+	r.start_ns = ep->start_ns;
+	r.duration_ns = end - ep->start_ns;
+	r.cgroup_id = ep->cgroup_id;
+	r.addr = ep->addr;
+	r.size = ep->size;
+	r.retries = ep->retries;
+	r.events = ep->events;
+	r.sig_mask = ep->sig_mask;
+	r.owner_ret = ep->owner_ret;
+	memcpy(r.comm, ep->comm, sizeof(r.comm));
+	r.stack_sz = 0;
+	fl_report_print(&rt->rctx, &r);
+}
+
+/*
+ * Episodes that simply stop get no further event to close them in BPF;
+ * end them here after the gap.  With all = true (detach) every episode that
+ * crossed the threshold gets its ENDED.
+ */
+static void sweep(struct runtime *rt, bool all)
+{
+	int fd = bpf_map__fd(rt->skel->maps.episodes);
+	__u32 key, next, *prev = NULL;
+	struct fl_episode ep;
+	__u64 now = now_mono_ns();
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &ep))
+			continue;
+		if (!all && (now < ep.last_ns || now - ep.last_ns <= env.gap_ns))
+			continue;
+		if (bpf_map_delete_elem(fd, &key))
+			continue;
+		rt->swept++;
+		if (ep.flags & FL_EP_REPORTED)
+			report_from_episode(rt, &ep, all ? FL_END_DETACH : FL_END_GAP, now);
+	}
+}
+
+static int read_stats(struct faultloop_bpf *skel, struct fl_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, j;
+	struct fl_stats *per;
+	__u32 zero = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	per = calloc(ncpu, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &zero, per)) {
+		free(per);
+		return -errno;
+	}
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < ncpu; i++) {
+		__u64 *src = (__u64 *)&per[i], *dst = (__u64 *)sum;
+
+		for (j = 0; j < (int)(sizeof(*sum) / sizeof(__u64)); j++)
+			dst[j] += src[j];
+	}
+	free(per);
+	return 0;
+}
+
+static void print_exit_stats(struct runtime *rt)
+{
+	struct fl_stats s;
+	__u64 events = 0;
+	int i;
+
+	if (read_stats(rt->skel, &s))
+		return;
+	for (i = 0; i < FL_SIG__MAX; i++)
+		events += s.events[i];
+	fprintf(stderr,
+		"faultloop: %llu events, %llu episodes, %llu retries, %llu loops detected, "
+		"%llu reports lost, %llu tasks untracked (map full), %llu stash drops\n",
+		(unsigned long long)events, (unsigned long long)s.cnt[FL_CNT_EPISODES],
+		(unsigned long long)s.cnt[FL_CNT_RETRIES],
+		(unsigned long long)s.cnt[FL_CNT_DETECTED],
+		(unsigned long long)s.cnt[FL_CNT_REPORTS_LOST],
+		(unsigned long long)s.cnt[FL_CNT_EPISODES_DROPPED],
+		(unsigned long long)s.cnt[FL_CNT_STASH_DROPPED]);
+	if (env.verbose)
+		for (i = 1; i < FL_SIG__MAX; i++)
+			if (s.events[i])
+				fprintf(stderr, "  %-28s %12llu events %10llu failed\n",
+					fl_sig_name(i), (unsigned long long)s.events[i],
+					(unsigned long long)s.failures[i]);
+}
+
+static bool have_address_signal(const struct fl_probe_set *set)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->probes[i].status == FL_ST_ATTACHED &&
+		    set->probes[i].def->sig < FL_NR_ADDR_SIGS &&
+		    set->probes[i].def->sig != FL_SIG_FIXUP_EXCEPTION)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = opts,
+		.parser = parse_arg,
+		.doc = argp_program_doc,
+	};
+	struct fl_probe_set set = {};
+	struct trial_ctx trial = {};
+	struct runtime rt = {};
+	struct ring_buffer *rb = NULL;
+	struct ksyms *ks = NULL;
+	__u64 start, last_sweep, sweep_every;
+	int err, cg_fd = -1, n;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return err;
+	libbpf_set_print(libbpf_print_fn);
+
+	err = preflight();
+	if (err)
+		return 1;
+
+	ks = ksyms__load(NULL);
+	if (!ks) {
+		fprintf(stderr, "faultloop: cannot read /proc/kallsyms: %s\n", strerror(errno));
+		err = -errno;
+		goto cleanup;
+	}
+	if (ksyms__hidden(ks))
+		fprintf(stderr, "faultloop: kernel addresses are hidden (kptr_restrict): stacks will not be symbolized\n");
+
+	if (env.cgroup) {
+		char resolved[4096];
+
+		cg_fd = cgroup_open(env.cgroup, resolved, sizeof(resolved));
+		if (cg_fd < 0) {
+			fprintf(stderr, "faultloop: --cgroup '%s': %s\n", env.cgroup, strerror(-cg_fd));
+			err = cg_fd;
+			goto cleanup;
+		}
+	}
+
+	set.sel = env.mode;
+	set.verbose = env.verbose > 1;
+	n = fl_probes_calibrate(&set, ks, trial_open, trial_close, &trial);
+	if (n < 0) {
+		fprintf(stderr, "faultloop: probe calibration failed: %s\n", strerror(-n));
+		err = n;
+		goto cleanup;
+	}
+
+	if (env.probes) {
+		if (env.json) {
+			struct jw w;
+
+			jw_init(&w, stdout);
+			fl_probes_print_json(&set, &w);
+			fputc('\n', stdout);
+		} else {
+			fl_probes_print_table(&set, stdout);
+		}
+		err = 0;
+		goto cleanup;
+	}
+
+	if (!have_address_signal(&set)) {
+		fprintf(stderr, "faultloop: no fault-in, copy or fault probe could be attached on this kernel "
+			"(run 'faultloop --probes' for the reasons)\n");
+		err = -ENOENT;
+		goto cleanup;
+	}
+
+	rt.skel = faultloop_bpf__open();
+	if (!rt.skel) {
+		fprintf(stderr, "faultloop: failed to open BPF object: %s\n", strerror(errno));
+		err = -errno;
+		goto cleanup;
+	}
+	rt.skel->rodata->targ_tgid = env.pid;
+	rt.skel->rodata->filter_cg = env.cgroup != NULL;
+	rt.skel->rodata->threshold = env.threshold;
+	rt.skel->rodata->gap_ns = env.gap_ns;
+	rt.skel->rodata->ongoing_ns = env.interval_ns;
+#if defined(__aarch64__)
+	rt.skel->rodata->addr_mask = (1ULL << 56) - 1;	/* TBI: drop the tag */
+#endif
+	bpf_map__set_max_entries(rt.skel->maps.episodes, env.max_tasks);
+	err = fl_probes_prepare(&set, rt.skel->obj);
+	if (!err)
+		err = faultloop_bpf__load(rt.skel);
+	if (err) {
+		fprintf(stderr, "faultloop: failed to load BPF programs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	if (cg_fd >= 0) {
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(rt.skel->maps.cgroup_filter), &zero, &cg_fd, BPF_ANY)) {
+			err = -errno;
+			fprintf(stderr, "faultloop: cannot set cgroup filter: %s\n", strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	rb = ring_buffer__new(bpf_map__fd(rt.skel->maps.reports), handle_report, &rt, NULL);
+	if (!rb) {
+		err = -errno;
+		fprintf(stderr, "faultloop: failed to create ring buffer: %s\n", strerror(errno));
+		goto cleanup;
+	}
+
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+
+	n = fl_probes_attach(&set, rt.skel->obj, ks);
+	if (n <= 0 || !have_address_signal(&set)) {
+		fprintf(stderr, "faultloop: attaching failed (run 'faultloop --probes')\n");
+		err = -ENOENT;
+		goto cleanup;
+	}
+
+	rt.rctx.out = stdout;
+	rt.rctx.json = env.json;
+	rt.rctx.ks = ksyms__hidden(ks) ? NULL : ks;
+	rt.rctx.probes = &set;
+	rt.rctx.real_minus_mono_ns = (int64_t)(now_real_ns() - now_mono_ns());
+	rt.rctx.cgroup_path = cgroup2_mount() ? cgroup_path : NULL;
+
+	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries, gap %llums, mode %s)%s\n",
+		n, env.threshold, (unsigned long long)(env.gap_ns / 1000000),
+		env.mode == FL_SEL_AUTO ? "auto" : env.mode == FL_SEL_FENTRY ? "fentry" :
+		env.mode == FL_SEL_KPROBE ? "kprobe" : "tracepoint",
+		fl_probes_count(&set, FL_ST_ATTACHED) < set.n ? "; some signals missing:" : "");
+	fl_probes_print_summary(&set, stderr);
+
+	start = last_sweep = now_mono_ns();
+	sweep_every = env.gap_ns / 2;
+	if (sweep_every < 50000000ULL)
+		sweep_every = 50000000ULL;
+	if (sweep_every > 1000000000ULL)
+		sweep_every = 1000000000ULL;
+	while (!exiting) {
+		__u64 now;
+
+		err = ring_buffer__poll(rb, 100);
+		if (err == -EINTR) {
+			err = 0;
+			break;
+		}
+		if (err < 0) {
+			fprintf(stderr, "faultloop: polling the ring buffer: %s\n", strerror(-err));
+			break;
+		}
+		err = 0;
+		now = now_mono_ns();
+		if (now - last_sweep >= sweep_every) {
+			sweep(&rt, false);
+			last_sweep = now;
+		}
+		if (env.duration_ns && now - start >= env.duration_ns)
+			break;
+	}
+	/* drain what BPF already queued, then close what is still open */
+	ring_buffer__consume(rb);
+	fl_probes_detach(&set);
+	ring_buffer__consume(rb);
+	sweep(&rt, true);
+	print_exit_stats(&rt);
+
+cleanup:
+	ring_buffer__free(rb);
+	fl_probes_free(&set);
+	faultloop_bpf__destroy(rt.skel);
+	if (cg_fd >= 0)
+		close(cg_fd);
+	ksyms__free(ks);
+	cgroup_cache_free();
+	return err < 0 ? 1 : 0;
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ksyms.h"
+
+struct ksyms {
+	struct ksym *syms;
+	size_t n, cap;
+	char *strs;
+	size_t strs_len, strs_cap;
+	bool hidden;
+};
+
+static int ksym_cmp(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return 0;
+}
+
+/* Strings are stored as offsets until the buffer stops moving. */
+static long str_add(struct ksyms *ks, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	long off;
+
+	if (ks->strs_len + len > ks->strs_cap) {
+		size_t cap = ks->strs_cap ? ks->strs_cap * 2 : 1 << 20;
+		char *p;
+
+		while (cap < ks->strs_len + len)
+			cap *= 2;
+		p = realloc(ks->strs, cap);
+		if (!p)
+			return -1;
+		ks->strs = p;
+		ks->strs_cap = cap;
+	}
+	off = ks->strs_len;
+	memcpy(ks->strs + off, s, len);
+	ks->strs_len += len;
+	return off;
+}
+
+struct ksyms *ksyms__load(const char *path)
+{
+	char line[512], name[256], mod[128], type;
+	unsigned long long addr;
+	struct ksyms *ks;
+	size_t i, nonzero = 0;
+	FILE *f;
+
+	f = fopen(path ? path : "/proc/kallsyms", "re");
+	if (!f)
+		return NULL;
+	ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		goto err;
+	while (fgets(line, sizeof(line), f)) {
+		int n;
+		long noff, moff = -1;
+
+		mod[0] = 0;
+		n = sscanf(line, "%llx %c %255s [%127[^]]]", &addr, &type, name, mod);
+		if (n < 3)
+			continue;
+		if (ks->n == ks->cap) {
+			size_t cap = ks->cap ? ks->cap * 2 : 65536;
+			struct ksym *p = realloc(ks->syms, cap * sizeof(*p));
+
+			if (!p)
+				goto err;
+			ks->syms = p;
+			ks->cap = cap;
+		}
+		noff = str_add(ks, name);
+		if (noff < 0)
+			goto err;
+		if (n == 4 && mod[0]) {
+			moff = str_add(ks, mod);
+			if (moff < 0)
+				goto err;
+		}
+		ks->syms[ks->n].addr = addr;
+		ks->syms[ks->n].type = type;
+		ks->syms[ks->n].name = (const char *)(intptr_t)noff;
+		ks->syms[ks->n].module = (const char *)(intptr_t)moff;
+		ks->n++;
+		if (addr)
+			nonzero++;
+	}
+	fclose(f);
+	f = NULL;
+	for (i = 0; i < ks->n; i++) {
+		intptr_t moff = (intptr_t)ks->syms[i].module;
+
+		ks->syms[i].name = ks->strs + (intptr_t)ks->syms[i].name;
+		ks->syms[i].module = moff < 0 ? NULL : ks->strs + moff;
+	}
+	ks->hidden = ks->n > 0 && nonzero == 0;
+	qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym_cmp);
+	return ks;
+err:
+	if (f)
+		fclose(f);
+	ksyms__free(ks);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void ksyms__free(struct ksyms *ks)
+{
+	if (!ks)
+		return;
+	free(ks->syms);
+	free(ks->strs);
+	free(ks);
+}
+
+bool ksyms__hidden(const struct ksyms *ks)
+{
+	return ks->hidden;
+}
+
+size_t ksyms__count(const struct ksyms *ks)
+{
+	return ks->n;
+}
+
+static bool is_text(char t)
+{
+	return t == 't' || t == 'T' || t == 'w' || t == 'W';
+}
+
+const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr)
+{
+	size_t lo = 0, hi = ks->n;
+
+	if (!ks->n || addr < ks->syms[0].addr)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ks->syms[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	/* several symbols can share an address; prefer a text one */
+	while (lo > 0 && !is_text(ks->syms[lo].type) &&
+	       ks->syms[lo - 1].addr == ks->syms[lo].addr)
+		lo--;
+	return &ks->syms[lo];
+}
+
+const struct ksym *ksyms__get(const struct ksyms *ks, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ks->n; i++)
+		if (is_text(ks->syms[i].type) && !strcmp(ks->syms[i].name, name))
+			return &ks->syms[i];
+	return NULL;
+}
+
+static bool clone_suffix(const char *s)
+{
+	static const char *const ok[] = { ".isra.", ".constprop.", ".part." };
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strncmp(s, ok[i], strlen(ok[i])))
+			return true;
+	return false;
+}
+
+const struct ksym *ksyms__find_attachable(const struct ksyms *ks,
+					  const char *name)
+{
+	const struct ksym *exact = ksyms__get(ks, name);
+	size_t i, len = strlen(name);
+
+	if (exact)
+		return exact;
+	for (i = 0; i < ks->n; i++) {
+		const char *s = ks->syms[i].name;
+
+		if (is_text(ks->syms[i].type) && !strncmp(s, name, len) &&
+		    s[len] == '.' && clone_suffix(s + len))
+			return &ks->syms[i];
+	}
+	return NULL;
+}
+
+const char *ksyms__base_name(const char *name, char *buf, size_t len)
+{
+	const char *dot = strchr(name, '.');
+	size_t n = dot ? (size_t)(dot - name) : strlen(name);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, name, n);
+	buf[n] = 0;
+	return buf;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Kernel symbols from /proc/kallsyms, modules included. */
+#ifndef FL_KSYMS_H
+#define FL_KSYMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ksym {
+	uint64_t addr;
+	const char *name;
+	const char *module;	/* NULL for vmlinux */
+	char type;
+};
+
+struct ksyms;
+
+/* path NULL = /proc/kallsyms.  NULL on error (errno set). */
+struct ksyms *ksyms__load(const char *path);
+void ksyms__free(struct ksyms *ks);
+/* Addresses are all zero when kptr_restrict hides them. */
+bool ksyms__hidden(const struct ksyms *ks);
+size_t ksyms__count(const struct ksyms *ks);
+/* Nearest text symbol at or below addr, NULL if none. */
+const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr);
+/* Exact name lookup (first match). */
+const struct ksym *ksyms__get(const struct ksyms *ks, const char *name);
+/*
+ * Name as kprobes can attach it: the exact symbol, else a compiler clone
+ * "name.isra.N", "name.constprop.N", "name.part.N", "name.cold" excluded
+ * (GCC clones keep the source name as prefix; 5.10's copy_to_sk and
+ * btrfs_buffered_write exist only as .isra.0).
+ */
+const struct ksym *ksyms__find_attachable(const struct ksyms *ks,
+					  const char *name);
+/* Strip a clone suffix: "copy_to_sk.isra.0" -> "copy_to_sk" into buf. */
+const char *ksyms__base_name(const char *name, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "json.h"
+#include "ksyms.h"
+#include "probes.h"
+#include "util.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524	/* kernel-internal, leaks out of BPF trampoline setup */
+#endif
+
+/* ---- the table ----------------------------------------------------------- */
+
+#define P(name) "fl_" #name
+#define I_FEXIT(name, n)	{ FL_MODE_FENTRY, NULL, P(name) "__fexit", n }
+#define I_FEXITN(name, n)	{ FL_MODE_FENTRY, NULL, P(name) "__fexit" #n, n }
+#define I_FENTRY(name)		{ FL_MODE_FENTRY, P(name) "__fentry", NULL, 0 }
+#define I_KPROBE(name)		{ FL_MODE_KPROBE, P(name) "__kprobe", NULL, 0 }
+#define I_KPROBE2(name)		{ FL_MODE_KPROBE, P(name) "__kprobe", P(name) "__kretprobe", 0 }
+#define I_KRETPROBE(name)	{ FL_MODE_KPROBE, NULL, P(name) "__kretprobe", 0 }
+
+/* fault-in / copy: fexit has args and return; kprobe needs both halves */
+#define CAND_FEXIT_KPROBE(name, n) { #name, { I_FEXIT(name, n), I_KPROBE2(name) } }
+#define CAND_FENTRY_KPROBE(name) { #name, { I_FENTRY(name), I_KPROBE(name) } }
+#define CAND_TP(event, name)							\
+	{ event, { { FL_MODE_TP_BTF, P(name) "__tp_btf", NULL, 0 },		\
+		   { FL_MODE_RAW_TP, P(name) "__raw_tp", NULL, 0 },		\
+		   { FL_MODE_TRACEPOINT, P(name) "__tp", NULL, 0 } } }
+
+const struct fl_probe_def fl_probe_defs[] = {
+	/* fault-in attempts */
+	{ "fault_in_readable", FL_SIG_FAULT_IN_READABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	  "5.16 (bb523b406c84)", { CAND_FEXIT_KPROBE(fault_in_readable, 2) } },
+	{ "fault_in_writeable", FL_SIG_FAULT_IN_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	  "5.16 (bb523b406c84)", { CAND_FEXIT_KPROBE(fault_in_writeable, 2) } },
+	{ "fault_in_safe_writeable", FL_SIG_FAULT_IN_SAFE_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	  "5.16 (cdd591fc86e3)", { CAND_FEXIT_KPROBE(fault_in_safe_writeable, 2) } },
+	{ "fault_in_subpage_writeable", FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	  "5.19 (da32b5817253)", { CAND_FEXIT_KPROBE(fault_in_subpage_writeable, 2) } },
+	{ "fault_in_iov_readable", FL_SIG_FAULT_IN_IOV_READABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	  "5.16 rename of iov_iter_fault_in_readable (a6294593e8a1)",
+	  { CAND_FEXIT_KPROBE(fault_in_iov_iter_readable, 2),
+	    CAND_FEXIT_KPROBE(iov_iter_fault_in_readable, 2) } },
+	{ "fault_in_iov_writeable", FL_SIG_FAULT_IN_IOV_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	  "5.16 (cdd591fc86e3)", { CAND_FEXIT_KPROBE(fault_in_iov_iter_writeable, 2) } },
+
+	/* failed atomic / nofault copies */
+	{ "copy_atomic", FL_SIG_COPY_ATOMIC, FL_K_COPY, FL_ARCH_ALL,
+	  "folio 6.6 / page 5.14 / iov_iter_copy_from_user_atomic <= 5.13",
+	  { CAND_FEXIT_KPROBE(copy_folio_from_iter_atomic, 4),
+	    CAND_FEXIT_KPROBE(copy_page_from_iter_atomic, 4),
+	    CAND_FEXIT_KPROBE(iov_iter_copy_from_user_atomic, 4) } },
+	{ "copy_to_user_nofault", FL_SIG_COPY_TO_USER_NOFAULT, FL_K_COPY, FL_ARCH_ALL,
+	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_to_user_nofault, 3) } },
+	{ "copy_from_user_nofault", FL_SIG_COPY_FROM_USER_NOFAULT, FL_K_COPY, FL_ARCH_ALL,
+	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_from_user_nofault, 3) } },
+	{ "eb_to_user_nofault", FL_SIG_EB_TO_USER_NOFAULT, FL_K_COPY, FL_ARCH_ALL,
+	  "5.9 btrfs (a48b73eca4ce)",
+	  { CAND_FEXIT_KPROBE(read_extent_buffer_to_user_nofault, 4) } },
+
+	/* fault path */
+	{ "page_fault_kernel", FL_SIG_PF_KERNEL, FL_K_FAULT, FL_ARCH_X86,
+	  "x86 exceptions tracepoint (3.18, d34603b07c4f)",
+	  { CAND_TP("exceptions/page_fault_kernel", pf_kernel) } },
+	{ "fixup_exception", FL_SIG_FIXUP_EXCEPTION, FL_K_FAULT, FL_ARCH_ALL,
+	  "x86 fault_addr argument 4.19 (81fd9c18444d)",
+	  { CAND_FENTRY_KPROBE(fixup_exception) } },
+	{ "handle_mm_fault", FL_SIG_HANDLE_MM_FAULT, FL_K_FAULT, FL_ARCH_ALL,
+	  "regs argument 5.9 (bce617edecad)", { CAND_FENTRY_KPROBE(handle_mm_fault) } },
+	{ "do_page_fault", FL_SIG_DO_PAGE_FAULT, FL_K_FAULT, FL_ARCH_ARM64,
+	  "arm64; not traceable on 6.12", { CAND_FENTRY_KPROBE(do_page_fault) } },
+	{ "do_tag_check_fault", FL_SIG_TAG_CHECK_FAULT, FL_K_FAULT, FL_ARCH_ARM64,
+	  "arm64 MTE 5.10 (98c970da8b35)", { CAND_FENTRY_KPROBE(do_tag_check_fault) } },
+	{ "__do_kernel_fault", FL_SIG_KERNEL_FAULT, FL_K_FAULT, FL_ARCH_ARM64,
+	  "arm64", { CAND_FENTRY_KPROBE(__do_kernel_fault) } },
+
+	/* loop owners */
+	{ "search_ioctl", FL_SIG_OWNER_SEARCH_IOCTL, FL_K_OWNER, FL_ARCH_ALL,
+	  "btrfs fault-in loop 5.9 (a48b73eca4ce); fixed 5.19 (18788e34642e)",
+	  { { "search_ioctl", { { FL_MODE_FENTRY, P(search_ioctl) "__fentry",
+				  P(search_ioctl) "__fexit4", 4 },
+				I_KPROBE2(search_ioctl) } } } },
+	{ "generic_perform_write", FL_SIG_OWNER_GENERIC_PERFORM_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	  "(file, i, pos) until 5.18, (iocb, i) from 5.19 (182c25e9c157)",
+	  { { "generic_perform_write", { I_FEXITN(generic_perform_write, 2),
+					 I_FEXITN(generic_perform_write, 3),
+					 I_KRETPROBE(generic_perform_write) } } } },
+	{ "btrfs_buffered_write", FL_SIG_OWNER_BTRFS_BUFFERED_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	  "btrfs; .isra clone on 5.10",
+	  { { "btrfs_buffered_write", { I_FEXITN(btrfs_buffered_write, 2),
+					I_KRETPROBE(btrfs_buffered_write) } } } },
+	{ "iomap_file_buffered_write", FL_SIG_OWNER_IOMAP_BUFFERED_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	  "3 args <= 6.6, 4 from 6.7 (private), 5 in 6.18",
+	  { { "iomap_file_buffered_write", { I_FEXITN(iomap_file_buffered_write, 3),
+					     I_FEXITN(iomap_file_buffered_write, 4),
+					     I_FEXITN(iomap_file_buffered_write, 5),
+					     I_KRETPROBE(iomap_file_buffered_write) } } } },
+	{ "fuse_perform_write", FL_SIG_OWNER_FUSE_PERFORM_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	  "fuse; (iocb, ii) from 6.x, 4 args on 5.10",
+	  { { "fuse_perform_write", { I_FEXITN(fuse_perform_write, 2),
+				      I_FEXITN(fuse_perform_write, 4),
+				      I_KRETPROBE(fuse_perform_write) } } } },
+
+	/* housekeeping: drop a task's episode when it exits */
+	{ "task_exit", FL_SIG_TASK_EXIT, FL_K_HOUSEKEEPING, FL_ARCH_ALL,
+	  "sched tracepoint", { CAND_TP("sched/sched_process_exit", task_exit) } },
+};
+const int fl_nr_probe_defs = ARRAY_SIZE(fl_probe_defs);
+
+/* ---- names --------------------------------------------------------------- */
+
+static const char *const sig_names[FL_SIG__MAX] = {
+	[FL_SIG_NONE] = "none",
+	[FL_SIG_FAULT_IN_READABLE] = "fault_in_readable",
+	[FL_SIG_FAULT_IN_WRITEABLE] = "fault_in_writeable",
+	[FL_SIG_FAULT_IN_SAFE_WRITEABLE] = "fault_in_safe_writeable",
+	[FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE] = "fault_in_subpage_writeable",
+	[FL_SIG_FAULT_IN_IOV_READABLE] = "fault_in_iov_readable",
+	[FL_SIG_FAULT_IN_IOV_WRITEABLE] = "fault_in_iov_writeable",
+	[FL_SIG_COPY_ATOMIC] = "copy_atomic",
+	[FL_SIG_COPY_TO_USER_NOFAULT] = "copy_to_user_nofault",
+	[FL_SIG_COPY_FROM_USER_NOFAULT] = "copy_from_user_nofault",
+	[FL_SIG_EB_TO_USER_NOFAULT] = "eb_to_user_nofault",
+	[FL_SIG_PF_KERNEL] = "page_fault_kernel",
+	[FL_SIG_PF_KERNEL_ATOMIC] = "page_fault_kernel_atomic",
+	[FL_SIG_FIXUP_EXCEPTION] = "fixup_exception",
+	[FL_SIG_HANDLE_MM_FAULT] = "handle_mm_fault",
+	[FL_SIG_DO_PAGE_FAULT] = "do_page_fault",
+	[FL_SIG_TAG_CHECK_FAULT] = "do_tag_check_fault",
+	[FL_SIG_KERNEL_FAULT] = "__do_kernel_fault",
+	[FL_SIG_OWNER_SEARCH_IOCTL] = "search_ioctl",
+	[FL_SIG_OWNER_GENERIC_PERFORM_WRITE] = "generic_perform_write",
+	[FL_SIG_OWNER_BTRFS_BUFFERED_WRITE] = "btrfs_buffered_write",
+	[FL_SIG_OWNER_IOMAP_BUFFERED_WRITE] = "iomap_file_buffered_write",
+	[FL_SIG_OWNER_FUSE_PERFORM_WRITE] = "fuse_perform_write",
+	[FL_SIG_TASK_EXIT] = "task_exit",
+};
+
+const char *fl_sig_name(unsigned int sig)
+{
+	return sig < FL_SIG__MAX && sig_names[sig] ? sig_names[sig] : "unknown";
+}
+
+const char *fl_end_reason_name(unsigned int r)
+{
+	static const char *const names[FL_END__MAX] = {
+		[FL_END_NONE] = "none",
+		[FL_END_OWNER_RETURN] = "owner_return",
+		[FL_END_OWNER_ENTRY] = "owner_entry",
+		[FL_END_GAP] = "idle",
+		[FL_END_SYSCALL] = "next_syscall",
+		[FL_END_TASK_EXIT] = "task_exit",
+		[FL_END_DETACH] = "detach",
+	};
+
+	return r < FL_END__MAX ? names[r] : "unknown";
+}
+
+const char *fl_mode_name(const struct fl_impl *impl)
+{
+	if (!impl)
+		return "-";
+	switch (impl->mode) {
+	case FL_MODE_FENTRY:
+		return impl->entry && impl->exit ? "fentry+fexit" : impl->exit ? "fexit" : "fentry";
+	case FL_MODE_KPROBE:
+		return impl->entry && impl->exit ? "kprobe+kretprobe" : impl->exit ? "kretprobe" : "kprobe";
+	case FL_MODE_TP_BTF:
+		return "tp_btf";
+	case FL_MODE_RAW_TP:
+		return "raw_tp";
+	case FL_MODE_TRACEPOINT:
+		return "tracepoint";
+	default:
+		return "?";
+	}
+}
+
+const char *fl_status_name(enum fl_status st)
+{
+	switch (st) {
+	case FL_ST_UNTRIED: return "untried";
+	case FL_ST_ATTACHED: return "attached";
+	case FL_ST_REFUSED: return "refused";
+	case FL_ST_ABSENT: return "not present";
+	case FL_ST_DISABLED: return "disabled";
+	case FL_ST_OTHER_ARCH: return "other arch";
+	case FL_ST_FAILED: return "failed";
+	}
+	return "?";
+}
+
+const char *fl_kind_name(enum fl_kind k)
+{
+	switch (k) {
+	case FL_K_FAULTIN: return "fault-in";
+	case FL_K_COPY: return "copy";
+	case FL_K_FAULT: return "fault";
+	case FL_K_OWNER: return "owner";
+	case FL_K_HOUSEKEEPING: return "housekeeping";
+	}
+	return "?";
+}
+
+int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out)
+{
+	static const struct { const char *n; enum fl_mode_sel v; } t[] = {
+		{ "auto", FL_SEL_AUTO }, { "fentry", FL_SEL_FENTRY },
+		{ "kprobe", FL_SEL_KPROBE }, { "tracepoint", FL_SEL_TRACEPOINT },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		if (!strcmp(s, t[i].n)) {
+			*out = t[i].v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static bool is_tp_mode(enum fl_mode m)
+{
+	return m == FL_MODE_TP_BTF || m == FL_MODE_RAW_TP || m == FL_MODE_TRACEPOINT;
+}
+
+/* fentry/kprobe restrict the function probes; tracepoints always attach. */
+bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_kind kind, enum fl_mode m)
+{
+	(void)kind;
+	if (is_tp_mode(m))
+		return true;
+	switch (sel) {
+	case FL_SEL_AUTO: return true;
+	case FL_SEL_FENTRY: return m == FL_MODE_FENTRY;
+	case FL_SEL_KPROBE: return m == FL_MODE_KPROBE;
+	case FL_SEL_TRACEPOINT: return false;
+	}
+	return false;
+}
+
+/* ---- kernel facts used to explain failures -------------------------------- */
+
+struct kinfo {
+	struct btf *vmlinux;
+	struct btf *mods[64];
+	int nmods;
+	bool mods_loaded;
+	bool kprobe_pmu;
+};
+
+static void kinfo_load_modules(struct kinfo *ki)
+{
+	struct dirent *de;
+	DIR *d;
+
+	ki->mods_loaded = true;
+	if (!ki->vmlinux)
+		return;
+	d = opendir("/sys/kernel/btf");
+	if (!d)
+		return;
+	while ((de = readdir(d)) && ki->nmods < (int)ARRAY_SIZE(ki->mods)) {
+		struct btf *b;
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "vmlinux"))
+			continue;
+		b = btf__load_module_btf(de->d_name, ki->vmlinux);
+		if (b)
+			ki->mods[ki->nmods++] = b;
+	}
+	closedir(d);
+}
+
+/* Arity of a kernel function from BTF: -ENOENT when it has no BTF FUNC. */
+static int kinfo_func_nargs(struct kinfo *ki, const char *name)
+{
+	struct btf *all[65];
+	int i, n = 0;
+
+	if (!ki->vmlinux)
+		return -ENOENT;
+	if (!ki->mods_loaded)
+		kinfo_load_modules(ki);
+	all[n++] = ki->vmlinux;
+	for (i = 0; i < ki->nmods; i++)
+		all[n++] = ki->mods[i];
+	for (i = 0; i < n; i++) {
+		const struct btf_type *t, *proto;
+		int id = btf__find_by_name_kind(all[i], name, BTF_KIND_FUNC);
+
+		if (id <= 0)
+			continue;
+		t = btf__type_by_id(all[i], id);
+		proto = t ? btf__type_by_id(all[i], t->type) : NULL;
+		if (!proto)
+			continue;
+		return btf_vlen(proto);
+	}
+	return -ENOENT;
+}
+
+static void kinfo_free(struct kinfo *ki)
+{
+	int i;
+
+	for (i = 0; i < ki->nmods; i++)
+		btf__free(ki->mods[i]);
+	btf__free(ki->vmlinux);
+}
+
+/* ---- calibration ------------------------------------------------------------ */
+
+static void add_reason(struct fl_probe *p, const char *fmt, ...)
+{
+	size_t len = strlen(p->reason);
+	va_list ap;
+
+	if (len && len < sizeof(p->reason) - 2) {
+		strcat(p->reason, "; ");
+		len += 2;
+	}
+	if (len >= sizeof(p->reason) - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->reason + len, sizeof(p->reason) - len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *explain(enum fl_mode m, bool at_load, int err)
+{
+	err = err < 0 ? -err : err;
+	if (m == FL_MODE_FENTRY) {
+		if (at_load && err == EPERM)
+			return "fentry refused by the kernel (EPERM)";
+		if (err == ENOTSUPP || err == EOPNOTSUPP)
+			return "no BPF trampoline on this kernel";
+		if (at_load && (err == ESRCH || err == ENOENT))
+			return "not in BTF";
+		if (at_load)
+			return "rejected at load";
+		return "attach refused (notrace?)";
+	}
+	if (m == FL_MODE_KPROBE) {
+		if (err == EINVAL || err == EOPNOTSUPP)
+			return "kprobe refused (notrace or blacklisted)";
+		if (err == ENOENT)
+			return "kprobe cannot find it";
+		if (err == EPERM || err == EACCES)
+			return "kprobe not permitted";
+		return at_load ? "rejected at load" : "kprobe attach failed";
+	}
+	if (err == ENOENT || err == ESRCH)
+		return "no such tracepoint";
+	return at_load ? "rejected at load" : "attach failed";
+}
+
+static struct bpf_program *find_prog(struct bpf_object *obj, const char *name)
+{
+	return name ? bpf_object__find_program_by_name(obj, name) : NULL;
+}
+
+static void split_tp(const char *sym, char *cat, size_t clen, const char **event)
+{
+	const char *slash = strchr(sym, '/');
+	size_t n = slash ? (size_t)(slash - sym) : 0;
+
+	if (n >= clen)
+		n = clen - 1;
+	memcpy(cat, sym, n);
+	cat[n] = 0;
+	*event = slash ? slash + 1 : sym;
+}
+
+/* Target name for set_attach_target / attach calls. */
+static void set_target(const struct fl_impl *impl, struct bpf_program *prog,
+		       const char *sym)
+{
+	char cat[64];
+	const char *event;
+
+	if (impl->mode == FL_MODE_FENTRY) {
+		bpf_program__set_attach_target(prog, 0, sym);
+	} else if (impl->mode == FL_MODE_TP_BTF) {
+		split_tp(sym, cat, sizeof(cat), &event);
+		bpf_program__set_attach_target(prog, 0, event);
+	}
+}
+
+static struct bpf_link *attach_one(const struct fl_impl *impl,
+				   struct bpf_program *prog, const char *sym,
+				   bool ret)
+{
+	char cat[64];
+	const char *event;
+
+	switch (impl->mode) {
+	case FL_MODE_FENTRY:
+	case FL_MODE_TP_BTF:
+		return bpf_program__attach(prog);
+	case FL_MODE_KPROBE:
+		return bpf_program__attach_kprobe(prog, ret, sym);
+	case FL_MODE_RAW_TP:
+		split_tp(sym, cat, sizeof(cat), &event);
+		return bpf_program__attach_raw_tracepoint(prog, event);
+	case FL_MODE_TRACEPOINT:
+		split_tp(sym, cat, sizeof(cat), &event);
+		return bpf_program__attach_tracepoint(prog, cat, event);
+	default:
+		errno = EINVAL;
+		return NULL;
+	}
+}
+
+static int attach_impl(const struct fl_impl *impl, struct bpf_object *obj,
+		       const char *sym, struct bpf_link *links[2])
+{
+	const char *names[2] = { impl->entry, impl->exit };
+	int i, err;
+
+	for (i = 0; i < 2; i++) {
+		struct bpf_program *prog;
+
+		links[i] = NULL;
+		if (!names[i])
+			continue;
+		prog = find_prog(obj, names[i]);
+		if (!prog)
+			return -ENOENT;
+		links[i] = attach_one(impl, prog, sym, i == 1);
+		if (!links[i]) {
+			err = -errno;
+			if (i == 1 && links[0]) {
+				bpf_link__destroy(links[0]);
+				links[0] = NULL;
+			}
+			return err ? err : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int libbpf_silent(enum libbpf_print_level l, const char *f, va_list ap)
+{
+	(void)l; (void)f; (void)ap;
+	return 0;
+}
+
+/* Load only this impl's programs in a fresh object, attach, tear down. */
+static int try_impl(const struct fl_impl *impl, const char *sym,
+		    fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
+		    bool *at_load)
+{
+	struct bpf_link *links[2] = { NULL, NULL };
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err, i;
+
+	obj = open_obj(ctx);
+	if (!obj)
+		return -errno ? -errno : -EINVAL;
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, false);
+	/* Keep trial objects tiny: nothing is recorded during a trial. */
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF)
+			bpf_map__set_max_entries(map, 4096);
+		else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH)
+			bpf_map__set_max_entries(map, 1);
+	}
+	for (i = 0; i < 2; i++) {
+		const char *name = i ? impl->exit : impl->entry;
+
+		if (!name)
+			continue;
+		prog = find_prog(obj, name);
+		if (!prog) {
+			err = -ENOENT;
+			*at_load = true;
+			goto out;
+		}
+		bpf_program__set_autoload(prog, true);
+		set_target(impl, prog, sym);
+	}
+	*at_load = true;
+	err = bpf_object__load(obj);
+	if (err)
+		goto out;
+	*at_load = false;
+	err = attach_impl(impl, obj, sym, links);
+	for (i = 0; i < 2; i++)
+		bpf_link__destroy(links[i]);
+out:
+	close_obj(ctx, obj);
+	return err;
+}
+
+static bool arch_matches(unsigned int arch)
+{
+#if defined(__x86_64__)
+	return arch & FL_ARCH_X86;
+#elif defined(__aarch64__)
+	return arch & FL_ARCH_ARM64;
+#else
+	return false;
+#endif
+}
+
+static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
+			  const struct ksyms *ks, enum fl_mode_sel sel,
+			  fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
+{
+	const struct fl_probe_def *d = p->def;
+	bool any_present = false, any_allowed = false;
+	int c, i;
+
+	if (!arch_matches(d->arch)) {
+		p->status = FL_ST_OTHER_ARCH;
+		snprintf(p->reason, sizeof(p->reason), "not on this architecture");
+		return;
+	}
+	for (c = 0; c < FL_MAX_CANDS && d->cand[c].sym; c++) {
+		const struct fl_cand *cand = &d->cand[c];
+		const struct ksym *kallsym = NULL;
+		int nargs = -ENOENT;
+		bool is_tp = is_tp_mode(cand->impl[0].mode);
+
+		if (!is_tp) {
+			kallsym = ks ? ksyms__find_attachable(ks, cand->sym) : NULL;
+			nargs = kinfo_func_nargs(ki, cand->sym);
+			if (!kallsym && nargs < 0) {
+				add_reason(p, "%s: not present", cand->sym);
+				continue;
+			}
+		}
+		any_present = true;
+		for (i = 0; i < FL_MAX_IMPLS && (cand->impl[i].entry || cand->impl[i].exit); i++) {
+			const struct fl_impl *impl = &cand->impl[i];
+			const char *sym = cand->sym;
+			bool at_load = false;
+			int err;
+
+			if (!fl_mode_allowed(sel, d->kind, impl->mode))
+				continue;
+			any_allowed = true;
+			if (impl->mode == FL_MODE_FENTRY) {
+				if (nargs < 0) {
+					add_reason(p, "%s fentry: not in BTF", sym);
+					continue;
+				}
+				if (impl->nargs && impl->nargs != nargs)
+					continue;	/* another arity variant follows */
+			}
+			if (impl->mode == FL_MODE_KPROBE) {
+				if (!kallsym) {
+					add_reason(p, "%s kprobe: not in kallsyms", sym);
+					continue;
+				}
+				if (!ki->kprobe_pmu && access("/sys/kernel/tracing/kprobe_events", F_OK) &&
+				    access("/sys/kernel/debug/tracing/kprobe_events", F_OK)) {
+					add_reason(p, "%s kprobe: kernel has no kprobes", sym);
+					continue;
+				}
+				sym = kallsym->name;	/* may be a .isra clone */
+			}
+			err = try_impl(impl, sym, open_obj, close_obj, ctx, &at_load);
+			if (!err) {
+				p->status = FL_ST_ATTACHED;
+				p->impl = impl;
+				snprintf(p->sym, sizeof(p->sym), "%s", sym);
+				return;
+			}
+			add_reason(p, "%s %s: %s", sym, fl_mode_name(impl),
+				   explain(impl->mode, at_load, err));
+		}
+	}
+	if (!any_present)
+		p->status = FL_ST_ABSENT;
+	else if (!any_allowed)
+		p->status = FL_ST_DISABLED;
+	else
+		p->status = FL_ST_REFUSED;
+	if (p->status == FL_ST_DISABLED && !p->reason[0])
+		add_reason(p, "excluded by --mode");
+}
+
+int fl_probes_calibrate(struct fl_probe_set *set, const struct ksyms *ks,
+			fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
+{
+	libbpf_print_fn_t old = NULL;
+	struct kinfo ki = {};
+	int i, n = 0;
+
+	set->probes = calloc(fl_nr_probe_defs, sizeof(*set->probes));
+	if (!set->probes)
+		return -ENOMEM;
+	set->n = fl_nr_probe_defs;
+	ki.vmlinux = btf__load_vmlinux_btf();
+	ki.kprobe_pmu = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
+	/* refusals are expected here; they are summarised per probe */
+	if (!set->verbose)
+		old = libbpf_set_print(libbpf_silent);
+	for (i = 0; i < set->n; i++) {
+		set->probes[i].def = &fl_probe_defs[i];
+		calibrate_one(&set->probes[i], &ki, ks, set->sel, open_obj,
+			      close_obj, ctx);
+		if (set->probes[i].status == FL_ST_ATTACHED)
+			n++;
+	}
+	if (!set->verbose)
+		libbpf_set_print(old);
+	kinfo_free(&ki);
+	return n;
+}
+
+int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	int i, j;
+
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, false);
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		if (p->status != FL_ST_ATTACHED)
+			continue;
+		for (j = 0; j < 2; j++) {
+			const char *name = j ? p->impl->exit : p->impl->entry;
+
+			if (!name)
+				continue;
+			prog = find_prog(obj, name);
+			if (!prog)
+				return -ENOENT;
+			bpf_program__set_autoload(prog, true);
+			set_target(p->impl, prog, p->sym);
+		}
+	}
+	return 0;
+}
+
+int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj,
+		     const struct ksyms *ks)
+{
+	int i, n = 0, err;
+
+	(void)ks;
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		if (p->status != FL_ST_ATTACHED)
+			continue;
+		err = attach_impl(p->impl, obj, p->sym, p->links);
+		if (err) {
+			/* worked a moment ago: count it, keep going */
+			p->status = FL_ST_FAILED;
+			add_reason(p, "%s %s: %s", p->sym, fl_mode_name(p->impl),
+				   explain(p->impl->mode, false, err));
+			continue;
+		}
+		n++;
+	}
+	return n;
+}
+
+void fl_probes_detach(struct fl_probe_set *set)
+{
+	int i, j;
+
+	for (i = 0; i < set->n; i++) {
+		for (j = 0; j < 2; j++) {
+			bpf_link__destroy(set->probes[i].links[j]);
+			set->probes[i].links[j] = NULL;
+		}
+	}
+}
+
+void fl_probes_free(struct fl_probe_set *set)
+{
+	if (set->probes)
+		fl_probes_detach(set);
+	free(set->probes);
+	set->probes = NULL;
+	set->n = 0;
+}
+
+const char *fl_probes_symbol(const struct fl_probe_set *set, unsigned int sig)
+{
+	int i;
+
+	/* the atomic flavour of page_fault_kernel comes from the same probe */
+	if (sig == FL_SIG_PF_KERNEL_ATOMIC)
+		sig = FL_SIG_PF_KERNEL;
+	for (i = 0; i < set->n; i++)
+		if (set->probes[i].def->sig == sig && set->probes[i].status == FL_ST_ATTACHED)
+			return set->probes[i].sym;
+	return "?";
+}
+
+int fl_probes_count(const struct fl_probe_set *set, enum fl_status st)
+{
+	int i, n = 0;
+
+	for (i = 0; i < set->n; i++)
+		n += set->probes[i].status == st;
+	return n;
+}
+
+void fl_probes_print_table(const struct fl_probe_set *set, FILE *out)
+{
+	int i;
+
+	fprintf(out, "%-26s %-12s %-11s %-36s %-16s %s\n", "SIGNAL", "KIND",
+		"STATUS", "SYMBOL", "MODE", "WHY NOT / TRIED");
+	for (i = 0; i < set->n; i++) {
+		const struct fl_probe *p = &set->probes[i];
+		bool ok = p->status == FL_ST_ATTACHED;
+
+		fprintf(out, "%-26s %-12s %-11s %-36s %-16s %s\n", p->def->name,
+			fl_kind_name(p->def->kind), fl_status_name(p->status),
+			ok ? p->sym : p->def->cand[0].sym,
+			ok ? fl_mode_name(p->impl) : "-",
+			ok ? (p->reason[0] ? p->reason : "") : p->reason);
+	}
+}
+
+void fl_probes_print_json(const struct fl_probe_set *set, struct jw *w)
+{
+	int i, c;
+
+	jw_array_start(w);
+	for (i = 0; i < set->n; i++) {
+		const struct fl_probe *p = &set->probes[i];
+		bool ok = p->status == FL_ST_ATTACHED;
+
+		jw_object_start(w);
+		jw_kv_string(w, "signal", p->def->name);
+		jw_kv_string(w, "kind", fl_kind_name(p->def->kind));
+		jw_kv_string(w, "status", fl_status_name(p->status));
+		jw_kv_bool(w, "attached", ok);
+		jw_name(w, "symbol");
+		jw_string(w, ok ? p->sym : NULL);
+		jw_name(w, "mode");
+		jw_string(w, ok ? fl_mode_name(p->impl) : NULL);
+		jw_kv_string(w, "reason", p->reason);
+		jw_name(w, "candidates");
+		jw_array_start(w);
+		for (c = 0; c < FL_MAX_CANDS && p->def->cand[c].sym; c++)
+			jw_string(w, p->def->cand[c].sym);
+		jw_array_end(w);
+		jw_kv_string(w, "since", p->def->since);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}
+
+void fl_probes_print_summary(const struct fl_probe_set *set, FILE *out)
+{
+	static const enum fl_kind kinds[] = { FL_K_FAULTIN, FL_K_COPY, FL_K_FAULT, FL_K_OWNER };
+	size_t k;
+	int i;
+
+	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
+		int have = 0, total = 0;
+
+		fprintf(out, "  %-9s", fl_kind_name(kinds[k]));
+		for (i = 0; i < set->n; i++) {
+			const struct fl_probe *p = &set->probes[i];
+
+			if (p->def->kind != kinds[k] || p->status == FL_ST_OTHER_ARCH)
+				continue;
+			total++;
+			if (p->status == FL_ST_ATTACHED) {
+				have++;
+				fprintf(out, " +%s(%s)", p->def->name, fl_mode_name(p->impl));
+			}
+		}
+		fprintf(out, "  [%d/%d]", have, total);
+		if (have < total) {
+			fprintf(out, " missing:");
+			for (i = 0; i < set->n; i++) {
+				const struct fl_probe *p = &set->probes[i];
+
+				if (p->def->kind == kinds[k] && p->status != FL_ST_ATTACHED &&
+				    p->status != FL_ST_OTHER_ARCH)
+					fprintf(out, " %s", p->def->name);
+			}
+		}
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Probe selection.  A logical probe (one signal) is data: candidate kernel
+ * symbols (renames across 5.10-6.18) and, per symbol, the programs that
+ * can attach it in each mode.  Selection is by actually loading and
+ * attaching, never by symbol presence alone.
+ */
+#ifndef FL_PROBES_H
+#define FL_PROBES_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "faultloop.h"
+
+struct bpf_object;
+struct bpf_link;
+struct ksyms;
+struct jw;
+
+enum fl_mode {
+	FL_MODE_FENTRY,		/* fentry / fexit (BPF trampoline) */
+	FL_MODE_KPROBE,		/* kprobe / kretprobe */
+	FL_MODE_TP_BTF,		/* BTF-typed raw tracepoint */
+	FL_MODE_RAW_TP,		/* raw tracepoint */
+	FL_MODE_TRACEPOINT,	/* classic tracepoint (needs tracefs) */
+	FL_MODE__MAX,
+};
+
+/* --mode */
+enum fl_mode_sel {
+	FL_SEL_AUTO,
+	FL_SEL_FENTRY,
+	FL_SEL_KPROBE,
+	FL_SEL_TRACEPOINT,
+};
+
+enum fl_kind {
+	FL_K_FAULTIN,
+	FL_K_COPY,
+	FL_K_FAULT,
+	FL_K_OWNER,
+	FL_K_HOUSEKEEPING,
+};
+
+#define FL_ARCH_X86	0x1
+#define FL_ARCH_ARM64	0x2
+#define FL_ARCH_ALL	(FL_ARCH_X86 | FL_ARCH_ARM64)
+
+#define FL_MAX_CANDS	4
+#define FL_MAX_IMPLS	6
+
+struct fl_impl {
+	enum fl_mode mode;
+	const char *entry;	/* program run at entry / on the tracepoint */
+	const char *exit;	/* program run at return (fexit, kretprobe) */
+	int nargs;		/* exact arity the fexit program assumes, 0 any */
+};
+
+struct fl_cand {
+	const char *sym;	/* function, or "category/event" */
+	struct fl_impl impl[FL_MAX_IMPLS];
+};
+
+struct fl_probe_def {
+	const char *name;	/* logical signal name */
+	enum fl_signal sig;
+	enum fl_kind kind;
+	unsigned int arch;
+	const char *since;	/* kernel version / commit the symbol appeared */
+	struct fl_cand cand[FL_MAX_CANDS];
+};
+
+enum fl_status {
+	FL_ST_UNTRIED,
+	FL_ST_ATTACHED,
+	FL_ST_REFUSED,		/* present, the kernel refused every mode */
+	FL_ST_ABSENT,		/* no candidate symbol on this kernel */
+	FL_ST_DISABLED,		/* excluded by --mode */
+	FL_ST_OTHER_ARCH,
+	FL_ST_FAILED,		/* calibrated fine, final attach failed */
+};
+
+struct fl_probe {
+	const struct fl_probe_def *def;
+	enum fl_status status;
+	const struct fl_impl *impl;	/* chosen */
+	char sym[128];			/* attached symbol as the kernel knows it */
+	char reason[512];		/* why not, per tried candidate */
+	struct bpf_link *links[2];
+};
+
+struct fl_probe_set {
+	struct fl_probe *probes;
+	int n;
+	enum fl_mode_sel sel;
+	bool verbose;
+};
+
+extern const struct fl_probe_def fl_probe_defs[];
+extern const int fl_nr_probe_defs;
+
+const char *fl_sig_name(unsigned int sig);
+const char *fl_mode_name(const struct fl_impl *impl);
+const char *fl_status_name(enum fl_status st);
+const char *fl_kind_name(enum fl_kind k);
+const char *fl_end_reason_name(unsigned int r);
+int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out);
+bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_kind kind, enum fl_mode m);
+
+/*
+ * Try every probe on the running kernel.  open_obj() returns a freshly
+ * opened (not loaded) object of the faultloop programs; close_obj() frees
+ * it.  Fills set->probes.  Returns the number of probes attached.
+ */
+typedef struct bpf_object *(*fl_open_fn)(void *ctx);
+typedef void (*fl_close_fn)(void *ctx, struct bpf_object *obj);
+int fl_probes_calibrate(struct fl_probe_set *set, const struct ksyms *ks,
+			fl_open_fn open_obj, fl_close_fn close_obj, void *ctx);
+/* On the final object: autoload exactly the chosen programs, set targets. */
+int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
+/* After load: attach the chosen programs; failures are marked FAILED. */
+int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj,
+		     const struct ksyms *ks);
+void fl_probes_detach(struct fl_probe_set *set);
+void fl_probes_free(struct fl_probe_set *set);
+
+/* The symbol a signal's events come from ("?" if not attached). */
+const char *fl_probes_symbol(const struct fl_probe_set *set, unsigned int sig);
+int fl_probes_count(const struct fl_probe_set *set, enum fl_status st);
+
+void fl_probes_print_table(const struct fl_probe_set *set, FILE *out);
+void fl_probes_print_json(const struct fl_probe_set *set, struct jw *w);
+/* One line: which kinds of signals are there and which are missing. */
+void fl_probes_print_summary(const struct fl_probe_set *set, FILE *out);
+
+#endif

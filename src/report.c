@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <string.h>
+#include <time.h>
+#include "json.h"
+#include "ksyms.h"
+#include "probes.h"
+#include "report.h"
+#include "util.h"
+
+const char *fl_report_kind_name(unsigned int kind)
+{
+	switch (kind) {
+	case FL_REPORT_DETECTED: return "detected";
+	case FL_REPORT_ONGOING: return "ongoing";
+	case FL_REPORT_ENDED: return "ended";
+	}
+	return "unknown";
+}
+
+static int nr_frames(const struct fl_report *r)
+{
+	int n = r->stack_sz > 0 ? r->stack_sz / 8 : 0;
+
+	return n > FL_MAX_STACK ? FL_MAX_STACK : n;
+}
+
+const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks)
+{
+	char base[128];
+	int i, s;
+
+	if (r->owner >= FL_NR_ADDR_SIGS && r->owner < FL_SIG_TASK_EXIT)
+		return fl_sig_name(r->owner);
+	if (!ks)
+		return NULL;
+	for (i = 0; i < nr_frames(r); i++) {
+		const struct ksym *k = ksyms__map_addr(ks, r->stack[i]);
+
+		if (!k)
+			continue;
+		ksyms__base_name(k->name, base, sizeof(base));
+		for (s = FL_NR_ADDR_SIGS; s < FL_SIG_TASK_EXIT; s++)
+			if (!strcmp(base, fl_sig_name(s)))
+				return fl_sig_name(s);
+	}
+	return NULL;
+}
+
+static void fmt_frame(const struct ksyms *ks, uint64_t addr, char *buf, size_t len)
+{
+	const struct ksym *k = ks ? ksyms__map_addr(ks, addr) : NULL;
+
+	if (!k) {
+		snprintf(buf, len, "0x%llx", (unsigned long long)addr);
+		return;
+	}
+	if (k->module)
+		snprintf(buf, len, "%s+0x%llx [%s]", k->name,
+			 (unsigned long long)(addr - k->addr), k->module);
+	else
+		snprintf(buf, len, "%s+0x%llx", k->name,
+			 (unsigned long long)(addr - k->addr));
+}
+
+static void fmt_time(const struct fl_report_ctx *c, uint64_t mono_ns, bool iso,
+		     char *buf, size_t len)
+{
+	int64_t real = (int64_t)mono_ns + c->real_minus_mono_ns;
+	time_t sec = real / 1000000000LL;
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	if (iso) {
+		size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+
+		snprintf(buf + n, len - n, ".%06lluZ",
+			 (unsigned long long)(real % 1000000000LL) / 1000);
+	} else {
+		strftime(buf, len, "%H:%M:%S", &tm);
+	}
+}
+
+static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
+		       const char *owner, const char *cg)
+{
+	char buf[256];
+	struct jw w;
+	int i;
+
+	jw_init(&w, c->out);
+	jw_object_start(&w);
+	jw_kv_string(&w, "event", fl_report_kind_name(r->kind));
+	fmt_time(c, r->ts_ns, true, buf, sizeof(buf));
+	jw_kv_string(&w, "time", buf);
+	jw_kv_uint(&w, "pid", r->pid);
+	jw_kv_uint(&w, "tid", r->tid);
+	jw_name(&w, "comm");
+	jw_string_n(&w, r->comm, sizeof(r->comm));
+	jw_name(&w, "cgroup");
+	jw_string(&w, cg);
+	jw_kv_uint(&w, "cgroup_id", r->cgroup_id);
+	jw_kv_string(&w, "signal", fl_sig_name(r->sig));
+	jw_kv_string(&w, "symbol", c->probes ? fl_probes_symbol(c->probes, r->sig) : "?");
+	jw_name(&w, "signals");
+	jw_array_start(&w);
+	for (i = 0; i < FL_SIG__MAX; i++)
+		if (r->sig_mask & (1ULL << i))
+			jw_string(&w, fl_sig_name(i));
+	jw_array_end(&w);
+	jw_kv_hex(&w, "addr", r->addr);
+	jw_kv_uint(&w, "size", r->size);
+	jw_kv_uint(&w, "retries", r->retries);
+	jw_kv_uint(&w, "events", r->events);
+	jw_kv_uint(&w, "duration_ns", r->duration_ns);
+	jw_name(&w, "owner");
+	jw_string(&w, owner);
+	jw_name(&w, "owner_ret");
+	if (r->flags & FL_EP_HAS_RET)
+		jw_int(&w, r->owner_ret);
+	else
+		jw_null(&w);
+	jw_name(&w, "reason");
+	jw_string(&w, r->kind == FL_REPORT_ENDED ? fl_end_reason_name(r->reason) : NULL);
+	jw_name(&w, "stack");
+	jw_array_start(&w);
+	for (i = 0; i < nr_frames(r); i++) {
+		fmt_frame(c->ks, r->stack[i], buf, sizeof(buf));
+		jw_string(&w, buf);
+	}
+	jw_array_end(&w);
+	jw_object_end(&w);
+	fputc('\n', c->out);
+}
+
+/* comm is user-chosen: keep the text output one line per field */
+static void safe_comm(const struct fl_report *r, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(r->comm) && r->comm[i] && i + 1 < len; i++) {
+		unsigned char ch = r->comm[i];
+
+		buf[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : ch;
+	}
+	buf[i] = 0;
+}
+
+static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
+		       const char *owner, const char *cg)
+{
+	char t[32], d[32], comm[FL_COMM_LEN + 1], frame[256];
+	int i, n = 0;
+
+	fmt_time(c, r->ts_ns, false, t, sizeof(t));
+	fmt_duration(r->duration_ns, d, sizeof(d));
+	safe_comm(r, comm, sizeof(comm));
+	fprintf(c->out, "%s %-8s pid %u tid %u comm %s cgroup %s\n", t,
+		r->kind == FL_REPORT_DETECTED ? "DETECTED" :
+		r->kind == FL_REPORT_ONGOING ? "ONGOING" : "ENDED",
+		r->pid, r->tid, comm, cg ? cg : "?");
+	fprintf(c->out, "    %llu retries, %llu events in %s at 0x%llx size %llu; signal %s (%s)\n",
+		(unsigned long long)r->retries, (unsigned long long)r->events, d,
+		(unsigned long long)r->addr, (unsigned long long)r->size,
+		fl_sig_name(r->sig),
+		c->probes ? fl_probes_symbol(c->probes, r->sig) : "?");
+	fprintf(c->out, "    owner %s", owner ? owner : "?");
+	if (r->flags & FL_EP_HAS_RET)
+		fprintf(c->out, " returned %lld", (long long)r->owner_ret);
+	if (r->kind == FL_REPORT_ENDED)
+		fprintf(c->out, "; ended: %s", fl_end_reason_name(r->reason));
+	fprintf(c->out, "; signals:");
+	for (i = 0; i < FL_SIG__MAX; i++)
+		if (r->sig_mask & (1ULL << i))
+			fprintf(c->out, "%s%s", n++ ? "," : " ", fl_sig_name(i));
+	fputc('\n', c->out);
+	for (i = 0; i < nr_frames(r); i++) {
+		fmt_frame(c->ks, r->stack[i], frame, sizeof(frame));
+		fprintf(c->out, "      %s\n", frame);
+	}
+}
+
+void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r)
+{
+	const char *owner = fl_report_owner(r, c->ks);
+	char cgbuf[4096];
+	const char *cg = c->cgroup_path ? c->cgroup_path(r->cgroup_id, cgbuf, sizeof(cgbuf)) : NULL;
+
+	if (c->json)
+		print_json(c, r, owner, cg);
+	else
+		print_text(c, r, owner, cg);
+	fflush(c->out);
+}

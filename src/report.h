@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Rendering of loop reports: human text or one JSON object per line. */
+#ifndef FL_REPORT_H
+#define FL_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "faultloop.h"
+
+struct ksyms;
+struct fl_probe_set;
+
+struct fl_report_ctx {
+	FILE *out;
+	bool json;
+	const struct ksyms *ks;			/* NULL: raw addresses */
+	const struct fl_probe_set *probes;	/* NULL: symbol "?" */
+	int64_t real_minus_mono_ns;		/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	/* cgroup id -> path; NULL: no paths */
+	const char *(*cgroup_path)(uint64_t id, char *buf, size_t len);
+};
+
+const char *fl_report_kind_name(unsigned int kind);
+/*
+ * The loop owner: the owner probe that returned (ENDED), else the first
+ * known owner function found in the kernel stack (compiler clones such as
+ * .isra.0 included).  NULL if unknown.
+ */
+const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks);
+void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r);
+
+#endif

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "util.h"
+
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+	      const char **err)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || !isdigit((unsigned char)*s)) {
+		/* rejects "", "-1", "+3", " 3": strtoull would accept them */
+		*err = "not a non-negative integer";
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno == ERANGE) {
+		*err = "too large";
+		return -EINVAL;
+	}
+	if (*end) {
+		*err = "not a non-negative integer";
+		return -EINVAL;
+	}
+	if (v < min || v > max) {
+		*err = v < min ? "too small" : "too large";
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static const struct {
+	const char *suffix;
+	uint64_t ns;
+} units[] = {
+	{ "ns", 1ULL },
+	{ "us", 1000ULL },
+	{ "ms", 1000000ULL },
+	{ "s", 1000000000ULL },
+	{ "m", 60ULL * 1000000000ULL },
+	{ "h", 3600ULL * 1000000000ULL },
+};
+
+int parse_duration_ns(const char *s, uint64_t default_unit_ns, uint64_t min_ns,
+		      uint64_t max_ns, uint64_t *out, const char **err)
+{
+	uint64_t unit = default_unit_ns;
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (!s || !isdigit((unsigned char)*s)) {
+		*err = "not a duration (e.g. 500ms, 2s, 1m)";
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE) {
+		*err = "too large";
+		return -EINVAL;
+	}
+	if (*end) {
+		for (i = 0; i < ARRAY_SIZE(units); i++)
+			if (!strcmp(end, units[i].suffix))
+				break;
+		if (i == ARRAY_SIZE(units)) {
+			*err = "unknown unit (use ns, us, ms, s, m or h)";
+			return -EINVAL;
+		}
+		unit = units[i].ns;
+	}
+	if (v && v > UINT64_MAX / unit) {
+		*err = "too large";
+		return -EINVAL;
+	}
+	v *= unit;
+	if (v < min_ns || v > max_ns) {
+		*err = v < min_ns ? "too small" : "too large";
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+uint64_t now_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t now_real_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+const char *fmt_duration(uint64_t ns, char *buf, size_t len)
+{
+	if (ns < 1000ULL)
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+	else if (ns < 1000000ULL)
+		snprintf(buf, len, "%.1fus", ns / 1e3);
+	else if (ns < 1000000000ULL)
+		snprintf(buf, len, "%.1fms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", ns / 1e9);
+	return buf;
+}

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# fetch-kernel.sh SUITE ARCH
+#
+# Download a Debian kernel image package (the "cloud" flavour when the suite
+# has one for ARCH, otherwise the generic flavour) and unpack it into
+#   ${FAULTLOOP_CACHE:-/var/cache/faultloop}/kernels/SUITE-ARCH/
+# The absolute path of that tree is the only thing printed on stdout; progress
+# goes to stderr. The tree contains boot/vmlinuz-KVER, lib/modules/KVER/ and a
+# file KVER holding the exact kernel release string (as `uname -r` reports it
+# in a guest), plus PACKAGE ("name version") for provenance.
+#
+# A second call finds the complete tree and prints its path without touching
+# the network. Set FAULTLOOP_REFRESH=1 to re-resolve and re-download (e.g. to
+# pick up a newer security update).
+#
+# The host's apt configuration is never modified: apt runs with private
+# sources, lists, cache and status under the cache dir.
+#
+# Environment:
+#   FAULTLOOP_CACHE            cache root (default /var/cache/faultloop)
+#   FAULTLOOP_MIRROR           Debian mirror (default http://deb.debian.org/debian)
+#   FAULTLOOP_SECURITY_MIRROR  security mirror (default http://deb.debian.org/debian-security)
+#   FAULTLOOP_REFRESH=1        ignore an existing tree and fetch again
+set -euo pipefail
+
+readonly PROG=${0##*/}
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+usage() { printf 'usage: %s SUITE ARCH   (SUITE: bullseye|bookworm|trixie, ARCH: amd64|arm64)\n' "$PROG" >&2; exit 2; }
+
+[[ $# -eq 2 ]] || usage
+SUITE=$1
+ARCH=$2
+case $SUITE in bullseye|bookworm|trixie) ;; *) die "unsupported suite '$SUITE' (want bullseye, bookworm or trixie)";; esac
+case $ARCH in amd64|arm64) ;; *) die "unsupported arch '$ARCH' (want amd64 or arm64)";; esac
+
+CACHE=${FAULTLOOP_CACHE:-/var/cache/faultloop}
+MIRROR=${FAULTLOOP_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${FAULTLOOP_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# debian-archive-keyring.gpg on bookworm carries the bullseye, bookworm and
+# trixie archive keys; the per-release files are a fallback for hosts whose
+# combined keyring is older or newer than the suite being fetched.
+KEYRING_DIR=/usr/share/keyrings
+
+mkdir -p "$CACHE" || die "cannot create cache dir $CACHE"
+CACHE=$(cd "$CACHE" && pwd -P)
+TREE=$CACHE/kernels/$SUITE-$ARCH
+
+# A tree is complete only if the final rename happened, which happens after
+# KVER is written; checking the files too guards against manual tampering.
+tree_complete() {
+	[[ -s $TREE/KVER ]] || return 1
+	local kver
+	kver=$(<"$TREE/KVER")
+	[[ -f $TREE/boot/vmlinuz-$kver && -d $TREE/lib/modules/$kver ]]
+}
+
+if [[ ${FAULTLOOP_REFRESH:-0} != 1 ]] && tree_complete; then
+	printf '%s\n' "$TREE"
+	exit 0
+fi
+
+for tool in apt-get apt-cache dpkg-deb flock; do
+	command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
+done
+
+# One private apt root per suite: mixing suites in one sources list would make
+# apt's candidate the newest version across *all* suites (trixie's 6.12 would
+# win over bullseye's 5.10), so each suite gets its own lists.
+APTDIR=$CACHE/apt/$SUITE
+mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/preferences.d" \
+	"$CACHE/kernels" "$CACHE/debs"
+
+# Serialise concurrent callers (e.g. parallel test runs) per suite: they share
+# the lists dir, and apt-get update refuses to run on a locked lists dir.
+exec 9>"$APTDIR/.lock"
+flock 9
+
+# Another caller may have finished the same tree while we waited for the lock.
+if [[ ${FAULTLOOP_REFRESH:-0} != 1 ]] && tree_complete; then
+	printf '%s\n' "$TREE"
+	exit 0
+fi
+
+# Pick the keyring for one archive ($1 = "" for the main archive, "-security"
+# for the security archive). Prefer the combined keyring when it holds this
+# suite's key (uids read "(12/bookworm)"); otherwise use the per-release file
+# (debian-archive-bookworm-security-automatic.gpg, ...).
+pick_keyring() {
+	local combined=$KEYRING_DIR/debian-archive-keyring.gpg
+	local single=$KEYRING_DIR/debian-archive-$SUITE$1-automatic.gpg
+	local label="Debian Archive Automatic Signing Key"
+	[[ -z $1 ]] || label="Debian Security Archive Automatic Signing Key"
+	if [[ -r $combined ]] && command -v gpg >/dev/null 2>&1 &&
+		gpg --no-default-keyring --keyring "$combined" --list-keys 2>/dev/null |
+		grep -F "$label (" | grep -qF "/$SUITE)"; then
+		printf '%s\n' "$combined"
+	elif [[ -r $single ]]; then
+		printf '%s\n' "$single"
+	elif [[ -r $combined ]]; then
+		# Let apt report the real signature problem rather than guessing here.
+		printf '%s\n' "$combined"
+	else
+		die "no Debian archive keyring found in $KEYRING_DIR (install debian-archive-keyring)"
+	fi
+}
+KEYRING=$(pick_keyring "")
+SEC_KEYRING=$(pick_keyring "-security")
+
+# The security suite carries the newest kernel of a stable release (bullseye
+# LTS kernels are only there), so both are listed. Both architectures go in,
+# so one `apt-get update` serves amd64 and arm64 of the same suite.
+cat >"$APTDIR/sources.list.tmp" <<EOF
+deb [arch=amd64,arm64 signed-by=$KEYRING] $MIRROR $SUITE main
+deb [arch=amd64,arm64 signed-by=$SEC_KEYRING] $SECURITY_MIRROR $SUITE-security main
+EOF
+mv -f "$APTDIR/sources.list.tmp" "$APTDIR/sources.list"
+# An empty dpkg status keeps the host's installed packages (and their pins)
+# from influencing which version apt picks.
+[[ -e $APTDIR/status ]] || : >"$APTDIR/status"
+
+APT_OPTS=(
+	-o "Dir::Etc::sourcelist=$APTDIR/sources.list"
+	-o "Dir::Etc::sourceparts=-"
+	-o "Dir::Etc::preferences=$APTDIR/preferences"
+	-o "Dir::Etc::preferencesparts=$APTDIR/preferences.d"
+	-o "Dir::State::Lists=$APTDIR/lists"
+	-o "Dir::State::status=$APTDIR/status"
+	-o "Dir::Cache=$APTDIR/cache"
+	-o "APT::Architectures=amd64,arm64"
+	-o "APT::Get::List-Cleanup=true"
+	-q
+)
+
+# Refresh the lists when they are missing, when asked to, or when older than a
+# day (security kernels are superseded quickly and old .debs vanish from the
+# mirror, which would make `apt-get download` fail with a 404).
+stamp=$APTDIR/lists/.updated
+if [[ ${FAULTLOOP_REFRESH:-0} == 1 || ! -e $stamp || -n $(find "$stamp" -mmin +1440 2>/dev/null) ]]; then
+	log "updating private apt lists for $SUITE"
+	if ! out=$(apt-get "${APT_OPTS[@]}" update 2>&1); then
+		printf '%s\n' "$out" >&2
+		die "apt-get update failed for $SUITE (mirror $MIRROR)"
+	fi
+	# apt-get update exits 0 on some fetch failures; treat its warnings as fatal
+	# for a missing release file, since we would otherwise silently use nothing.
+	if grep -qE '^(W|E): .*(Failed to fetch|does not have a Release file|NO_PUBKEY|not signed)' <<<"$out"; then
+		printf '%s\n' "$out" >&2
+		die "apt-get update for $SUITE reported errors"
+	fi
+	touch "$stamp"
+fi
+
+# Print "PKG VERSION" lines, most preferred first, for the versioned image
+# packages that could provide this kernel. The flavour meta-package
+# (linux-image-cloud-ARCH) only depends on the versioned package
+# (linux-image-6.1.0-28-cloud-amd64 (= 6.1.119-1)), which holds vmlinuz and the
+# modules. Older versions and the -unsigned twin are listed too because a
+# mirror can lack the newest file for one architecture even though the index
+# names it (seen for bullseye-security arm64).
+image_candidates() {
+	local meta ver dep
+	for meta in "linux-image-cloud-$ARCH" "linux-image-$ARCH"; do
+		# madison lists every version known to the lists, newest first.
+		while read -r ver; do
+			dep=$(apt-cache "${APT_OPTS[@]}" show "$meta:$ARCH=$ver" 2>/dev/null |
+				awk -F': ' '$1 == "Depends" { print $2; exit }' |
+				tr ',|' '\n' | sed -E 's/^ +//; s/:[a-z0-9]+ / /' |
+				grep -E '^linux-image-[0-9][^ ]* \(= [^)]+\)' | head -n1) || true
+			[[ -n $dep ]] || continue
+			# "linux-image-X (= V)" -> "linux-image-X V"
+			dep=$(sed -E 's/ \(= ([^)]+)\)/ \1/' <<<"$dep")
+			printf '%s\n' "$dep"
+			printf '%s-unsigned %s\n' "${dep% *}" "${dep#* }"
+		done < <(apt-cache "${APT_OPTS[@]}" madison "$meta:$ARCH" 2>/dev/null |
+			awk -F' *[|] *' '{ print $2 }' | awk '!seen[$0]++')
+	done
+}
+
+mapfile -t cands < <(image_candidates)
+[[ ${#cands[@]} -gt 0 ]] || die "no linux-image-cloud-$ARCH or linux-image-$ARCH in $SUITE (lists in $APTDIR/lists)"
+
+# Download into a directory _apt can write to, so apt keeps its privilege drop
+# for the download instead of warning and falling back to root.
+dl=$(mktemp -d "$CACHE/debs/.dl.XXXXXX")
+work=""
+cleanup() {
+	rm -rf "$dl"
+	[[ -z $work ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+if id _apt >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+	chown _apt "$dl"
+fi
+
+deb=""
+for c in "${cands[@]}"; do
+	pkg=${c% *}
+	pkg_ver=${c#* }
+	# Only consider versions the lists actually carry for this arch (the
+	# -unsigned twin does not exist for every flavour).
+	apt-cache "${APT_OPTS[@]}" show "$pkg:$ARCH=$pkg_ver" >/dev/null 2>&1 || continue
+	# dpkg file names encode the epoch colon as %3a; kernel versions have none,
+	# but keep the glob tolerant.
+	cached=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*${pkg_ver#*:}_$ARCH.deb" -print -quit)
+	if [[ -n $cached ]] && dpkg-deb --info "$cached" >/dev/null 2>&1; then
+		log "reusing $cached"
+		deb=$cached
+		break
+	fi
+	log "downloading $pkg:$ARCH=$pkg_ver"
+	if out=$(cd "$dl" && apt-get "${APT_OPTS[@]}" download "$pkg:$ARCH=$pkg_ver" 2>&1); then
+		got=$(find "$dl" -maxdepth 1 -name '*.deb' -print -quit)
+		if [[ -n $got ]]; then
+			deb=$CACHE/debs/${got##*/}
+			mv -f "$got" "$deb"
+			break
+		fi
+	fi
+	log "download of $pkg $pkg_ver failed: $(grep -E '^E: ' <<<"$out" | head -n1 || true)"
+done
+[[ -n $deb ]] || die "could not download any kernel image for $SUITE/$ARCH (try FAULTLOOP_REFRESH=1 if the lists are stale)"
+debname=${deb##*/}
+pkg=$(dpkg-deb -f "$deb" Package)
+pkg_ver=$(dpkg-deb -f "$deb" Version)
+
+# Extract next to the final location and rename into place, so an interrupted
+# run never leaves a half-populated tree that tree_complete() would accept.
+work=$(mktemp -d "$CACHE/kernels/.$SUITE-$ARCH.XXXXXX")
+log "extracting $debname"
+dpkg-deb -x "$deb" "$work" || die "dpkg-deb -x failed on $deb"
+
+# trixie's packages install under /usr/lib (merged /usr); expose lib/ so that
+# consumers always find lib/modules/KVER at the same place.
+if [[ ! -e $work/lib && -d $work/usr/lib ]]; then
+	ln -s usr/lib "$work/lib"
+fi
+
+shopt -s nullglob
+vmlinuz=("$work"/boot/vmlinuz-*)
+mods=("$work"/lib/modules/*/)
+shopt -u nullglob
+[[ ${#vmlinuz[@]} -eq 1 ]] || die "expected exactly one boot/vmlinuz-* in $debname, found ${#vmlinuz[@]}"
+[[ ${#mods[@]} -eq 1 ]] || die "expected exactly one lib/modules/* in $debname, found ${#mods[@]}"
+kver=${vmlinuz[0]##*/vmlinuz-}
+mdir=${mods[0]%/}
+[[ ${mdir##*/} == "$kver" ]] || die "vmlinuz version '$kver' does not match modules dir '${mdir##*/}'"
+
+printf '%s\n' "$kver" >"$work/KVER"
+printf '%s %s\n' "$pkg" "$pkg_ver" >"$work/PACKAGE"
+chmod 755 "$work"
+
+rm -rf "$TREE.old"
+[[ ! -e $TREE ]] || mv "$TREE" "$TREE.old"
+mv "$work" "$TREE"
+work=""
+rm -rf "$TREE.old"
+log "kernel $kver ready"
+printf '%s\n' "$TREE"

@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# run-vm.sh: boot a Debian kernel under qemu (TCG) with a busybox initramfs,
+# run a payload in it, and exit with the payload's status.
+#
+#   tools/vm/run-vm.sh --suite bookworm --arch amd64 --payload DIR --timeout SECONDS
+#                      [--modules 'btrfs ...'] [--disk IMG] [--smp 2] [--mem 1024]
+#                      [--log FILE] [--append 'kernel args']
+#
+# The guest copies DIR to /payload and runs /payload/run.sh as root with the
+# usual pseudo filesystems mounted (proc, sys, devtmpfs, /tmp tmpfs, bpffs,
+# tracefs, debugfs) and the requested modules loaded. It then prints
+# "FAULTLOOP-VM-EXIT <status>" and powers off.
+#
+# Exit status: the guest's status from that marker; 124 if the guest was
+# killed at the timeout; 125 if it stopped without printing the marker
+# (panic, crash); 1 on a host-side error; 2 on bad usage.
+#
+# See tools/vm/README.md. Never uses KVM: guests hang under KVM on the
+# project's hosts, and TCG behaves the same everywhere.
+set -euo pipefail
+
+readonly PROG=${0##*/}
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+usage() {
+	cat >&2 <<EOF
+usage: $PROG --suite SUITE --arch ARCH --payload DIR --timeout SECONDS
+             [--modules 'mod ...'] [--disk IMG] [--smp N] [--mem MB]
+             [--log FILE] [--append 'kernel args']
+  SUITE: bullseye|bookworm|trixie   ARCH: amd64|arm64
+EOF
+	exit 2
+}
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+FETCH=$SCRIPT_DIR/../fetch-kernel.sh
+CACHE=${FAULTLOOP_CACHE:-/var/cache/faultloop}
+
+suite="" arch="" payload="" timeout="" modules="" disk="" smp=2 mem=1024 logfile="" append=""
+while [[ $# -gt 0 ]]; do
+	[[ $1 == -h || $1 == --help ]] && usage
+	[[ $# -ge 2 ]] || { printf '%s: error: option %s needs a value\n' "$PROG" "$1" >&2; usage; }
+	case $1 in
+		--suite) suite=$2 ;;
+		--arch) arch=$2 ;;
+		--payload) payload=$2 ;;
+		--timeout) timeout=$2 ;;
+		--modules) modules=$2 ;;
+		--disk) disk=$2 ;;
+		--smp) smp=$2 ;;
+		--mem) mem=$2 ;;
+		--log) logfile=$2 ;;
+		--append) append=$2 ;;
+		*) printf '%s: error: unknown option %s\n' "$PROG" "$1" >&2; usage ;;
+	esac
+	shift 2
+done
+
+[[ -n $suite && -n $arch && -n $payload && -n $timeout ]] || usage
+case $suite in bullseye|bookworm|trixie) ;; *) die "unsupported suite '$suite'";; esac
+case $arch in amd64|arm64) ;; *) die "unsupported arch '$arch' (want amd64 or arm64)";; esac
+[[ $timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
+[[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer"
+[[ $mem =~ ^[1-9][0-9]*$ ]] || die "--mem must be a size in MiB"
+[[ -d $payload ]] || die "payload directory '$payload' does not exist"
+[[ -f $payload/run.sh ]] || die "payload directory '$payload' has no run.sh"
+if [[ -n $disk ]]; then
+	[[ -r $disk ]] || die "disk image '$disk' is not readable"
+	disk=$(cd "$(dirname "$disk")" && pwd -P)/${disk##*/}
+fi
+
+# Install the Debian packages providing missing tools ("cmd:package" pairs),
+# quietly; apt's output is shown only if the install fails.
+ensure_tools() {
+	local spec missing=()
+	for spec in "$@"; do
+		command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
+	done
+	[[ ${#missing[@]} -gt 0 ]] || return 0
+	[[ $(id -u) -eq 0 ]] || die "missing packages ${missing[*]}; install them or run as root"
+	log "installing ${missing[*]}"
+	local outp
+	if ! outp=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" 2>&1); then
+		# A fresh machine may have no package lists yet.
+		outp=$(apt-get update -q 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" 2>&1) ||
+			{ printf '%s\n' "$outp" >&2; die "apt-get install ${missing[*]} failed"; }
+	fi
+}
+
+# modinfo lives in /sbin, which a non-login root shell may not have on PATH.
+PATH=$PATH:/usr/sbin:/sbin
+ensure_tools cpio:cpio gzip:gzip xz:xz-utils zstd:zstd modinfo:kmod sha256sum:coreutils flock:util-linux
+case $arch in
+	amd64)
+		ensure_tools qemu-system-x86_64:qemu-system-x86
+		QEMU=(qemu-system-x86_64 -machine q35)
+		CONSOLE=ttyS0
+		;;
+	arm64)
+		ensure_tools qemu-system-aarch64:qemu-system-arm
+		# virt + cpu max gives MTE only with mte=on; it is free under TCG and the
+		# project's arm64 tests need it.
+		QEMU=(qemu-system-aarch64 -machine "virt,mte=on")
+		CONSOLE=ttyAMA0
+		;;
+esac
+
+tree=$("$FETCH" "$suite" "$arch") || die "fetch-kernel.sh $suite $arch failed"
+kver=$(<"$tree/KVER")
+kernel=$tree/boot/vmlinuz-$kver
+moddir=$tree/lib/modules/$kver
+
+# ---------------------------------------------------------------- busybox --
+# Return the path of a static busybox for the guest architecture.
+guest_busybox() {
+	if [[ $arch == amd64 && $(uname -m) == x86_64 ]]; then
+		# The host's busybox-static is the right binary for an amd64 guest.
+		if ! { [[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1; }; then
+			ensure_tools busybox:busybox-static
+			# The dynamic "busybox" package satisfies `command -v` but would not
+			# run without the host's libc in the initramfs.
+			if ldd /bin/busybox >/dev/null 2>&1; then
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null 2>&1 ||
+					die "apt-get install busybox-static failed"
+			fi
+		fi
+		printf '%s\n' /bin/busybox
+		return
+	fi
+	# Foreign-arch guest: take busybox-static:ARCH from the same suite through
+	# the private apt setup that fetch-kernel.sh created (never the host's
+	# apt config, and no dpkg --add-architecture on the host).
+	local dir=$CACHE/busybox/$suite-$arch apt=$CACHE/apt/$suite bb
+	# bookworm ships bin/busybox, trixie (merged /usr) usr/bin/busybox.
+	bb_in() { local p; for p in "$1/bin/busybox" "$1/usr/bin/busybox"; do [[ -x $p ]] && { printf '%s\n' "$p"; return 0; }; done; return 1; }
+	if ! bb_in "$dir" >/dev/null; then
+		local dl
+		dl=$(mktemp -d "$CACHE/busybox/.dl.XXXXXX")
+		if id _apt >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then chown _apt "$dl"; fi
+		log "downloading busybox-static:$arch from $suite"
+		(cd "$dl" && apt-get -q \
+			-o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=-" \
+			-o "Dir::Etc::preferences=$apt/preferences" -o "Dir::Etc::preferencesparts=$apt/preferences.d" \
+			-o "Dir::State::Lists=$apt/lists" -o "Dir::State::status=$apt/status" \
+			-o "Dir::Cache=$apt/cache" -o "APT::Architectures=amd64,arm64" \
+			download "busybox-static:$arch" >/dev/null 2>&1) ||
+			{ rm -rf "$dl"; die "apt-get download busybox-static:$arch failed"; }
+		rm -rf "$dir.tmp"
+		dpkg-deb -x "$dl"/busybox-static_*.deb "$dir.tmp" || { rm -rf "$dl"; die "cannot unpack busybox-static:$arch"; }
+		rm -rf "$dl" "$dir"
+		mv "$dir.tmp" "$dir"
+	fi
+	bb=$(bb_in "$dir") || die "busybox-static:$arch has no busybox binary"
+	printf '%s\n' "$bb"
+}
+mkdir -p "$CACHE/busybox" "$CACHE/initramfs" "$CACHE/logs"
+busybox=$(guest_busybox)
+
+# ---------------------------------------------------------------- modules --
+# virtio disks need virtio_pci/virtio_blk, which are modules on 5.10 and 6.1.
+if [[ -n $disk ]]; then
+	modules="virtio_pci virtio_blk $modules"
+fi
+
+declare -A KO_PATH=() BUILTIN=() VISITED=()
+LOAD_ORDER=()
+norm() { printf '%s' "${1//-/_}"; }
+if [[ -n ${modules// /} ]]; then
+	[[ -d $moddir ]] || die "no module tree at $moddir"
+	# Index every module file by its normalised name (modprobe treats - and _
+	# alike); Debian ships no modules.dep, since depmod runs at install time.
+	while IFS= read -r -d '' f; do
+		b=${f##*/}
+		b=${b%.ko*}
+		KO_PATH[$(norm "$b")]=$f
+	done < <(find "$moddir" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \) -print0)
+	if [[ -r $moddir/modules.builtin ]]; then
+		while IFS= read -r f; do
+			b=${f##*/}
+			BUILTIN[$(norm "${b%.ko*}")]=1
+		done <"$moddir/modules.builtin"
+	fi
+fi
+
+# Cache key parts: everything that goes into the base initramfs.
+# shellcheck disable=SC2086 # word splitting of the module list is intended
+modkey=$(printf '%s\n' $modules | sed 's/-/_/g' | sort -u | xargs)
+
+# Decompress module $1 into $2 (the staging dir) and, depth-first, its
+# dependencies before it, so LOAD_ORDER is a valid insmod order.
+add_module() {
+	local name dest src dep deps soft
+	name=$(norm "$1")
+	[[ -z ${VISITED[$name]:-} ]] || return 0
+	VISITED[$name]=1
+	src=${KO_PATH[$name]:-}
+	if [[ -z $src ]]; then
+		[[ -n ${BUILTIN[$name]:-} ]] && { log "module $name is built into $kver"; return 0; }
+		die "module '$name' not found in $moddir"
+	fi
+	dest=$2/lib/modules/$name.ko
+	case $src in
+		*.ko.xz) xz -dc "$src" >"$dest" ;;
+		*.ko.zst) zstd -dcq "$src" >"$dest" ;;
+		*.ko.gz) gzip -dc "$src" >"$dest" ;;
+		*) cp "$src" "$dest" ;;
+	esac || die "cannot decompress $src"
+	deps=$(modinfo -F depends "$dest") || die "modinfo failed on $src"
+	for dep in ${deps//,/ }; do
+		add_module "$dep" "$2"
+	done
+	# "softdep: pre: crc32c" (btrfs) names modules wanted before this one;
+	# they are optional (often built in), so only existing ones are added.
+	soft=$(modinfo -F softdep "$dest" 2>/dev/null | sed -n 's/.*pre: *\([^:]*\)\( post:.*\)\{0,1\}$/\1/p')
+	for dep in $soft; do
+		[[ -n ${KO_PATH[$(norm "$dep")]:-} ]] && add_module "$dep" "$2"
+	done
+	LOAD_ORDER+=("$name")
+}
+
+# ------------------------------------------------------------------- init --
+# The guest's PID 1. Kept in a variable so that its text is part of the
+# initramfs cache key.
+read -r -d '' INIT <<'INIT_EOF' || true
+#!/bin/busybox sh
+# faultloop guest init (generated by tools/vm/run-vm.sh)
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
+mkdir -p /proc /sys /dev /tmp /root /mnt
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# The kernel opened /dev/console from the initramfs node; reopen it on
+# devtmpfs so output keeps flowing whatever the cpio carried.
+exec </dev/console >/dev/console 2>&1
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /sys/fs/bpf /sys/kernel/tracing /sys/kernel/debug /dev/pts /dev/shm
+mount -t bpf bpf /sys/fs/bpf || echo "FAULTLOOP-VM: cannot mount bpffs"
+mount -t tracefs tracefs /sys/kernel/tracing || echo "FAULTLOOP-VM: cannot mount tracefs"
+mount -t debugfs debugfs /sys/kernel/debug || echo "FAULTLOOP-VM: cannot mount debugfs"
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+hostname faultloop-vm
+for m in $(cat /etc/faultloop-modules); do
+	insmod "/lib/modules/$m.ko" || echo "FAULTLOOP-VM: insmod $m failed"
+done
+# A payload that hangs on the console must not block the marker forever;
+# the host's timeout covers that case.
+echo "FAULTLOOP-VM-START uptime=$(cut -d' ' -f1 /proc/uptime)"
+cd /payload
+if [ -x /payload/run.sh ]; then
+	/payload/run.sh
+else
+	sh /payload/run.sh
+fi
+status=$?
+# Start the marker on a fresh line even if the payload's last output had no
+# trailing newline; the host only accepts it at the start of a line.
+echo
+echo "FAULTLOOP-VM-EXIT $status"
+sync
+poweroff -f
+# Only reached if poweroff failed: panic=-1 plus -no-reboot then ends qemu.
+exit "$status"
+INIT_EOF
+
+# --------------------------------------------------------- base initramfs --
+# busybox + init + modules, cached by content: rebuilding it costs seconds
+# (module decompression), the payload changes every run.
+key=$( {
+	printf '%s\n%s\n%s\n' "$suite-$arch" "$kver" "$modkey"
+	printf '%s\n' "$INIT"
+	sha256sum <"$busybox"
+} | sha256sum | cut -c1-16)
+base=$CACHE/initramfs/$suite-$arch-$key.cpio.gz
+exec 8>"$CACHE/initramfs/.lock"
+flock 8
+if [[ ! -s $base ]]; then
+	log "building initramfs for $kver (modules: ${modkey:-none})"
+	stage=$(mktemp -d "$CACHE/initramfs/.stage.XXXXXX")
+	trap 'rm -rf "$stage"' EXIT
+	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,lib/modules,payload}
+	cp "$busybox" "$stage/bin/busybox"
+	chmod 755 "$stage/bin/busybox"
+	printf '%s\n' "$INIT" >"$stage/init"
+	chmod 755 "$stage/init"
+	for m in $modules; do
+		add_module "$m" "$stage"
+	done
+	printf '%s\n' "${LOAD_ORDER[@]}" >"$stage/etc/faultloop-modules"
+	[[ ${#LOAD_ORDER[@]} -eq 0 ]] || log "module load order: ${LOAD_ORDER[*]}"
+	# The kernel opens /dev/console before running /init; without the node,
+	# init would start with no stdout at all.
+	mknod -m 600 "$stage/dev/console" c 5 1
+	mknod -m 666 "$stage/dev/null" c 1 3
+	(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc -R 0:0 --quiet | gzip -1 >"$base.tmp") ||
+		die "cpio of the initramfs failed"
+	mv -f "$base.tmp" "$base"
+	rm -rf "$stage"
+	trap - EXIT
+fi
+flock -u 8
+
+# ---------------------------------------------------------------- payload --
+run=$(mktemp -d "${TMPDIR:-/tmp}/faultloop-vm.XXXXXX")
+qpid="" tailpid=""
+# shellcheck disable=SC2317 # only ever invoked through the EXIT trap
+cleanup() {
+	[[ -z $qpid ]] || kill "$qpid" 2>/dev/null || true
+	[[ -z $tailpid ]] || kill "$tailpid" 2>/dev/null || true
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The payload is a second cpio archive appended to the cached one: the
+# kernel unpacks concatenated archives in order.
+mkdir -p "$run/root/payload"
+cp -a "$payload/." "$run/root/payload/"
+(cd "$run/root" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc -R 0:0 --quiet | gzip -1 >"$run/payload.cpio.gz") ||
+	die "cpio of the payload failed"
+cat "$base" "$run/payload.cpio.gz" >"$run/initrd"
+
+if [[ -z $logfile ]]; then
+	logfile=$CACHE/logs/$suite-$arch-$(date +%Y%m%d-%H%M%S)-$$.log
+fi
+mkdir -p "$(dirname "$logfile")"
+: >"$logfile"
+# Keep the default log dir bounded: the newest 100 logs are plenty to debug.
+find "$CACHE/logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' 2>/dev/null |
+	sort -rn | tail -n +101 | cut -d' ' -f2- | xargs -r rm -f --
+
+# -accel tcg, never kvm: guests hang under KVM on the hosts this runs on.
+# -nic none: the guest needs no network and must not reach any.
+qemu_args=("${QEMU[@]}" -accel tcg -cpu max -m "$mem" -smp "$smp"
+	-nographic -no-reboot -nic none
+	-kernel "$kernel" -initrd "$run/initrd"
+	-append "console=$CONSOLE panic=-1 quiet${append:+ $append}")
+if [[ -n $disk ]]; then
+	fmt=raw
+	[[ $(head -c 4 "$disk" | od -An -tx1 | tr -d ' \n') == 514649fb ]] && fmt=qcow2
+	qemu_args+=(-drive "file=$disk,if=virtio,format=$fmt,readonly=on")
+fi
+
+log "booting $kver ($suite/$arch, smp=$smp, mem=${mem}M, timeout=${timeout}s), log: $logfile"
+start=$(date +%s.%N)
+# stdin from /dev/null: -nographic would otherwise put a terminal in raw mode
+# and treat typed keys as console input.
+"${qemu_args[@]}" </dev/null >"$logfile" 2>&1 &
+qpid=$!
+# Stream the console to stdout while it is written.
+tail -n +1 -f --pid="$qpid" "$logfile" &
+tailpid=$!
+
+deadline=$(($(date +%s) + timeout))
+timed_out=0 marker_seen_at=""
+while kill -0 "$qpid" 2>/dev/null; do
+	if grep -q '^FAULTLOOP-VM-EXIT [0-9]' "$logfile"; then
+		# poweroff -f should end qemu at once; give it a moment, then stop it.
+		marker_seen_at=${marker_seen_at:-$(date +%s)}
+		if (($(date +%s) - marker_seen_at > 10)); then
+			log "guest printed its exit marker but did not power off; stopping qemu"
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+	fi
+	if (($(date +%s) >= deadline)); then
+		timed_out=1
+		kill "$qpid" 2>/dev/null || true
+		break
+	fi
+	sleep 0.2
+done
+wait "$qpid" 2>/dev/null || true
+qpid=""
+end=$(date +%s.%N)
+wait "$tailpid" 2>/dev/null || true
+tailpid=""
+
+total=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+# Boot time as the guest saw it (kernel uptime when /init reached the
+# payload); the wall time adds qemu start-up and firmware.
+boot=$(tr -d '\r' <"$logfile" | sed -n 's/.*FAULTLOOP-VM-START uptime=\([0-9.]*\).*/\1/p' | head -n1)
+[[ -z $boot ]] || log "guest reached the payload at uptime ${boot}s"
+
+# The last marker wins, in case the payload echoed an earlier one. Serial
+# consoles add \r.
+status=$(tr -d '\r' <"$logfile" | sed -n 's/^FAULTLOOP-VM-EXIT \([0-9][0-9]*\)$/\1/p' | tail -n1)
+if ((timed_out)) && [[ -z $status ]]; then
+	log "timeout: guest killed after ${timeout}s (log: $logfile)"
+	exit 124
+fi
+if [[ -z $status ]]; then
+	log "guest stopped without printing FAULTLOOP-VM-EXIT after ${total}s (log: $logfile)"
+	exit 125
+fi
+log "guest exit status $status after ${total}s"
+exit "$status"
