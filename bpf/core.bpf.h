@@ -29,7 +29,7 @@ const volatile __u64 addr_mask = ~0ULL;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);	/* loader: --max-tasks */
+	__uint(max_entries, 4096);	/* loader: --max-tasks */
 	__type(key, __u32);
 	__type(value, struct fl_episode);
 } episodes SEC(".maps");
@@ -235,9 +235,13 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 	ep->size = ev->size;
 
 	bit = 1ULL << sig;
-	if (!(ep->sig_mask & bit) || ua > ep->max_addr[sig]) {
-		/* first sighting by this probe, or progress */
-		ep->max_addr[sig] = ua;
+	if (!(ep->sig_mask & bit)) {
+		ep->lo[sig] = ua;
+		ep->hi[sig] = ua;
+	} else if (ua > ep->hi[sig]) {
+		ep->hi[sig] = ua;
+	} else if (ua < ep->lo[sig]) {
+		ep->lo[sig] = ua;
 	} else {
 		r = ++ep->sig_retries[sig];
 		if (r > ep->retries) {

@@ -101,12 +101,14 @@ struct fl_stats {
 #define FL_EP_HAS_RET	0x2	/* owner_ret is valid */
 
 /*
- * Per-task episode, keyed by tid.  Each address signal keeps its own
- * furthest address and retry count: one loop iteration is usually seen by
- * several probes (an atomic-copy fault, then the fault-in's own fault at
- * the same address), and a retry is the *same* probe coming back to an
- * address it has already reached.  The episode's retries are the maximum
- * over probes, so adding probes never inflates the count.
+ * Per-task episode, keyed by tid.  Each address signal keeps the range of
+ * user addresses it has covered and its own retry count: one loop
+ * iteration is usually seen by several probes (an atomic-copy fault, then
+ * the fault-in's own fault at the same address), and a retry is the *same*
+ * probe coming back inside the range it already covered.  Extending the
+ * range, upwards or downwards, is progress: execve's copy_strings() fills
+ * the new stack top-down, one fault per page.  The episode's retries are
+ * the maximum over probes, so adding probes never inflates the count.
  */
 struct fl_episode {
 	__u64 start_ns;
@@ -121,7 +123,8 @@ struct fl_episode {
 	__u32 retries;		/* max over sig_retries[] */
 	__u32 events;
 	__u64 sig_mask;		/* 1 << signal, for every signal seen */
-	__u64 max_addr[FL_NR_ADDR_SIGS];
+	__u64 lo[FL_NR_ADDR_SIGS];	/* covered range per signal */
+	__u64 hi[FL_NR_ADDR_SIGS];
 	__u32 sig_retries[FL_NR_ADDR_SIGS];
 	__u8 top_sig;		/* signal holding the maximum */
 	__u8 flags;

@@ -31,7 +31,7 @@
 #define DEFAULT_THRESHOLD	64
 #define DEFAULT_GAP_NS		(1000ULL * 1000000ULL)
 #define DEFAULT_INTERVAL_NS	(1000ULL * 1000000ULL)
-#define DEFAULT_MAX_TASKS	10240
+#define DEFAULT_MAX_TASKS	4096
 
 static struct env {
 	__u32 pid;
@@ -86,7 +86,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
 	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
-	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Tasks tracked at once (default 10240)", 0 },
+	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Tasks tracked at once (default 4096)", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print which probes attach on this kernel and exit", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (twice: libbpf too)", 0 },

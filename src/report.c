@@ -7,6 +7,8 @@
 #include "report.h"
 #include "util.h"
 
+static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr);
+
 const char *fl_report_kind_name(unsigned int kind)
 {
 	switch (kind) {
@@ -34,7 +36,7 @@ const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks)
 	if (!ks)
 		return NULL;
 	for (i = 0; i < nr_frames(r); i++) {
-		const struct ksym *k = ksyms__map_addr(ks, r->stack[i]);
+		const struct ksym *k = frame_sym(ks, r->stack[i]);
 
 		if (!k)
 			continue;
@@ -46,9 +48,49 @@ const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks)
 	return NULL;
 }
 
-static void fmt_frame(const struct ksyms *ks, uint64_t addr, char *buf, size_t len)
+/* Beyond this, "symbol+offset" is a guess (JIT code, module gaps). */
+#define MAX_SYM_OFFSET 0x100000
+
+static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr)
 {
 	const struct ksym *k = ks ? ksyms__map_addr(ks, addr) : NULL;
+
+	return k && addr - k->addr < MAX_SYM_OFFSET ? k : NULL;
+}
+
+/*
+ * The first frames of a stack taken in a BPF program are the tracer's own
+ * (the program, bpf_trace_run*, trampolines, kprobe handlers): report from
+ * the traced kernel code on.
+ */
+static int first_frame(const struct fl_report *r, const struct ksyms *ks)
+{
+	static const char *const tracer[] = {
+		"bpf_trace_run", "__bpf_trace_", "bpf_prog_", "bpf_trampoline_",
+		"kprobe_", "kretprobe_", "trace_call_bpf", "perf_trace_",
+		"__kretprobe_trampoline", "arch_rethook_", "rethook_", "ftrace_",
+		"fprobe_", "__bpf_prog_enter", "__bpf_prog_exit",
+	};
+	int i, first = 0, n = nr_frames(r);
+	size_t t;
+
+	for (i = 0; i < n && i < 8; i++) {
+		const struct ksym *k = frame_sym(ks, r->stack[i]);
+
+		if (!k) {	/* JIT'ed BPF code has no (near) kallsyms entry */
+			first = i + 1;
+			continue;
+		}
+		for (t = 0; t < sizeof(tracer) / sizeof(tracer[0]); t++)
+			if (!strncmp(k->name, tracer[t], strlen(tracer[t])))
+				first = i + 1;
+	}
+	return first < n ? first : 0;
+}
+
+static void fmt_frame(const struct ksyms *ks, uint64_t addr, char *buf, size_t len)
+{
+	const struct ksym *k = frame_sym(ks, addr);
 
 	if (!k) {
 		snprintf(buf, len, "0x%llx", (unsigned long long)addr);
@@ -123,7 +165,7 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 	jw_string(&w, r->kind == FL_REPORT_ENDED ? fl_end_reason_name(r->reason) : NULL);
 	jw_name(&w, "stack");
 	jw_array_start(&w);
-	for (i = 0; i < nr_frames(r); i++) {
+	for (i = first_frame(r, c->ks); i < nr_frames(r); i++) {
 		fmt_frame(c->ks, r->stack[i], buf, sizeof(buf));
 		jw_string(&w, buf);
 	}
@@ -173,7 +215,7 @@ static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
 		if (r->sig_mask & (1ULL << i))
 			fprintf(c->out, "%s%s", n++ ? "," : " ", fl_sig_name(i));
 	fputc('\n', c->out);
-	for (i = 0; i < nr_frames(r); i++) {
+	for (i = first_frame(r, c->ks); i < nr_frames(r); i++) {
 		fmt_frame(c->ks, r->stack[i], frame, sizeof(frame));
 		fprintf(c->out, "      %s\n", frame);
 	}

@@ -87,8 +87,11 @@ fi
 # suite's key (uids read "(12/bookworm)"); otherwise use the per-release file
 # (debian-archive-bookworm-security-automatic.gpg, ...).
 pick_keyring() {
+	# trixie's keyring package names its files *.pgp; bookworm's use *.gpg.
 	local combined=$KEYRING_DIR/debian-archive-keyring.gpg
 	local single=$KEYRING_DIR/debian-archive-$SUITE$1-automatic.gpg
+	[[ -r $combined || ! -r ${combined%.gpg}.pgp ]] || combined=${combined%.gpg}.pgp
+	[[ -r $single || ! -r ${single%.gpg}.pgp ]] || single=${single%.gpg}.pgp
 	local label="Debian Archive Automatic Signing Key"
 	[[ -z $1 ]] || label="Debian Security Archive Automatic Signing Key"
 	if [[ -r $combined ]] && command -v gpg >/dev/null 2>&1 &&

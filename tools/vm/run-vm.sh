@@ -137,14 +137,22 @@ guest_busybox() {
 		local dl
 		dl=$(mktemp -d "$CACHE/busybox/.dl.XXXXXX")
 		if id _apt >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then chown _apt "$dl"; fi
-		log "downloading busybox-static:$arch from $suite"
-		(cd "$dl" && apt-get -q \
-			-o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=-" \
-			-o "Dir::Etc::preferences=$apt/preferences" -o "Dir::Etc::preferencesparts=$apt/preferences.d" \
-			-o "Dir::State::Lists=$apt/lists" -o "Dir::State::status=$apt/status" \
-			-o "Dir::Cache=$apt/cache" -o "APT::Architectures=amd64,arm64" \
-			download "busybox-static:$arch" >/dev/null 2>&1) ||
-			{ rm -rf "$dl"; die "apt-get download busybox-static:$arch failed"; }
+		local aptopts=(-q
+			-o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=-"
+			-o "Dir::Etc::preferences=$apt/preferences" -o "Dir::Etc::preferencesparts=$apt/preferences.d"
+			-o "Dir::State::Lists=$apt/lists" -o "Dir::State::status=$apt/status"
+			-o "Dir::Cache=$apt/cache" -o "APT::Architectures=amd64,arm64")
+		# Newest first, falling back to older versions: the mirror can lack
+		# the newest file of an architecture (seen for bullseye-security arm64).
+		local v ok=0
+		while read -r v; do
+			log "downloading busybox-static:$arch=$v from $suite"
+			if (cd "$dl" && apt-get "${aptopts[@]}" download "busybox-static:$arch=$v" >/dev/null 2>&1); then
+				ok=1
+				break
+			fi
+		done < <(apt-cache "${aptopts[@]}" madison "busybox-static:$arch" 2>/dev/null | awk -F' *[|] *' '{ print $2 }')
+		((ok)) || { rm -rf "$dl"; die "apt-get download busybox-static:$arch failed for every version in $suite"; }
 		rm -rf "$dir.tmp"
 		dpkg-deb -x "$dl"/busybox-static_*.deb "$dir.tmp" || { rm -rf "$dl"; die "cannot unpack busybox-static:$arch"; }
 		rm -rf "$dl" "$dir"
@@ -292,8 +300,10 @@ if [[ ! -s $base ]]; then
 	[[ ${#LOAD_ORDER[@]} -eq 0 ]] || log "module load order: ${LOAD_ORDER[*]}"
 	# The kernel opens /dev/console before running /init; without the node,
 	# init would start with no stdout at all.
-	mknod -m 600 "$stage/dev/console" c 5 1
-	mknod -m 666 "$stage/dev/null" c 1 3
+	# (Without CAP_MKNOD this fails; the kernel's built-in initramfs then
+	# still provides /dev/console, so it is not fatal.)
+	mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || log "cannot mknod /dev/console (not root?), relying on the kernel's"
+	mknod -m 666 "$stage/dev/null" c 1 3 2>/dev/null || true
 	(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc -R 0:0 --quiet | gzip -1 >"$base.tmp") ||
 		die "cpio of the initramfs failed"
@@ -301,6 +311,10 @@ if [[ ! -s $base ]]; then
 	rm -rf "$stage"
 	trap - EXIT
 fi
+# Mark it used, and drop images no run has used for two weeks (every change
+# of modules or of this script's init makes a new one).
+touch "$base"
+find "$CACHE/initramfs" -maxdepth 1 -name '*.cpio.gz' -mtime +14 -delete 2>/dev/null || true
 flock -u 8
 
 # ---------------------------------------------------------------- payload --
