@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * BPF_PROG_TEST_RUN driver for the detector: feeds synthetic events into
+ * the same core.bpf.h code the probes use, through the real verifier and
+ * JIT.  args[]: op, sig, tid, addr, now, io_seq, ret/pid.
+ */
+#include "core.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("raw_tp/fl_test")
+int fl_test(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 op = ctx->args[0], sig = ctx->args[1], tid = ctx->args[2];
+	__u64 now = ctx->args[4];
+	struct fl_stats *st = fl_stats();
+	struct fl_ev ev = {};
+
+	if (!st)
+		return 1;
+	switch (op) {
+	case FL_TEST_EVENT:
+		ev.sig = sig;
+		ev.tid = tid;
+		ev.pid = ctx->args[6] ? ctx->args[6] : tid;
+		ev.addr = ctx->args[3];
+		ev.size = 4096;
+		ev.now = now;
+		ev.io_seq = ctx->args[5];
+		fl_event(ctx, st, &ev);
+		return 0;
+	case FL_TEST_OWNER_ENTRY:
+		fl_boundary(ctx, st, tid, sig, FL_END_OWNER_ENTRY, now);
+		return 0;
+	case FL_TEST_OWNER_EXIT:
+		fl_owner_exit(ctx, st, tid, sig, (long)ctx->args[6], now);
+		return 0;
+	case FL_TEST_TASK_EXIT:
+		fl_boundary(ctx, st, tid, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, now);
+		return 0;
+	}
+	return 2;
+}
