@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The probe table against the BPF object it drives (opened, not loaded). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include <bpf/libbpf.h>
+#include "faultloop.skel.h"
+#include "probes.h"
+
+static bool table_uses(const char *prog)
+{
+	int i, c, m;
+
+	for (i = 0; i < fl_nr_probe_defs; i++)
+		for (c = 0; c < FL_MAX_CANDS && fl_probe_defs[i].cand[c].sym; c++)
+			for (m = 0; m < FL_MAX_IMPLS; m++) {
+				const struct fl_impl *im = &fl_probe_defs[i].cand[c].impl[m];
+
+				if ((im->entry && !strcmp(im->entry, prog)) ||
+				    (im->exit && !strcmp(im->exit, prog)))
+					return true;
+			}
+	return false;
+}
+
+/* Every program the table names exists, and every program is reachable. */
+static void test_table_matches_object(void **state)
+{
+	struct faultloop_bpf *skel = faultloop_bpf__open();
+	struct bpf_program *prog;
+	int i, c, m, n = 0;
+
+	assert_non_null(skel);
+	for (i = 0; i < fl_nr_probe_defs; i++)
+		for (c = 0; c < FL_MAX_CANDS && fl_probe_defs[i].cand[c].sym; c++)
+			for (m = 0; m < FL_MAX_IMPLS; m++) {
+				const struct fl_impl *im = &fl_probe_defs[i].cand[c].impl[m];
+
+				if (im->entry)
+					assert_non_null(bpf_object__find_program_by_name(skel->obj, im->entry));
+				if (im->exit)
+					assert_non_null(bpf_object__find_program_by_name(skel->obj, im->exit));
+			}
+	bpf_object__for_each_program(prog, skel->obj) {
+		n++;
+		if (!table_uses(bpf_program__name(prog)))
+			fail_msg("program %s is not in the probe table", bpf_program__name(prog));
+	}
+	assert_true(n > 40);
+	faultloop_bpf__destroy(skel);
+}
+
+/* Every signal has a name, every probe a distinct signal, owners are owners. */
+static void test_signals(void **state)
+{
+	int i, j;
+
+	for (i = 1; i < FL_SIG__MAX; i++)
+		assert_string_not_equal(fl_sig_name(i), "unknown");
+	assert_string_equal(fl_sig_name(FL_SIG__MAX), "unknown");
+	for (i = 0; i < fl_nr_probe_defs; i++) {
+		const struct fl_probe_def *d = &fl_probe_defs[i];
+
+		assert_true(d->sig > 0 && d->sig < FL_SIG__MAX);
+		assert_non_null(d->cand[0].sym);
+		assert_non_null(d->since);
+		assert_int_equal(d->kind == FL_K_OWNER,
+				 d->sig >= FL_NR_ADDR_SIGS && d->sig < FL_SIG_TASK_EXIT);
+		for (j = i + 1; j < fl_nr_probe_defs; j++)
+			assert_int_not_equal(d->sig, fl_probe_defs[j].sig);
+	}
+	/* the episode keeps signal bits in a u64 */
+	assert_true(FL_SIG__MAX <= 64);
+}
+
+static void test_mode_selection(void **state)
+{
+	enum fl_mode_sel s;
+
+	assert_int_equal(fl_mode_sel_parse("auto", &s), 0);
+	assert_int_equal(s, FL_SEL_AUTO);
+	assert_int_equal(fl_mode_sel_parse("kprobe", &s), 0);
+	assert_int_not_equal(fl_mode_sel_parse("kprobes", &s), 0);
+	assert_int_not_equal(fl_mode_sel_parse("", &s), 0);
+
+	/* fentry/kprobe restrict function probes; tracepoints always attach */
+	assert_true(fl_mode_allowed(FL_SEL_FENTRY, FL_K_FAULTIN, FL_MODE_FENTRY));
+	assert_false(fl_mode_allowed(FL_SEL_FENTRY, FL_K_FAULTIN, FL_MODE_KPROBE));
+	assert_true(fl_mode_allowed(FL_SEL_FENTRY, FL_K_FAULT, FL_MODE_TP_BTF));
+	assert_false(fl_mode_allowed(FL_SEL_KPROBE, FL_K_OWNER, FL_MODE_FENTRY));
+	assert_true(fl_mode_allowed(FL_SEL_KPROBE, FL_K_OWNER, FL_MODE_KPROBE));
+	assert_false(fl_mode_allowed(FL_SEL_TRACEPOINT, FL_K_COPY, FL_MODE_FENTRY));
+	assert_false(fl_mode_allowed(FL_SEL_TRACEPOINT, FL_K_COPY, FL_MODE_KPROBE));
+	assert_true(fl_mode_allowed(FL_SEL_TRACEPOINT, FL_K_FAULT, FL_MODE_RAW_TP));
+	assert_true(fl_mode_allowed(FL_SEL_AUTO, FL_K_COPY, FL_MODE_KPROBE));
+}
+
+/* Within a candidate, fentry comes before kprobe, tp_btf before raw_tp. */
+static void test_mode_order(void **state)
+{
+	int i, c, m;
+
+	for (i = 0; i < fl_nr_probe_defs; i++)
+		for (c = 0; c < FL_MAX_CANDS && fl_probe_defs[i].cand[c].sym; c++)
+			for (m = 1; m < FL_MAX_IMPLS; m++) {
+				const struct fl_impl *a = &fl_probe_defs[i].cand[c].impl[m - 1];
+				const struct fl_impl *b = &fl_probe_defs[i].cand[c].impl[m];
+
+				if (!b->entry && !b->exit)
+					break;
+				assert_true(a->mode <= b->mode);
+			}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_matches_object),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_mode_selection),
+		cmocka_unit_test(test_mode_order),
+	};
+
+	return cmocka_run_group_tests_name("probes", tests, NULL, NULL);
+}

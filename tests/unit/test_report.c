@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "ksyms.h"
+#include "report.h"
+
+static const char fixture[] =
+	"ffffffff81000000 T bpf_trace_run3\n"
+	"ffffffff81001000 T exc_page_fault\n"
+	"ffffffff81002000 T copy_to_sk.isra.0\n"
+	"ffffffff81003000 t search_ioctl\n"
+	"ffffffff81004000 T btrfs_ioctl\n";
+
+static struct ksyms *load_fixture(void)
+{
+	char p[] = "/tmp/fl-report-XXXXXX";
+	int fd = mkstemp(p);
+	struct ksyms *ks;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, fixture, sizeof(fixture) - 1), sizeof(fixture) - 1);
+	close(fd);
+	ks = ksyms__load(p);
+	unlink(p);
+	assert_non_null(ks);
+	return ks;
+}
+
+static void sample(struct fl_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = FL_REPORT_DETECTED;
+	r->sig = FL_SIG_TAG_CHECK_FAULT;
+	r->pid = 42;
+	r->tid = 43;
+	r->addr = 0xffff8000a040ULL;
+	r->size = 4096;
+	r->retries = 64;
+	r->events = 256;
+	r->duration_ns = 6400000;
+	r->sig_mask = (1ULL << FL_SIG_TAG_CHECK_FAULT) | (1ULL << FL_SIG_EB_TO_USER_NOFAULT);
+	memcpy(r->comm, "repro\"\n\\x", 9);
+	r->stack[0] = 0xdeadbeef00000000ULL;	/* JIT'ed program: no symbol */
+	r->stack[1] = 0xffffffff81000010ULL;	/* bpf_trace_run3 */
+	r->stack[2] = 0xffffffff81001010ULL;
+	r->stack[3] = 0xffffffff81002020ULL;	/* copy_to_sk.isra.0 */
+	r->stack[4] = 0xffffffff81003030ULL;	/* search_ioctl */
+	r->stack_sz = 5 * 8;
+}
+
+static char *membuf;
+static size_t membuf_len;
+
+static char *print(const struct fl_report *r, struct ksyms *ks, bool json)
+{
+	struct fl_report_ctx c = { .json = json, .ks = ks };
+
+	c.out = open_memstream(&membuf, &membuf_len);
+	assert_non_null(c.out);
+	fl_report_print(&c, r);
+	fclose(c.out);
+	return membuf;
+}
+
+static void test_owner_from_stack(void **state)
+{
+	struct ksyms *ks = load_fixture();
+	struct fl_report r;
+
+	sample(&r);
+	assert_string_equal(fl_report_owner(&r, ks), "search_ioctl");
+	assert_null(fl_report_owner(&r, NULL));
+	r.owner = FL_SIG_OWNER_GENERIC_PERFORM_WRITE;	/* the probe that returned wins */
+	assert_string_equal(fl_report_owner(&r, ks), "generic_perform_write");
+	ksyms__free(ks);
+}
+
+static void test_json_keys(void **state)
+{
+	static const char *const keys[] = {
+		"\"event\":\"detected\"", "\"time\":\"", "\"pid\":42", "\"tid\":43",
+		"\"comm\":\"repro\\\"\\n\\\\x\"", "\"cgroup\":null", "\"signal\":\"do_tag_check_fault\"",
+		"\"symbol\":\"?\"", "\"addr\":\"0xffff8000a040\"", "\"size\":4096",
+		"\"retries\":64", "\"duration_ns\":6400000", "\"owner\":\"search_ioctl\"",
+		"\"owner_ret\":null", "\"signals\":[\"eb_to_user_nofault\",\"do_tag_check_fault\"]",
+		"\"stack\":[\"exc_page_fault+0x10\",\"copy_to_sk.isra.0+0x20\",\"search_ioctl+0x30\"]",
+	};
+	struct ksyms *ks = load_fixture();
+	struct fl_report r;
+	char *s;
+	size_t i;
+
+	sample(&r);
+	s = print(&r, ks, true);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strstr(s, keys[i]))
+			fail_msg("missing %s in %s", keys[i], s);
+	/* one object, one line */
+	assert_int_equal(strchr(s, '\n') - s, strlen(s) - 1);
+	free(s);
+
+	r.kind = FL_REPORT_ENDED;
+	r.reason = FL_END_OWNER_RETURN;
+	r.owner = FL_SIG_OWNER_SEARCH_IOCTL;
+	r.owner_ret = -14;
+	r.flags = FL_EP_REPORTED | FL_EP_HAS_RET;
+	s = print(&r, ks, true);
+	assert_non_null(strstr(s, "\"event\":\"ended\""));
+	assert_non_null(strstr(s, "\"owner_ret\":-14"));
+	assert_non_null(strstr(s, "\"reason\":\"owner_return\""));
+	free(s);
+	ksyms__free(ks);
+}
+
+static void test_text(void **state)
+{
+	struct ksyms *ks = load_fixture();
+	struct fl_report r;
+	char *s;
+
+	sample(&r);
+	s = print(&r, ks, false);
+	/* printable quote kept, newline masked: still one line */
+	assert_non_null(strstr(s, "DETECTED pid 42 tid 43 comm repro\"?\\x cgroup ?\n"));
+	assert_non_null(strstr(s, "64 retries, 256 events in 6.4ms at 0xffff8000a040"));
+	assert_non_null(strstr(s, "owner search_ioctl"));
+	assert_non_null(strstr(s, "      copy_to_sk.isra.0+0x20\n"));
+	assert_null(strstr(s, "bpf_trace_run3"));
+	free(s);
+	ksyms__free(ks);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_owner_from_stack),
+		cmocka_unit_test(test_json_keys),
+		cmocka_unit_test(test_text),
+	};
+
+	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
+}
