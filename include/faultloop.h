@@ -66,7 +66,7 @@ enum fl_end_reason {
 	FL_END_OWNER_RETURN,	/* the loop owner returned */
 	FL_END_OWNER_ENTRY,	/* a new owner call began on this task */
 	FL_END_GAP,		/* no event for --gap */
-	FL_END_SYSCALL,		/* the task moved on to another read/write syscall */
+	FL_END_SYSCALL,		/* the task started another read/write call or slept */
 	FL_END_TASK_EXIT,
 	FL_END_DETACH,		/* faultloop stopped while the loop was active */
 	FL_END__MAX,
@@ -114,7 +114,7 @@ struct fl_episode {
 	__u64 start_ns;
 	__u64 last_ns;
 	__u64 last_report_ns;
-	__u64 io_seq;		/* task->ioac.syscr + syscw when opened */
+	__u64 io_seq;		/* ioac.syscr + syscw + nvcsw when opened */
 	__u64 addr;		/* last address seen */
 	__u64 size;
 	__u64 cgroup_id;

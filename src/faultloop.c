@@ -97,8 +97,9 @@ static const struct argp_option opts[] = {
 static int bad_value(struct argp_state *state, const char *flag,
 		     const char *arg, const char *why)
 {
-	argp_error(state, "invalid %s '%s': %s", flag, arg, why);
-	return ARGP_ERR_UNKNOWN;	/* not reached: argp_error exits */
+	/* one line, exit status 2 (argp_error would add a usage hint) */
+	argp_failure(state, 2, 0, "invalid %s '%s': %s", flag, arg, why);
+	return EINVAL;	/* not reached */
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -161,7 +162,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
 		break;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+		argp_failure(state, 2, 0, "unexpected argument '%s' (see --help)", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

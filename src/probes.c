@@ -156,7 +156,7 @@ const char *fl_end_reason_name(unsigned int r)
 		[FL_END_OWNER_RETURN] = "owner_return",
 		[FL_END_OWNER_ENTRY] = "owner_entry",
 		[FL_END_GAP] = "idle",
-		[FL_END_SYSCALL] = "next_syscall",
+		[FL_END_SYSCALL] = "next_call",
 		[FL_END_TASK_EXIT] = "task_exit",
 		[FL_END_DETACH] = "detach",
 	};
