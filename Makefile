@@ -119,8 +119,12 @@ bpf-test: $(OUTPUT)/tests/detect_test
 e2e-test: faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) tests/e2e.sh
 
+# fentry/kprobe selection on Debian 5.10 / 6.1 / 6.12 in qemu (TCG)
+vmtest:
+	$(Q)tests/vm/vm-probes.sh
+
 test: deps
-	$(Q)$(MAKE) unit-test bpf-test e2e-test
+	$(Q)$(MAKE) unit-test bpf-test e2e-test vmtest
 
 deps:
 	$(Q)tools/install-deps.sh

@@ -33,7 +33,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "e2e: needs root (sudo make test)" >&2
 	exit 1
 fi
-[ -x "$FL" ] && [ -x "$RACE" ] || { echo "e2e: build first ($FL, $RACE)" >&2; exit 1; }
+if [ ! -x "$FL" ] || [ ! -x "$RACE" ]; then echo "e2e: build first ($FL, $RACE)" >&2; exit 1; fi
 
 # BPF programs / maps faultloop owns (names are truncated to 15 chars)
 fl_progs() { bpftool prog show 2>/dev/null | grep -c ' name fl_' ; }
@@ -41,8 +41,7 @@ fl_maps() { bpftool map show 2>/dev/null | grep -cE ' name (episodes|stats|repor
 
 # the kernel frees a closed program after an RCU grace period: poll
 settle_progs() {	# expected
-	local i
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		[ "$(fl_progs)" -eq "$1" ] && return 0
 		sleep 0.1
 	done
@@ -51,8 +50,8 @@ settle_progs() {	# expected
 
 # wait until faultloop printed its banner (probes attached)
 wait_attached() {
-	local err=$1 i
-	for i in $(seq 1 100); do
+	local err=$1
+	for _ in $(seq 1 100); do
 		grep -q 'probes attached' "$err" 2>/dev/null && return 0
 		sleep 0.1
 	done

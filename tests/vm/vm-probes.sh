@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Probe selection on real Debian kernels in qemu (TCG): fentry and kprobes,
+# which the CI host refuses, checked against a committed expectation per
+# kernel and mode.  A regression in probe selection fails here.
+#
+#   tests/vm/vm-probes.sh [--update] [SUITE...]     (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+update=0
+if [[ ${1:-} == --update ]]; then update=1; shift; fi
+suites=("$@")
+((${#suites[@]})) || suites=(bullseye bookworm trixie)
+out=.output/x86_64-static
+expect_dir=tests/vm/expect
+work=$(mktemp -d /tmp/faultloop-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+make -s STATIC=1 faultloop tools >/dev/null
+mkdir -p "$work/payload"
+cp "$out/faultloop" "$out/race" "$work/payload/"
+cat >"$work/payload/run.sh" <<'GUEST'
+#!/bin/sh
+cd /payload
+for m in auto fentry kprobe tracepoint; do
+	echo "PROBES-BEGIN $m"
+	./faultloop --probes --json --mode $m
+	echo "PROBES-END $m rc=$?"
+done
+# bad input still fails cleanly on a kernel with every mode
+./faultloop --threshold 0 2>&1; echo "BADFLAG rc=$?"
+GUEST
+chmod +x "$work/payload/run.sh"
+
+pass=0 fail=0
+for suite in "${suites[@]}"; do
+	log=$work/$suite.log
+	if ! tools/vm/run-vm.sh --suite "$suite" --arch amd64 --payload "$work/payload" \
+		--timeout 300 --log "$log" >/dev/null 2>"$work/$suite.err"; then
+		echo "FAIL $suite: guest failed: $(tail -3 "$work/$suite.err")"
+		fail=$((fail + 1))
+		continue
+	fi
+	kver=$(grep -m1 -o 'booting [^ ]*' "$work/$suite.err" | cut -d' ' -f2 || true)
+	python3 - "$log" "$expect_dir/$suite-amd64.txt" "$update" "$suite" "$kver" <<'PY' && pass=$((pass + 1)) || fail=$((fail + 1))
+import json, re, sys
+log, expect_path, update, suite, kver = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5]
+text = open(log, errors="replace").read().replace("\r", "")
+got = []
+for m in re.finditer(r"PROBES-BEGIN (\w+)\n(.*?)\nPROBES-END \1 rc=(\d+)", text, re.S):
+    mode, body, rc = m.group(1), m.group(2), int(m.group(3))
+    if rc != 0:
+        print(f"FAIL {suite}: --probes --mode {mode} exited {rc}")
+        sys.exit(1)
+    # kernel messages may interleave with the console output
+    line = next(l for l in body.splitlines() if l.startswith("["))
+    for r in json.loads(line):
+        got.append(f"{mode}\t{r['signal']}\t{r['status']}\t{r['mode'] or '-'}\t{r['symbol'] or '-'}")
+if len(got) == 0 or "BADFLAG rc=2" not in text:
+    print(f"FAIL {suite}: incomplete guest output")
+    sys.exit(1)
+if update:
+    with open(expect_path, "w") as f:
+        f.write(f"# faultloop --probes on Debian {suite} amd64 {kver} (qemu TCG), per --mode\n")
+        f.write("# mode\tsignal\tstatus\tattach mode\tsymbol\n")
+        f.write("\n".join(got) + "\n")
+    print(f"updated {expect_path} ({len(got)} rows)")
+    sys.exit(0)
+want = [l for l in open(expect_path).read().splitlines() if l and not l.startswith("#")]
+if want != got:
+    import difflib
+    print(f"FAIL {suite} ({kver}): probe selection differs from {expect_path}")
+    print("\n".join(difflib.unified_diff(want, got, "expected", "got", lineterm="")))
+    sys.exit(1)
+att = sum(1 for l in got if l.split("\t")[2] == "attached")
+print(f"ok   {suite} ({kver}): {len(got)} probe rows as expected, {att} attached across modes")
+PY
+done
+echo "vm-probes: $pass passed, $fail failed"
+((fail == 0))

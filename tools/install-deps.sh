@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Install the Debian packages faultloop needs to build, run and test, and
+# mount what it expects.  Idempotent and quiet when nothing is missing.
+#   tools/install-deps.sh            build + run + tests
+set -euo pipefail
+
+PKGS=(
+	make gcc clang llvm bpftool pkg-config	# toolchain, BPF target, skeletons
+	libbpf-dev libelf-dev zlib1g-dev	# libbpf CO-RE loader (static libs too)
+	libcmocka-dev				# unit tests
+	python3 util-linux procps		# tests: JSON checks, setpriv, ps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "install-deps: missing ${missing[*]}: run as root (sudo make ...)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	# try without a slow 'apt-get update' first; a stale list needs one
+	if ! apt-get install -y -qq "${missing[@]}" >/tmp/faultloop-apt.log 2>&1; then
+		apt-get update -qq >>/tmp/faultloop-apt.log 2>&1
+		apt-get install -y -qq "${missing[@]}" >>/tmp/faultloop-apt.log 2>&1 || {
+			tail -20 /tmp/faultloop-apt.log >&2
+			echo "install-deps: apt-get install failed (log: /tmp/faultloop-apt.log)" >&2
+			exit 1
+		}
+	fi
+fi
+
+# Not mounted at boot on some hosts; bpftool and classic tracepoints use them.
+if [[ $(id -u) -eq 0 ]]; then
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+	mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+fi

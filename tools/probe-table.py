@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Render the measured probe table (README) from the VM harness's
+expectation files (tests/vm/expect/*.txt, written by vm-probes.sh --update
+from real guest output) and, optionally, this host's `faultloop --probes
+--json` output.
+
+  tools/probe-table.py [--host probes.json] [--mode auto|fentry|kprobe|tracepoint]
+"""
+import argparse
+import glob
+import json
+import os
+import re
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--host", help="faultloop --probes --json output of this machine")
+ap.add_argument("--host-name", default="this host")
+ap.add_argument("--mode", default="auto")
+args = ap.parse_args()
+
+root = os.path.join(os.path.dirname(__file__), "..")
+cols, table, order = [], {}, []
+for path in sorted(glob.glob(os.path.join(root, "tests/vm/expect/*.txt")),
+                   key=lambda p: ["bullseye", "bookworm", "trixie"].index(os.path.basename(p).split("-")[0])):
+    head = open(path).readline()
+    m = re.search(r"Debian (\S+) (\S+) (\S+)", head)
+    col = f"{m.group(3)}" if m else os.path.basename(path)
+    cols.append(col)
+    for line in open(path):
+        if line.startswith("#") or not line.strip():
+            continue
+        mode, sig, status, amode, sym = line.rstrip("\n").split("\t")
+        if mode != args.mode:
+            continue
+        if sig not in order:
+            order.append(sig)
+        table.setdefault(sig, {})[col] = f"{amode} `{sym}`" if status == "attached" else status
+
+if args.host:
+    col = args.host_name
+    cols.append(col)
+    for r in json.load(open(args.host)):
+        if r["signal"] not in order:
+            order.append(r["signal"])
+        table.setdefault(r["signal"], {})[col] = (f"{r['mode']} `{r['symbol']}`" if r["attached"]
+                                                  else r["status"])
+
+print("| signal | " + " | ".join(cols) + " |")
+print("|---|" + "---|" * len(cols))
+for sig in order:
+    row = table[sig]
+    if all(row.get(c) == "other arch" for c in cols):
+        continue
+    print(f"| {sig} | " + " | ".join(row.get(c, "?") for c in cols) + " |")
