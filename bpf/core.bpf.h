@@ -143,8 +143,13 @@ static __always_inline void fl_emit(void *ctx, struct fl_stats *st,
 	__builtin_memcpy(r->comm, ep->comm, sizeof(r->comm));
 	r->pad2 = 0;
 	/* The stack of the event that made the report: for DETECTED/ONGOING
-	 * that is inside the loop, so it names the loop owner. */
-	r->stack_sz = bpf_get_stack(ctx, r->stack, sizeof(r->stack), 0);
+	 * that is inside the loop, so it names the loop owner; for an owner's
+	 * return it shows its caller.  An episode closed by the task's next
+	 * event or exit gets none: that stack belongs to something else. */
+	if (kind != FL_REPORT_ENDED || reason == FL_END_OWNER_RETURN)
+		r->stack_sz = bpf_get_stack(ctx, r->stack, sizeof(r->stack), 0);
+	else
+		r->stack_sz = 0;
 	bpf_ringbuf_submit(r, 0);
 	st->cnt[FL_CNT_REPORTS]++;
 }
