@@ -51,7 +51,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test unit-test bpf-test e2e-test run deps tools vmtest
+.PHONY: all clean test unit-test bpf-test e2e-test run deps tools vmtest faultloop
 
 all: faultloop tools
 
@@ -81,8 +81,10 @@ $(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
+# ./faultloop is the last binary built (STATIC=1, ARCH=... included):
+# phony so that switching flavours always refreshes it
 faultloop: $(OUTPUT)/faultloop
-	$(Q)cp $< $@
+	$(Q)cmp -s $< $@ || cp $< $@
 
 # --- workloads ---------------------------------------------------------------
 

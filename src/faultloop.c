@@ -499,7 +499,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, sig_handler);
 	signal(SIGTERM, sig_handler);
 
-	n = fl_probes_attach(&set, rt.skel->obj, ks);
+	n = fl_probes_attach(&set, rt.skel->obj);
 	if (n <= 0 || !have_address_signal(&set)) {
 		fprintf(stderr, "faultloop: attaching failed (run 'faultloop --probes')\n");
 		err = -ENOENT;

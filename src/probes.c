@@ -543,6 +543,8 @@ static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
 			}
 		}
 		any_present = true;
+		bool arity_seen = false, arity_ok = false;
+
 		for (i = 0; i < FL_MAX_IMPLS && (cand->impl[i].entry || cand->impl[i].exit); i++) {
 			const struct fl_impl *impl = &cand->impl[i];
 			const char *sym = cand->sym;
@@ -557,8 +559,12 @@ static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
 					add_reason(p, "%s fentry: not in BTF", sym);
 					continue;
 				}
-				if (impl->nargs && impl->nargs != nargs)
-					continue;	/* another arity variant follows */
+				if (impl->nargs) {
+					arity_seen = true;
+					if (impl->nargs != nargs)
+						continue;	/* another arity variant */
+					arity_ok = true;
+				}
 			}
 			if (impl->mode == FL_MODE_KPROBE) {
 				if (!kallsym) {
@@ -582,6 +588,9 @@ static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
 			add_reason(p, "%s %s: %s", sym, fl_mode_name(impl),
 				   explain(impl->mode, at_load, err));
 		}
+		if (arity_seen && !arity_ok)
+			add_reason(p, "%s fexit: %d arguments in BTF, no program for that arity",
+				   cand->sym, nargs);
 	}
 	if (!any_present)
 		p->status = FL_ST_ABSENT;
@@ -649,12 +658,10 @@ int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 	return 0;
 }
 
-int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj,
-		     const struct ksyms *ks)
+int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 {
 	int i, n = 0, err;
 
-	(void)ks;
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
 

@@ -119,8 +119,7 @@ int fl_probes_calibrate(struct fl_probe_set *set, const struct ksyms *ks,
 /* On the final object: autoload exactly the chosen programs, set targets. */
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
 /* After load: attach the chosen programs; failures are marked FAILED. */
-int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj,
-		     const struct ksyms *ks);
+int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
 void fl_probes_detach(struct fl_probe_set *set);
 void fl_probes_free(struct fl_probe_set *set);
 

@@ -24,8 +24,8 @@
 set -euo pipefail
 
 readonly PROG=${0##*/}
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/lib.sh"
 usage() { printf 'usage: %s SUITE ARCH   (SUITE: bullseye|bookworm|trixie, ARCH: amd64|arm64)\n' "$PROG" >&2; exit 2; }
 
 [[ $# -eq 2 ]] || usage

@@ -18,7 +18,7 @@ expect_dir=tests/vm/expect
 work=$(mktemp -d /tmp/faultloop-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-make -s STATIC=1 faultloop tools >/dev/null
+make -s STATIC=1 "$out/faultloop" "$out/race" >/dev/null
 mkdir -p "$work/payload"
 cp "$out/faultloop" "$out/race" "$work/payload/"
 cat >"$work/payload/run.sh" <<'GUEST'

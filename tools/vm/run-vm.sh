@@ -20,8 +20,8 @@
 set -euo pipefail
 
 readonly PROG=${0##*/}
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/../lib.sh"
 usage() {
 	cat >&2 <<EOF
 usage: $PROG --suite SUITE --arch ARCH --payload DIR --timeout SECONDS
@@ -69,23 +69,6 @@ if [[ -n $disk ]]; then
 	disk=$(cd "$(dirname "$disk")" && pwd -P)/${disk##*/}
 fi
 
-# Install the Debian packages providing missing tools ("cmd:package" pairs),
-# quietly; apt's output is shown only if the install fails.
-ensure_tools() {
-	local spec missing=()
-	for spec in "$@"; do
-		command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
-	done
-	[[ ${#missing[@]} -gt 0 ]] || return 0
-	[[ $(id -u) -eq 0 ]] || die "missing packages ${missing[*]}; install them or run as root"
-	log "installing ${missing[*]}"
-	local outp
-	if ! outp=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" 2>&1); then
-		# A fresh machine may have no package lists yet.
-		outp=$(apt-get update -q 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" 2>&1) ||
-			{ printf '%s\n' "$outp" >&2; die "apt-get install ${missing[*]} failed"; }
-	fi
-}
 
 # modinfo lives in /sbin, which a non-login root shell may not have on PATH.
 PATH=$PATH:/usr/sbin:/sbin

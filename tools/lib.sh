@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Shared by the tools/ scripts: source after setting PROG.
+# shellcheck shell=bash
+
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+# Install the Debian packages providing missing tools ("cmd:package" pairs),
+# quietly; apt's output is shown only if the install fails.
+ensure_tools() {
+	local spec missing=()
+	for spec in "$@"; do
+		command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
+	done
+	[[ ${#missing[@]} -gt 0 ]] || return 0
+	[[ $(id -u) -eq 0 ]] || die "missing packages ${missing[*]}; install them or run as root"
+	log "installing ${missing[*]}"
+	local outp
+	if ! outp=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" 2>&1); then
+		# A fresh machine may have no package lists yet.
+		outp=$(apt-get update -q 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" 2>&1) ||
+			{ printf '%s\n' "$outp" >&2; die "apt-get install ${missing[*]} failed"; }
+	fi
+}
