@@ -167,6 +167,9 @@ fi
 # --- detection ------------------------------------------------------------------
 start_fl() {	# out err args...
 	local out=$1 err=$2; shift 2
+	# a stale banner from an earlier run must not count: the background
+	# job truncates its files only once it is scheduled
+	rm -f "$out" "$err"
 	"$FL" "$@" >"$out" 2>"$err" &
 	FLPID=$!
 	PIDS+=("$FLPID")
