@@ -271,41 +271,41 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 	}
 }
 
-/* A loop owner returned: its episode, if any, ends with its return value. */
-static __always_inline void fl_owner_exit(void *ctx, struct fl_stats *st,
-					  __u32 tid, __u32 owner, __s64 ret,
-					  __u64 now)
-{
-	struct fl_episode *ep;
-
-	if (owner >= FL_SIG__MAX)
-		return;
-	st->events[owner]++;
-	if (ret < 0)
-		st->failures[owner]++;
-	ep = bpf_map_lookup_elem(&episodes, &tid);
-	if (!ep)
-		return;
-	fl_close(ctx, st, ep, FL_END_OWNER_RETURN, owner, ret, true, now);
-	bpf_map_delete_elem(&episodes, &tid);
-}
-
-/* A loop owner was entered (or the task exits): whatever episode the task
- * had belongs to an earlier call. */
-static __always_inline void fl_boundary(void *ctx, struct fl_stats *st,
-					__u32 tid, __u32 sig, __u8 reason,
-					__u64 now)
+/*
+ * The task's episode ends here, if it has one: its loop owner returned
+ * (has_ret, reason FL_END_OWNER_RETURN), an owner call began, or the task
+ * exits.  sig is the signal of the probe that saw it.
+ */
+static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
+				   __u32 sig, __u8 reason, __s64 ret,
+				   bool has_ret, __u64 now)
 {
 	struct fl_episode *ep;
 
 	if (sig >= FL_SIG__MAX)
 		return;
 	st->events[sig]++;
+	if (has_ret && ret < 0)
+		st->failures[sig]++;
 	ep = bpf_map_lookup_elem(&episodes, &tid);
 	if (!ep)
 		return;
-	fl_close(ctx, st, ep, reason, 0, 0, false, now);
+	fl_close(ctx, st, ep, reason, has_ret ? sig : 0, ret, has_ret, now);
 	bpf_map_delete_elem(&episodes, &tid);
+}
+
+static __always_inline void fl_owner_exit(void *ctx, struct fl_stats *st,
+					  __u32 tid, __u32 owner, __s64 ret,
+					  __u64 now)
+{
+	fl_end(ctx, st, tid, owner, FL_END_OWNER_RETURN, ret, true, now);
+}
+
+static __always_inline void fl_boundary(void *ctx, struct fl_stats *st,
+					__u32 tid, __u32 sig, __u8 reason,
+					__u64 now)
+{
+	fl_end(ctx, st, tid, sig, reason, 0, false, now);
 }
 
 #endif /* FAULTLOOP_CORE_BPF_H */

@@ -8,8 +8,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-SEC("raw_tp/fl_test")
-int fl_test(struct bpf_raw_tracepoint_args *ctx)
+SEC("raw_tp/detector_test")
+int detector_test(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 op = ctx->args[0], sig = ctx->args[1], tid = ctx->args[2];
 	__u64 now = ctx->args[4];

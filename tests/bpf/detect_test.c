@@ -73,7 +73,7 @@ static void run(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
 	__u64 args[7] = { op, sig, tid, addr, now, io_seq, extra };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.fl_test), &opts), 0);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
 	assert_int_equal(opts.retval, 0);
 	ring_buffer__consume(f->rb);
 }
