@@ -88,12 +88,16 @@ faultloop: $(OUTPUT)/faultloop
 
 # --- workloads ---------------------------------------------------------------
 
-TOOLS := $(OUTPUT)/race
+TOOLS := $(OUTPUT)/race $(OUTPUT)/btrfs-search $(OUTPUT)/bpf-progs
 tools: $(TOOLS)
 
-$(OUTPUT)/race: tools/race.c | $(OUTPUT)
+$(OUTPUT)/race $(OUTPUT)/btrfs-search: $(OUTPUT)/%: tools/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(if $(STATIC),-static) -pthread $< -o $@
+
+$(OUTPUT)/bpf-progs: tools/bpf-progs.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIBS) -o $@
 
 # --- tests -------------------------------------------------------------------
 
@@ -123,7 +127,7 @@ e2e-test: faultloop tools
 
 # fentry/kprobe selection on Debian 5.10 / 6.1 / 6.12 in qemu (TCG)
 vmtest:
-	$(Q)tests/vm/vm-probes.sh
+	$(Q)tests/vm/vmtest.sh
 
 test: deps
 	$(Q)$(MAKE) unit-test bpf-test e2e-test vmtest

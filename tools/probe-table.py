@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """Render the measured probe table (README) from the VM harness's
-expectation files (tests/vm/expect/*.txt, written by vm-probes.sh --update
+expectation files (tests/vm/expect/*.txt, written by tests/vm/vmtest.sh --update
 from real guest output) and, optionally, this host's `faultloop --probes
 --json` output.
 
@@ -17,6 +17,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--host", help="faultloop --probes --json output of this machine")
 ap.add_argument("--host-name", default="this host")
 ap.add_argument("--mode", default="auto")
+ap.add_argument("--update-readme", metavar="FILE",
+                help="replace the table between the probe-table markers in FILE")
 args = ap.parse_args()
 
 root = os.path.join(os.path.dirname(__file__), "..")
@@ -46,10 +48,17 @@ if args.host:
         table.setdefault(r["signal"], {})[col] = (f"{r['mode']} `{r['symbol']}`" if r["attached"]
                                                   else r["status"])
 
-print("| signal | " + " | ".join(cols) + " |")
-print("|---|" + "---|" * len(cols))
+lines = ["| signal | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
 for sig in order:
     row = table[sig]
     if all(row.get(c) == "other arch" for c in cols):
         continue
-    print(f"| {sig} | " + " | ".join(row.get(c, "?") for c in cols) + " |")
+    lines.append(f"| {sig} | " + " | ".join(row.get(c, "?") for c in cols) + " |")
+
+if args.update_readme:
+    begin, end = "<!-- probe-table:begin -->", "<!-- probe-table:end -->"
+    text = open(args.update_readme).read()
+    i, j = text.index(begin) + len(begin), text.index(end)
+    open(args.update_readme, "w").write(text[:i] + "\n" + "\n".join(lines) + "\n" + text[j:])
+else:
+    print("\n".join(lines))
