@@ -25,7 +25,7 @@ readonly PROG=${0##*/}
 usage() {
 	cat >&2 <<EOF
 usage: $PROG --suite SUITE --arch ARCH --payload DIR --timeout SECONDS
-             [--modules 'mod ...'] [--disk IMG] [--smp N] [--mem MB]
+             [--modules 'mod ...'] [--disk IMG] [--smp N] [--tcg single|multi] [--mem MB]
              [--log FILE] [--append 'kernel args']
   SUITE: bullseye|bookworm|trixie   ARCH: amd64|arm64
 EOF
@@ -36,7 +36,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 FETCH=$SCRIPT_DIR/../fetch-kernel.sh
 CACHE=${FAULTLOOP_CACHE:-/var/cache/faultloop}
 
-suite="" arch="" payload="" timeout="" modules="" disk="" smp=2 mem=1024 logfile="" append=""
+suite="" arch="" payload="" timeout="" modules="" disk="" smp=2 tcg=multi mem=1024 logfile="" append=""
 while [[ $# -gt 0 ]]; do
 	[[ $1 == -h || $1 == --help ]] && usage
 	[[ $# -ge 2 ]] || { printf '%s: error: option %s needs a value\n' "$PROG" "$1" >&2; usage; }
@@ -48,6 +48,7 @@ while [[ $# -gt 0 ]]; do
 		--modules) modules=$2 ;;
 		--disk) disk=$2 ;;
 		--smp) smp=$2 ;;
+		--tcg) tcg=$2 ;;
 		--mem) mem=$2 ;;
 		--log) logfile=$2 ;;
 		--append) append=$2 ;;
@@ -61,6 +62,7 @@ case $suite in bullseye|bookworm|trixie) ;; *) die "unsupported suite '$suite'";
 case $arch in amd64|arm64) ;; *) die "unsupported arch '$arch' (want amd64 or arm64)";; esac
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
 [[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer"
+case $tcg in single|multi) ;; *) die "--tcg must be single or multi";; esac
 [[ $mem =~ ^[1-9][0-9]*$ ]] || die "--mem must be a size in MiB"
 [[ -d $payload ]] || die "payload directory '$payload' does not exist"
 [[ -f $payload/run.sh ]] || die "payload directory '$payload' has no run.sh"
@@ -332,7 +334,11 @@ find "$CACHE/logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' 2>/dev/null |
 
 # -accel tcg, never kvm: guests hang under KVM on the hosts this runs on.
 # -nic none: the guest needs no network and must not reach any.
-qemu_args=("${QEMU[@]}" -accel tcg -cpu max -m "$mem" -smp "$smp"
+# --tcg single: one host thread runs every vCPU.  Multi-threaded TCG can
+# let a vCPU run a stale translation of code another vCPU just patched:
+# x86 guests then die on a leftover int3 from text_poke_bp() ("Oops: int3"
+# at a freshly traced function), seen on 6.12 while attaching fentry.
+qemu_args=("${QEMU[@]}" -accel "tcg,thread=$tcg" -cpu max -m "$mem" -smp "$smp"
 	-nographic -no-reboot -nic none
 	-kernel "$kernel" -initrd "$run/initrd"
 	-append "console=$CONSOLE panic=-1 quiet${append:+ $append}")
