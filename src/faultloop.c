@@ -429,31 +429,10 @@ int main(int argc, char **argv)
 
 	set.sel = env.mode;
 	set.verbose = env.verbose > 1;
-	n = fl_probes_calibrate(&set, ks, trial_open, trial_close, &trial);
+	n = fl_probes_select(&set, ks, trial_open, trial_close, &trial);
 	if (n < 0) {
-		fprintf(stderr, "faultloop: probe calibration failed: %s\n", strerror(-n));
+		fprintf(stderr, "faultloop: probe selection failed: %s\n", strerror(-n));
 		err = n;
-		goto cleanup;
-	}
-
-	if (env.probes) {
-		if (env.json) {
-			struct jw w;
-
-			jw_init(&w, stdout);
-			fl_probes_print_json(&set, &w);
-			fputc('\n', stdout);
-		} else {
-			fl_probes_print_table(&set, stdout);
-		}
-		err = 0;
-		goto cleanup;
-	}
-
-	if (!have_address_signal(&set)) {
-		fprintf(stderr, "faultloop: no fault-in, copy or fault probe could be attached on this kernel "
-			"(run 'faultloop --probes' for the reasons)\n");
-		err = -ENOENT;
 		goto cleanup;
 	}
 
@@ -499,9 +478,24 @@ int main(int argc, char **argv)
 	signal(SIGINT, sig_handler);
 	signal(SIGTERM, sig_handler);
 
+	/* --probes attaches for real too: only an attach proves a probe */
 	n = fl_probes_attach(&set, rt.skel->obj);
-	if (n <= 0 || !have_address_signal(&set)) {
-		fprintf(stderr, "faultloop: attaching failed (run 'faultloop --probes')\n");
+	if (env.probes) {
+		if (env.json) {
+			struct jw w;
+
+			jw_init(&w, stdout);
+			fl_probes_print_json(&set, &w);
+			fputc('\n', stdout);
+		} else {
+			fl_probes_print_table(&set, stdout);
+		}
+		err = 0;
+		goto cleanup;
+	}
+	if (!have_address_signal(&set)) {
+		fprintf(stderr, "faultloop: no fault-in, copy or fault probe could be attached on this kernel "
+			"(run 'faultloop --probes' for the reasons)\n");
 		err = -ENOENT;
 		goto cleanup;
 	}

@@ -193,7 +193,6 @@ const char *fl_status_name(enum fl_status st)
 	case FL_ST_ABSENT: return "not present";
 	case FL_ST_DISABLED: return "disabled";
 	case FL_ST_OTHER_ARCH: return "other arch";
-	case FL_ST_FAILED: return "failed";
 	}
 	return "?";
 }
@@ -454,16 +453,19 @@ static int libbpf_silent(enum libbpf_print_level l, const char *f, va_list ap)
 	return 0;
 }
 
-/* Load only this impl's programs in a fresh object, attach, tear down. */
-static int try_impl(const struct fl_impl *impl, const char *sym,
-		    fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
-		    bool *at_load)
+/*
+ * Load only this impl's programs in a fresh object: the verifier checks
+ * fentry/tp_btf programs against their target here.  Nothing is attached:
+ * every attach patches kernel text (on arm64 through stop_machine), so
+ * each probe is attached once, in the final object.
+ */
+static int try_load(const struct fl_impl *impl, const char *sym,
+		    fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
 {
-	struct bpf_link *links[2] = { NULL, NULL };
 	struct bpf_object *obj;
 	struct bpf_program *prog;
 	struct bpf_map *map;
-	int err, i;
+	int err = 0, i;
 
 	obj = open_obj(ctx);
 	if (!obj)
@@ -485,20 +487,12 @@ static int try_impl(const struct fl_impl *impl, const char *sym,
 		prog = find_prog(obj, name);
 		if (!prog) {
 			err = -ENOENT;
-			*at_load = true;
 			goto out;
 		}
 		bpf_program__set_autoload(prog, true);
 		set_target(impl, prog, sym);
 	}
-	*at_load = true;
 	err = bpf_object__load(obj);
-	if (err)
-		goto out;
-	*at_load = false;
-	err = attach_impl(impl, obj, sym, links);
-	for (i = 0; i < 2; i++)
-		bpf_link__destroy(links[i]);
 out:
 	close_obj(ctx, obj);
 	return err;
@@ -515,9 +509,21 @@ static bool arch_matches(unsigned int arch)
 #endif
 }
 
-static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
-			  const struct ksyms *ks, enum fl_mode_sel sel,
-			  fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
+static void add_try(struct fl_probe *p, const struct fl_impl *impl, const char *sym)
+{
+	struct fl_try *t;
+
+	if (p->ntries >= FL_MAX_TRIES)
+		return;
+	t = &p->tries[p->ntries++];
+	t->impl = impl;
+	snprintf(t->sym, sizeof(t->sym), "%s", sym);
+}
+
+/* Phase 1: which candidates exist, are allowed by --mode and load. */
+static void select_one(struct fl_probe *p, struct kinfo *ki,
+		       const struct ksyms *ks, enum fl_mode_sel sel,
+		       fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
 {
 	const struct fl_probe_def *d = p->def;
 	bool any_present = false, any_allowed = false;
@@ -531,10 +537,10 @@ static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
 	for (c = 0; c < FL_MAX_CANDS && d->cand[c].sym; c++) {
 		const struct fl_cand *cand = &d->cand[c];
 		const struct ksym *kallsym = NULL;
+		bool arity_seen = false, arity_ok = false;
 		int nargs = -ENOENT;
-		bool is_tp = is_tp_mode(cand->impl[0].mode);
 
-		if (!is_tp) {
+		if (!is_tp_mode(cand->impl[0].mode)) {
 			kallsym = ks ? ksyms__find_attachable(ks, cand->sym) : NULL;
 			nargs = kinfo_func_nargs(ki, cand->sym);
 			if (!kallsym && nargs < 0) {
@@ -543,12 +549,9 @@ static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
 			}
 		}
 		any_present = true;
-		bool arity_seen = false, arity_ok = false;
-
 		for (i = 0; i < FL_MAX_IMPLS && (cand->impl[i].entry || cand->impl[i].exit); i++) {
 			const struct fl_impl *impl = &cand->impl[i];
 			const char *sym = cand->sym;
-			bool at_load = false;
 			int err;
 
 			if (!fl_mode_allowed(sel, d->kind, impl->mode))
@@ -578,15 +581,13 @@ static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
 				}
 				sym = kallsym->name;	/* may be a .isra clone */
 			}
-			err = try_impl(impl, sym, open_obj, close_obj, ctx, &at_load);
-			if (!err) {
-				p->status = FL_ST_ATTACHED;
-				p->impl = impl;
-				snprintf(p->sym, sizeof(p->sym), "%s", sym);
-				return;
+			err = try_load(impl, sym, open_obj, close_obj, ctx);
+			if (err) {
+				add_reason(p, "%s %s: %s", sym, fl_mode_name(impl),
+					   explain(impl->mode, true, err));
+				continue;
 			}
-			add_reason(p, "%s %s: %s", sym, fl_mode_name(impl),
-				   explain(impl->mode, at_load, err));
+			add_try(p, impl, sym);
 		}
 		if (arity_seen && !arity_ok)
 			add_reason(p, "%s fexit: %d arguments in BTF, no program for that arity",
@@ -597,13 +598,13 @@ static void calibrate_one(struct fl_probe *p, struct kinfo *ki,
 	else if (!any_allowed)
 		p->status = FL_ST_DISABLED;
 	else
-		p->status = FL_ST_REFUSED;
+		p->status = FL_ST_REFUSED;	/* until an attach succeeds */
 	if (p->status == FL_ST_DISABLED && !p->reason[0])
 		add_reason(p, "excluded by --mode");
 }
 
-int fl_probes_calibrate(struct fl_probe_set *set, const struct ksyms *ks,
-			fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
+int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
+		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
 {
 	libbpf_print_fn_t old = NULL;
 	struct kinfo ki = {};
@@ -620,10 +621,9 @@ int fl_probes_calibrate(struct fl_probe_set *set, const struct ksyms *ks,
 		old = libbpf_set_print(libbpf_silent);
 	for (i = 0; i < set->n; i++) {
 		set->probes[i].def = &fl_probe_defs[i];
-		calibrate_one(&set->probes[i], &ki, ks, set->sel, open_obj,
-			      close_obj, ctx);
-		if (set->probes[i].status == FL_ST_ATTACHED)
-			n++;
+		select_one(&set->probes[i], &ki, ks, set->sel, open_obj,
+			   close_obj, ctx);
+		n += set->probes[i].ntries;
 	}
 	if (!set->verbose)
 		libbpf_set_print(old);
@@ -631,52 +631,65 @@ int fl_probes_calibrate(struct fl_probe_set *set, const struct ksyms *ks,
 	return n;
 }
 
+/* Phase 2: the final object loads every candidate that loaded alone. */
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 {
 	struct bpf_program *prog;
-	int i, j;
+	int i, j, k;
 
 	bpf_object__for_each_program(prog, obj)
 		bpf_program__set_autoload(prog, false);
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
 
-		if (p->status != FL_ST_ATTACHED)
-			continue;
-		for (j = 0; j < 2; j++) {
-			const char *name = j ? p->impl->exit : p->impl->entry;
+		for (k = 0; k < p->ntries; k++) {
+			const struct fl_try *t = &p->tries[k];
 
-			if (!name)
-				continue;
-			prog = find_prog(obj, name);
-			if (!prog)
-				return -ENOENT;
-			bpf_program__set_autoload(prog, true);
-			set_target(p->impl, prog, p->sym);
+			for (j = 0; j < 2; j++) {
+				const char *name = j ? t->impl->exit : t->impl->entry;
+
+				if (!name)
+					continue;
+				prog = find_prog(obj, name);
+				if (!prog)
+					return -ENOENT;
+				bpf_program__set_autoload(prog, true);
+				set_target(t->impl, prog, t->sym);
+			}
 		}
 	}
 	return 0;
 }
 
+/* Phase 3: per probe, attach the candidates in order until one sticks. */
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 {
-	int i, n = 0, err;
+	libbpf_print_fn_t old = NULL;
+	int i, k, n = 0, err;
 
+	if (!set->verbose)
+		old = libbpf_set_print(libbpf_silent);
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
 
-		if (p->status != FL_ST_ATTACHED)
-			continue;
-		err = attach_impl(p->impl, obj, p->sym, p->links);
-		if (err) {
-			/* worked a moment ago: count it, keep going */
-			p->status = FL_ST_FAILED;
-			add_reason(p, "%s %s: %s", p->sym, fl_mode_name(p->impl),
-				   explain(p->impl->mode, false, err));
-			continue;
+		for (k = 0; k < p->ntries; k++) {
+			const struct fl_try *t = &p->tries[k];
+
+			err = attach_impl(t->impl, obj, t->sym, p->links);
+			if (err) {
+				add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+					   explain(t->impl->mode, false, err));
+				continue;
+			}
+			p->status = FL_ST_ATTACHED;
+			p->impl = t->impl;
+			snprintf(p->sym, sizeof(p->sym), "%s", t->sym);
+			n++;
+			break;
 		}
-		n++;
 	}
+	if (!set->verbose)
+		libbpf_set_print(old);
 	return n;
 }
 

@@ -77,7 +77,14 @@ enum fl_status {
 	FL_ST_ABSENT,		/* no candidate symbol on this kernel */
 	FL_ST_DISABLED,		/* excluded by --mode */
 	FL_ST_OTHER_ARCH,
-	FL_ST_FAILED,		/* calibrated fine, final attach failed */
+};
+
+#define FL_MAX_TRIES 8
+
+/* A candidate that loaded on its own: attached in order at the end. */
+struct fl_try {
+	const struct fl_impl *impl;
+	char sym[128];
 };
 
 struct fl_probe {
@@ -87,6 +94,8 @@ struct fl_probe {
 	char sym[128];			/* attached symbol as the kernel knows it */
 	char reason[512];		/* why not, per tried candidate */
 	struct bpf_link *links[2];
+	struct fl_try tries[FL_MAX_TRIES];
+	int ntries;
 };
 
 struct fl_probe_set {
@@ -108,17 +117,22 @@ int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out);
 bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_kind kind, enum fl_mode m);
 
 /*
- * Try every probe on the running kernel.  open_obj() returns a freshly
- * opened (not loaded) object of the faultloop programs; close_obj() frees
- * it.  Fills set->probes.  Returns the number of probes attached.
+ * Three phases, so that each probe patches kernel text once:
+ * 1. fl_probes_select(): per probe, the candidates that exist, that --mode
+ *    allows and that load on their own.  open_obj() returns a freshly
+ *    opened (not loaded) object of the faultloop programs, close_obj()
+ *    frees it.  Returns the number of loadable candidates.
+ * 2. fl_probes_prepare(): on the final object, autoload exactly those
+ *    programs and set their targets; the caller loads it.
+ * 3. fl_probes_attach(): attach each probe's candidates in order until one
+ *    sticks (notrace functions load as fentry but refuse the attach).
+ *    Returns the number of probes attached.
  */
 typedef struct bpf_object *(*fl_open_fn)(void *ctx);
 typedef void (*fl_close_fn)(void *ctx, struct bpf_object *obj);
-int fl_probes_calibrate(struct fl_probe_set *set, const struct ksyms *ks,
-			fl_open_fn open_obj, fl_close_fn close_obj, void *ctx);
-/* On the final object: autoload exactly the chosen programs, set targets. */
+int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
+		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx);
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
-/* After load: attach the chosen programs; failures are marked FAILED. */
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
 void fl_probes_detach(struct fl_probe_set *set);
 void fl_probes_free(struct fl_probe_set *set);

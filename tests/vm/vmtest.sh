@@ -123,7 +123,7 @@ for suite in "${suites[@]}"; do
 	t0=$(date +%s)
 	mkdir -p .output/vm-logs
 	if ! tools/vm/run-vm.sh --suite "$suite" --arch amd64 --payload "$work/payload" \
-		--modules btrfs --disk "$img" --tcg single --timeout 600 --log "$log" >/dev/null 2>"$work/$suite.err"; then
+		--modules btrfs --disk "$img" --timeout 600 --log "$log" >/dev/null 2>"$work/$suite.err"; then
 		cp "$log" .output/vm-logs/ 2>/dev/null
 		echo "FAIL $suite: guest failed (log kept in .output/vm-logs/$suite.log): $(tail -1 "$work/$suite.err")"
 		fail=$((fail + 1))
