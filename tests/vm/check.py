@@ -65,7 +65,9 @@ def scenario(name):
 
 
 for name, owner, ret in (("race-auto", "generic_perform_write", 4096),
+                         ("race-fentry", "generic_perform_write", 4096),
                          ("race-kprobe", "generic_perform_write", 4096),
+                         ("race-tracepoint", "generic_perform_write", None),
                          ("btrfs", "search_ioctl", 0)):
     rc, pid, buf, reps = scenario(name)
     if rc is None:
@@ -73,11 +75,16 @@ for name, owner, ret in (("race-auto", "generic_perform_write", 4096),
         continue
     det = [r for r in reps if r["event"] == "detected" and r["pid"] == pid]
     at_buf = [r for r in det if buf and buf <= int(r["addr"], 16) < buf + 17 * 4096]
-    own = [r for r in reps if r["event"] == "ended" and r["pid"] == pid and r["owner"] == owner
-           and r["owner_ret"] == ret and r["reason"] == "owner_return"]
+    if ret is None:
+        # tracepoints only: no return probe, the owner comes from the stack
+        own = [r for r in det if r["owner"] == owner]
+        what = f"{len(own)} naming owner {owner} from the stack"
+    else:
+        own = [r for r in reps if r["event"] == "ended" and r["pid"] == pid and r["owner"] == owner
+               and r["owner_ret"] == ret and r["reason"] == "owner_return"]
+        what = f"{len(own)} ENDED by {owner} returning {ret}"
     say(rc == 0 and det and at_buf and own,
-        f"{name}: {len(det)} DETECTED for pid {pid} ({len(at_buf)} at its buffer), "
-        f"{len(own)} ENDED by {owner} returning {ret} (rc={rc})")
+        f"{name}: {len(det)} DETECTED for pid {pid} ({len(at_buf)} at its buffer), {what} (rc={rc})")
 
 rc, pid, buf, reps = scenario("running")
 det = [r for r in reps if r["event"] == "detected" and r["pid"] == pid] if rc is not None else []

@@ -6,9 +6,10 @@
 # and kprobes work (the CI host refuses both).  Per kernel:
 #   - `--probes` in every --mode against the committed expectation in
 #     tests/vm/expect/ (a regression in probe selection fails here);
-#   - the madvise/pwrite race at --threshold 2 in auto (fentry first) and
-#     kprobe mode: DETECTED for the right task, ENDED by the owner
-#     generic_perform_write returning 4096;
+#   - the madvise/pwrite race at --threshold 2 in every --mode: DETECTED
+#     for the right task at its buffer, owner generic_perform_write; where
+#     its return probe attaches (auto, fentry, kprobe), ENDED by it
+#     returning 4096;
 #   - a race already running when faultloop starts is caught;
 #   - btrfs search_ioctl episodes on a small btrfs image (mkfs.btrfs on the
 #     host, attached read-only) reported with owner search_ioctl and its
@@ -81,9 +82,11 @@ start_fl -t 2
 ./race -t 3 -c flrace >/tmp/w.out
 stop_fl race-auto /tmp/w.out flrace
 
-start_fl -t 2 --mode kprobe
-./race -t 3 -c flrace >/tmp/w.out
-stop_fl race-kprobe /tmp/w.out flrace
+for m in fentry kprobe tracepoint; do
+	start_fl -t 2 --mode $m
+	./race -t 3 -c flrace >/tmp/w.out
+	stop_fl race-$m /tmp/w.out flrace
+done
 
 # calibrating takes seconds under TCG with both CPUs busy: the race runs
 # until faultloop has been attached for 3 s
