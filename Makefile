@@ -37,6 +37,14 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-f
 	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
 
 LIB_SRCS := src/util.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c
+# Debian's libmicrohttpd.a needs gnutls and p11-kit, which have no static
+# libraries: static builds (VM guests) go without the metrics endpoint.
+ifeq ($(STATIC),)
+LIB_SRCS += src/metrics.c
+HTTP_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+else
+CFLAGS += -DFL_NO_METRICS
+endif
 LIB_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_HDRS := bpf/core.bpf.h include/faultloop.h $(VMLINUX)
 
@@ -51,7 +59,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test unit-test bpf-test e2e-test run deps tools vmtest faultloop
+.PHONY: all clean test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop
 
 all: faultloop tools
 
@@ -79,7 +87,7 @@ $(OUTPUT)/faultloop.o: src/faultloop.c $(OUTPUT)/faultloop.skel.h $(wildcard src
 
 $(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
 # ./faultloop is the last binary built (STATIC=1, ARCH=... included):
 # phony so that switching flavours always refreshes it
@@ -105,7 +113,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(OUTPUT)/faultloop.skel.h | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
 $(OUTPUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c $(BPF_HDRS) | $(OUTPUT)
 	$(call msg,BPF,$@)
@@ -114,7 +122,7 @@ $(OUTPUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c $(BPF_HDRS) | $(OUTPUT)
 
 $(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c $(OUTPUT)/detect_test.skel.h $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
 unit-test: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do $$t; done
@@ -129,8 +137,14 @@ e2e-test: faultloop tools
 vmtest:
 	$(Q)tests/vm/vmtest.sh
 
+metrics-test: faultloop tools
+	$(Q)OUTPUT=$(OUTPUT) tests/metrics.sh
+
+deploy-test: faultloop
+	$(Q)tests/deploy.sh
+
 test: deps
-	$(Q)$(MAKE) unit-test bpf-test e2e-test vmtest
+	$(Q)$(MAKE) unit-test bpf-test e2e-test metrics-test deploy-test vmtest
 
 deps:
 	$(Q)tools/install-deps.sh

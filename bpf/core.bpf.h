@@ -168,6 +168,8 @@ static __always_inline void fl_close(void *ctx, struct fl_stats *st,
 		st->ended[reason]++;
 	st->hist_retries[fl_slot(ep->retries)]++;
 	st->hist_duration_us[fl_slot((end - ep->start_ns) / 1000)]++;
+	st->sum_retries += ep->retries;
+	st->sum_duration_ns += end - ep->start_ns;
 	if (!(ep->flags & FL_EP_REPORTED))
 		return;
 	ep->owner = owner;

@@ -95,6 +95,8 @@ struct fl_stats {
 	__u64 ended[FL_END__MAX];	/* all episodes, by end reason */
 	__u64 hist_retries[FL_HIST_SLOTS];
 	__u64 hist_duration_us[FL_HIST_SLOTS];
+	__u64 sum_retries;		/* histogram sums */
+	__u64 sum_duration_ns;
 };
 
 #define FL_EP_REPORTED	0x1	/* DETECTED was sent */

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "faultloop.h"
@@ -17,6 +21,11 @@
 #include "cgroup.h"
 #include "json.h"
 #include "ksyms.h"
+#ifndef FL_NO_METRICS
+#include "metrics.h"
+#else
+#include "metrics_stub.h"
+#endif
 #include "probes.h"
 #include "report.h"
 #include "util.h"
@@ -45,12 +54,19 @@ static struct env {
 	bool probes;
 	bool json;
 	int verbose;
+	const char *metrics;	/* [ADDR:]PORT or "off" */
+	bool bpf_stats;
 } env = {
 	.threshold = DEFAULT_THRESHOLD,
 	.gap_ns = DEFAULT_GAP_NS,
 	.interval_ns = DEFAULT_INTERVAL_NS,
 	.max_tasks = DEFAULT_MAX_TASKS,
 	.mode = FL_SEL_AUTO,
+#ifndef FL_NO_METRICS
+	.metrics = "127.0.0.1:19477",
+#else
+	.metrics = "off",
+#endif
 };
 
 const char *argp_program_version = "faultloop " FAULTLOOP_VERSION;
@@ -70,12 +86,16 @@ static const char argp_program_doc[] =
 "    faultloop --probes --json     # the same, machine readable\n"
 "    faultloop -p 1234 -t 8        # one process, report at 8 retries\n"
 "    faultloop --cgroup /system.slice/foo.service --json\n"
-"    faultloop --mode kprobe -d 60 # kprobes for functions, stop after 60 s\n";
+"    faultloop --mode kprobe -d 60 # kprobes for functions, stop after 60 s\n"
+"    faultloop --metrics :19477    # metrics on every address (default: loopback)\n"
+"    faultloop --metrics off --json\n";
 
 enum {
 	OPT_PROBES = 0x100,
 	OPT_MAX_TASKS,
 	OPT_INTERVAL,
+	OPT_METRICS,
+	OPT_BPF_STATS,
 };
 
 static const struct argp_option opts[] = {
@@ -83,6 +103,8 @@ static const struct argp_option opts[] = {
 	{ "cgroup", 'c', "PATH", 0, "Only tasks in this cgroup v2 (absolute, or relative to the cgroup2 mount)", 0 },
 	{ "threshold", 't', "N", 0, "Report an episode at N retries (default 64)", 0 },
 	{ "gap", 'g', "DURATION", 0, "Idle gap that ends an episode (default 1s; units ns us ms s m h)", 0 },
+	{ "metrics", OPT_METRICS, "[ADDR:]PORT|off", 0, "Serve Prometheus metrics on GET /metrics (default 127.0.0.1:19477)", 0 },
+	{ "bpf-stats", OPT_BPF_STATS, NULL, 0, "Enable the kernel's BPF run-time stats and export them (costs a little per event)", 0 },
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
 	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
@@ -128,6 +150,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			return bad_value(state, "--gap", arg,
 					 !strcmp(why, "too small") ? "must be at least 1ms" : why);
 		env.gap_ns = v;
+		break;
+	case OPT_METRICS: {
+		struct sockaddr_storage ss;
+		unsigned int len;
+
+		if (strcmp(arg, "off") && fl_metrics_parse_listen(arg, &ss, &len, &why))
+			return bad_value(state, "--metrics", arg, why);
+		env.metrics = arg;
+		break;
+	}
+	case OPT_BPF_STATS:
+		env.bpf_stats = true;
 		break;
 	case OPT_INTERVAL:
 		if (parse_duration_ns(arg, 1000000ULL, 10000000ULL, 3600ULL * 1000000000ULL, &v, &why))
@@ -248,19 +282,38 @@ static void trial_close(void *p, struct bpf_object *obj)
 
 struct runtime {
 	struct faultloop_bpf *skel;
+	struct fl_probe_set *set;
 	struct fl_report_ctx rctx;
+	struct fl_user_stats ustats;
+	int stats_fd;		/* BPF_ENABLE_STATS, -1 when off */
 	__u64 reports_seen;
 	__u64 swept;
 };
 
+/* "search_ioctl" -> FL_SIG_OWNER_SEARCH_IOCTL, 0 if not an owner */
+static unsigned int owner_sig(const char *name)
+{
+	unsigned int s;
+
+	for (s = FL_NR_ADDR_SIGS; name && s < FL_SIG_TASK_EXIT; s++)
+		if (!strcmp(fl_sig_name(s), name))
+			return s;
+	return 0;
+}
+
 static int handle_report(void *ctx, void *data, size_t len)
 {
 	struct runtime *rt = ctx;
+	const struct fl_report *r = data;
 
 	if (len < sizeof(struct fl_report))
 		return 0;
 	rt->reports_seen++;
-	fl_report_print(&rt->rctx, data);
+	if (r->kind == FL_REPORT_DETECTED)
+		fl_user_stats_loop(&rt->ustats, r->sig,
+				   owner_sig(fl_report_owner(r, rt->rctx.ks)),
+				   r->comm, sizeof(r->comm));
+	fl_report_print(&rt->rctx, r);
 	return 0;
 }
 
@@ -296,26 +349,132 @@ static void report_from_episode(struct runtime *rt, const struct fl_episode *ep,
  * end them here after the gap.  With all = true (detach) every episode that
  * crossed the threshold gets its ENDED.
  */
+/* Keys first: deleting while walking would restart the walk. */
+static int episode_keys(int fd, __u32 *keys, int max)
+{
+	__u32 key, *prev = NULL;
+	int n = 0;
+
+	while (n < max && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		keys[n] = key;
+		prev = &keys[n++];
+	}
+	return n;
+}
+
 static void sweep(struct runtime *rt, bool all)
 {
-	int fd = bpf_map__fd(rt->skel->maps.episodes);
-	__u32 key, next, *prev = NULL;
+	int fd = bpf_map__fd(rt->skel->maps.episodes), n, i;
+	__u32 *keys = calloc(env.max_tasks, sizeof(*keys));
 	struct fl_episode ep;
 	__u64 now = now_mono_ns();
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &ep))
+	if (!keys)
+		return;
+	n = episode_keys(fd, keys, env.max_tasks);
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], &ep))
 			continue;
 		if (!all && (now < ep.last_ns || now - ep.last_ns <= env.gap_ns))
 			continue;
-		if (bpf_map_delete_elem(fd, &key))
+		if (bpf_map_delete_elem(fd, &keys[i]))
 			continue;
 		rt->swept++;
+		fl_user_stats_episode(&rt->ustats, ep.retries, ep.last_ns - ep.start_ns);
 		if (ep.flags & FL_EP_REPORTED)
 			report_from_episode(rt, &ep, all ? FL_END_DETACH : FL_END_GAP, now);
 	}
+	free(keys);
+}
+
+static int read_stats(struct faultloop_bpf *skel, struct fl_stats *sum);
+
+/* ---- metrics snapshot (HTTP thread) --------------------------------------- */
+
+static int take_snapshot(void *ctx, struct fl_metrics_snapshot *snap)
+{
+	struct runtime *rt = ctx;
+	int fd = bpf_map__fd(rt->skel->maps.episodes), n, i, j;
+	__u32 *keys;
+	struct fl_episode ep;
+
+	if (read_stats(rt->skel, &snap->bpf))
+		return -EIO;
+	snap->probes = rt->set;
+	snap->version = FAULTLOOP_VERSION;
+	keys = calloc(env.max_tasks, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	n = episode_keys(fd, keys, env.max_tasks);
+	for (i = 0; i < n; i++)
+		if (!bpf_map_lookup_elem(fd, &keys[i], &ep) && (ep.flags & FL_EP_REPORTED))
+			snap->loops_active++;
+	free(keys);
+	snap->bpf_stats = rt->stats_fd >= 0;
+	if (!snap->bpf_stats)
+		return 0;
+	snap->progs = calloc(2 * rt->set->n, sizeof(*snap->progs));
+	if (!snap->progs)
+		return -ENOMEM;
+	for (i = 0; i < rt->set->n; i++) {
+		const struct fl_probe *p = &rt->set->probes[i];
+
+		if (p->status != FL_ST_ATTACHED)
+			continue;
+		for (j = 0; j < 2; j++) {
+			const char *name = j ? p->impl->exit : p->impl->entry;
+			struct bpf_program *prog;
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+
+			if (!name)
+				continue;
+			prog = bpf_object__find_program_by_name(rt->skel->obj, name);
+			if (!prog || bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+				continue;
+			snprintf(snap->progs[snap->nprogs].name, sizeof(snap->progs[0].name), "%s", name);
+			snap->progs[snap->nprogs].run_cnt = info.run_cnt;
+			snap->progs[snap->nprogs].run_time_ns = info.run_time_ns;
+			snap->nprogs++;
+		}
+	}
+	return 0;
+}
+
+static void free_snapshot(void *ctx, struct fl_metrics_snapshot *snap)
+{
+	(void)ctx;
+	free(snap->progs);
+	snap->progs = NULL;
+}
+
+/*
+ * Once attached, faultloop needs only bpf() on the fds it holds: keep
+ * CAP_BPF (5.8+; with kernel.unprivileged_bpf_disabled, kernels before
+ * 6.5 refuse every bpf() command without it) and drop everything else,
+ * bounding set included.
+ */
+static int drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {};
+	int cap, last = 40;
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = 40;
+		fclose(f);
+	}
+	for (cap = 0; cap <= last; cap++)
+		if (cap != CAP_BPF)
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	data[CAP_TO_INDEX(CAP_BPF)].effective = CAP_TO_MASK(CAP_BPF);
+	data[CAP_TO_INDEX(CAP_BPF)].permitted = CAP_TO_MASK(CAP_BPF);
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? -errno : 0;
 }
 
 static int read_stats(struct faultloop_bpf *skel, struct fl_stats *sum)
@@ -392,12 +551,14 @@ int main(int argc, char **argv)
 	};
 	struct fl_probe_set set = {};
 	struct trial_ctx trial = {};
-	struct runtime rt = {};
+	struct runtime rt = { .stats_fd = -1 };
+	struct fl_http *http = NULL;
 	struct ring_buffer *rb = NULL;
 	struct ksyms *ks = NULL;
 	__u64 start, last_sweep, sweep_every;
 	int err, cg_fd = -1, n;
 
+	fl_user_stats_init(&rt.ustats);
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return err;
@@ -506,6 +667,36 @@ int main(int argc, char **argv)
 	rt.rctx.probes = &set;
 	rt.rctx.real_minus_mono_ns = (int64_t)(now_real_ns() - now_mono_ns());
 	rt.rctx.cgroup_path = cgroup2_mount() ? cgroup_path : NULL;
+	rt.set = &set;
+
+	if (env.bpf_stats) {
+		/* run counts and times of every BPF program while the fd is open */
+		rt.stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (rt.stats_fd < 0) {
+			err = rt.stats_fd;
+			fprintf(stderr, "faultloop: --bpf-stats: cannot enable BPF stats: %s\n", strerror(-err));
+			goto cleanup;
+		}
+	}
+	if (strcmp(env.metrics, "off")) {
+		struct sockaddr_storage ss;
+		unsigned int sslen;
+		const char *why;
+
+		fl_metrics_parse_listen(env.metrics, &ss, &sslen, &why);	/* checked by argp */
+		http = fl_http_start(&ss, sslen, take_snapshot, free_snapshot, &rt, &rt.ustats);
+		if (!http) {
+			err = -EADDRINUSE;
+			fprintf(stderr, "faultloop: cannot serve metrics on %s (in use or not a local address; --metrics off disables)\n",
+				env.metrics);
+			goto cleanup;
+		}
+	}
+	err = drop_capabilities();
+	if (err) {
+		fprintf(stderr, "faultloop: cannot drop capabilities: %s\n", strerror(-err));
+		goto cleanup;
+	}
 
 	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries, gap %llums, mode %s)%s\n",
 		n, env.threshold, (unsigned long long)(env.gap_ns / 1000000),
@@ -513,6 +704,9 @@ int main(int argc, char **argv)
 		env.mode == FL_SEL_KPROBE ? "kprobe" : "tracepoint",
 		fl_probes_count(&set, FL_ST_ATTACHED) < set.n ? "; some signals missing:" : "");
 	fl_probes_print_summary(&set, stderr);
+	if (http)
+		fprintf(stderr, "faultloop: metrics on http://%s%s/metrics\n",
+			strchr(env.metrics, ':') ? "" : "127.0.0.1:", env.metrics);
 
 	start = last_sweep = now_mono_ns();
 	sweep_every = env.gap_ns / 2;
@@ -549,6 +743,9 @@ int main(int argc, char **argv)
 	print_exit_stats(&rt);
 
 cleanup:
+	fl_http_stop(http);
+	if (rt.stats_fd >= 0)
+		close(rt.stats_fd);
 	ring_buffer__free(rb);
 	fl_probes_free(&set);
 	faultloop_bpf__destroy(rt.skel);

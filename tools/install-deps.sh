@@ -9,8 +9,11 @@ set -euo pipefail
 PKGS=(
 	make gcc clang llvm bpftool pkg-config	# toolchain, BPF target, skeletons
 	libbpf-dev libelf-dev zlib1g-dev	# libbpf CO-RE loader (static libs too)
+	libmicrohttpd-dev			# the metrics endpoint
 	libcmocka-dev				# unit tests
-	python3 util-linux procps		# tests: JSON checks, setpriv, ps
+	python3 util-linux procps curl		# tests: JSON checks, setpriv, HTTP
+	prometheus python3-prometheus-client	# tests: promtool, a real server, OpenMetrics parser
+	python3-yaml systemd			# deploy tests: manifests, systemd-analyze
 )
 
 missing=()

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# The operator's files in deploy/: alert rules checked and unit-tested with
+# promtool, the dashboard's every metric name checked against a live
+# scrape, the systemd unit verified, the Kubernetes manifests parsed and
+# cross-checked.  Needs root (a live faultloop is scraped).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+FL=${FL:-./faultloop}
+PORT=${PORT:-19677}
+TMP=$(mktemp -d /tmp/faultloop-deploy.XXXXXX)
+pass=0 fail=0
+FLPID=""
+trap '[ -n "$FLPID" ] && kill -KILL "$FLPID" 2>/dev/null; rm -rf "$TMP"' EXIT
+
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
+run() { local name=$1; shift; if "$@" >"$TMP/out" 2>&1; then ok "$name"; else nok "$name" "$(tail -5 "$TMP/out")"; fi; }
+
+run "promtool check rules" promtool check rules deploy/prometheus/faultloop-rules.yml
+run "promtool test rules (4 alerts, firing and quiet cases)" \
+	bash -c 'cd deploy/prometheus && promtool test rules faultloop-rules.test.yml'
+
+# the dashboard against what faultloop really exports
+"$FL" --metrics "127.0.0.1:$PORT" -d 30 >/dev/null 2>"$TMP/fl.err" &
+FLPID=$!
+for _ in $(seq 1 100); do grep -q 'metrics on' "$TMP/fl.err" && break; sleep 0.1; done
+# --bpf-stats families are exported only with the flag: ask for them too
+curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/scrape.txt"
+kill -TERM "$FLPID"; wait "$FLPID"; FLPID=""
+"$FL" --metrics "127.0.0.1:$PORT" --bpf-stats -d 30 >/dev/null 2>"$TMP/fl.err" &
+FLPID=$!
+for _ in $(seq 1 100); do grep -q 'metrics on' "$TMP/fl.err" && break; sleep 0.1; done
+curl -s "http://127.0.0.1:$PORT/metrics" >>"$TMP/scrape.txt"
+kill -TERM "$FLPID"; wait "$FLPID"; FLPID=""
+run "dashboard: valid JSON, every expression names an exported metric" \
+	/usr/bin/python3 - deploy/grafana/faultloop-dashboard.json "$TMP/scrape.txt" <<'PY'
+import json, re, sys
+dash = json.load(open(sys.argv[1]))
+lines = open(sys.argv[2]).read().splitlines()
+exported = {l.split("{")[0].split(" ")[0] for l in lines if l.strip() and not l.startswith("#")}
+exported |= {l.split()[2] for l in lines if l.startswith("# TYPE ")}  # families without samples yet
+exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+exprs += [v.get("query", "") for v in dash["templating"]["list"] if v.get("type") == "query"]
+assert len(exprs) >= 10, exprs
+used = set()
+for e in exprs:
+    used |= set(re.findall(r"\bfaultloop_[a-z0-9_]+", e))
+missing = sorted(used - exported)
+assert not missing, f"not exported: {missing}"
+print(f"{len(exprs)} expressions, {len(used)} metric names, all exported")
+PY
+cat "$TMP/out"
+
+sed "s|^ExecStart=/usr/local/sbin/faultloop|ExecStart=$(pwd)/faultloop|" deploy/systemd/faultloop.service >"$TMP/faultloop.service"
+run "systemd-analyze verify faultloop.service" systemd-analyze verify "$TMP/faultloop.service"
+run "systemd unit: least privilege" bash -c "grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON' deploy/systemd/faultloop.service &&
+	grep -qx 'NoNewPrivileges=yes' deploy/systemd/faultloop.service && grep -qx 'ProtectSystem=strict' deploy/systemd/faultloop.service"
+
+run "Kubernetes manifests parse and agree" /usr/bin/python3 - deploy/kubernetes/faultloop-daemonset.yaml <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+kinds = {d["kind"]: d for d in docs}
+assert set(kinds) == {"DaemonSet", "Service", "ServiceMonitor"}, kinds.keys()
+pod = kinds["DaemonSet"]["spec"]["template"]
+c = pod["spec"]["containers"][0]
+port = c["ports"][0]["containerPort"]
+assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+assert f"0.0.0.0:{port}" in c["args"], c["args"]
+caps = c["securityContext"]["capabilities"]
+assert caps["drop"] == ["ALL"] and sorted(caps["add"]) == ["BPF", "PERFMON"], caps
+assert c["securityContext"]["privileged"] is False
+print("DaemonSet, Service, ServiceMonitor; port", port)
+PY
+
+echo
+echo "deploy: $pass passed, $fail failed"
+[ $fail -eq 0 ]

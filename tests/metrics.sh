@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# The metrics endpoint on the live kernel: exposition validity (promtool,
+# the OpenMetrics parser), HTTP behaviour, hostile label values and
+# clients, least privilege, and a real Prometheus server scraping it while
+# the race workload runs.  Needs root.
+set -u
+
+OUTPUT=${OUTPUT:-.output/$(uname -m | sed 's/aarch64/arm64/')}
+FL=${FL:-./faultloop}
+RACE=${RACE:-$OUTPUT/race}
+TMP=$(mktemp -d /tmp/faultloop-metrics.XXXXXX)
+PORT=${PORT:-19577}
+URL=http://127.0.0.1:$PORT
+pass=0
+fail=0
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }
+
+if [ "$(id -u)" != 0 ]; then echo "metrics: needs root" >&2; exit 1; fi
+
+start_fl() {	# out err args...
+	local out=$1 err=$2; shift 2
+	rm -f "$out" "$err"
+	"$FL" "$@" >"$out" 2>"$err" &
+	FLPID=$!
+	PIDS+=("$FLPID")
+	for _ in $(seq 1 100); do
+		grep -q 'probes attached' "$err" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+echo "# faultloop metrics on $(uname -r)"
+
+# --- flag validation ---------------------------------------------------------
+for bad in 0 70000 abc 1.2.3.4.5:80 '[::1]' '[::1:80' 'host:80' '-1'; do
+	"$FL" --metrics "$bad" -d 1 >/dev/null 2>"$TMP/bad.err"
+	rc=$?
+	if [ $rc -eq 2 ] && [ "$(wc -l <"$TMP/bad.err")" -eq 1 ] && grep -q -- "--metrics" "$TMP/bad.err"; then
+		ok "rejects --metrics '$bad' ($(cat "$TMP/bad.err"))"
+	else
+		nok "rejects --metrics '$bad'" "rc=$rc $(cat "$TMP/bad.err")"
+	fi
+done
+
+# port in use: one line, exit 1, nothing left attached
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$PORT" &
+BUSY=$!
+PIDS+=("$BUSY")
+sleep 0.5
+"$FL" --metrics "127.0.0.1:$PORT" -d 2 >/dev/null 2>"$TMP/busy.err"
+rc=$?
+kill "$BUSY" 2>/dev/null; wait "$BUSY" 2>/dev/null
+if [ $rc -eq 1 ] && grep -q "cannot serve metrics on 127.0.0.1:$PORT" "$TMP/busy.err"; then
+	ok "port in use: clear refusal, exit 1"
+else
+	nok "port in use" "rc=$rc $(cat "$TMP/busy.err")"
+fi
+
+# --- a running daemon ----------------------------------------------------------
+start_fl "$TMP/fl.out" "$TMP/fl.err" --threshold 2 --json --bpf-stats --metrics "127.0.0.1:$PORT"
+check "daemon up with metrics" grep -q "metrics on http://127.0.0.1:$PORT/metrics" "$TMP/fl.err"
+
+# a comm with a quote, a backslash and a newline, set by the workload itself
+COMM=$'q"b\\s\nn'
+"$RACE" -t 2 -c "$COMM" >/dev/null
+
+curl -s -D "$TMP/h.txt" -o "$TMP/m.txt" "$URL/metrics"
+check "GET /metrics: 200" grep -q '^HTTP/1.1 200' "$TMP/h.txt"
+check "text format 0.0.4 Content-Type" grep -qi '^Content-Type: text/plain; version=0.0.4' "$TMP/h.txt"
+promtool check metrics <"$TMP/m.txt" >"$TMP/promtool.out" 2>&1
+check "promtool check metrics: valid" test $? -eq 0
+check "hostile comm escaped in a label value" grep -qF 'comm="q\"b\\s\nn"' "$TMP/m.txt"
+n=$(awk '/^faultloop_loops_detected_total\{/{s+=$2} END{print s+0}' "$TMP/m.txt")
+if [ "${n:-0}" -ge 1 ]; then ok "faultloop_loops_detected_total counts the race ($n)"; else nok "loops detected metric" "$(grep loops_detected "$TMP/m.txt")"; fi
+for m in faultloop_events_total faultloop_faultin_attempts_total faultloop_faultin_failures_total \
+	faultloop_copy_failures_total faultloop_retries_total faultloop_loops_active \
+	faultloop_episode_retries_bucket faultloop_episode_duration_seconds_bucket \
+	faultloop_reports_lost_total faultloop_probe_info faultloop_bpf_prog_run_total \
+	faultloop_bpf_prog_run_seconds_total faultloop_build_info; do
+	grep -q "^$m" "$TMP/m.txt" || missing="${missing:-} $m"
+done
+if [ -z "${missing:-}" ]; then ok "every documented metric family is exported"; else nok "metric families missing:$missing"; fi
+check "no pid, tid or address labels" bash -c "! grep -E '(pid|tid|addr)=' '$TMP/m.txt'"
+# shellcheck disable=SC2016
+check "bpf stats count runs" awk '/^faultloop_bpf_prog_run_total/ && $2 > 0 {f=1} END{exit !f}' "$TMP/m.txt"
+
+curl -s -D "$TMP/oh.txt" -o "$TMP/om.txt" -H 'Accept: application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5' "$URL/metrics"
+check "OpenMetrics when asked: Content-Type" grep -qi '^Content-Type: application/openmetrics-text; version=1.0.0' "$TMP/oh.txt"
+check "OpenMetrics ends with # EOF" test "$(tail -1 "$TMP/om.txt")" = "# EOF"
+/usr/bin/python3 - "$TMP/om.txt" >"$TMP/om.chk" 2>&1 <<'PY'
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+fams = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+names = {f.name for f in fams}
+assert "faultloop_loops_detected" in names and "faultloop_probe" in names, names
+PY
+check "OpenMetrics parses (prometheus_client)" test $? -eq 0
+
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+check "/ landing page links /metrics" bash -c "curl -s '$URL/' | grep -q 'href=\"/metrics\"'"
+check "unknown path: 404" test "$(code "$URL/nope")" = 404
+check "POST: 405" test "$(code -X POST -d x=1 "$URL/metrics")" = 405
+check "405 names the allowed method" bash -c "curl -s -D - -o /dev/null -X DELETE '$URL/metrics' | grep -qi '^Allow: GET'"
+
+# least privilege once attached
+CAPS=$(awk '/^CapEff/{print $2}' /proc/"$FLPID"/status)
+BND=$(awk '/^CapBnd/{print $2}' /proc/"$FLPID"/status)
+if [ "$CAPS" = 0000008000000000 ] && [ "$BND" = 0000008000000000 ]; then
+	ok "capabilities dropped to CAP_BPF (CapEff=$CAPS CapBnd=$BND)"
+else
+	nok "capabilities dropped" "CapEff=$CAPS CapBnd=$BND"
+fi
+
+# --- hostile clients: the daemon keeps serving and detecting -------------------
+python3 - "$PORT" >"$TMP/hostile.out" 2>&1 <<'PY' &
+import socket, sys, threading, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    return s
+res = {}
+# oversized headers
+try:
+    s = conn(); s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n")
+    res["big"] = s.recv(100).split(b"\r\n")[0].decode(errors="replace") or "closed"
+except Exception as e:
+    res["big"] = "closed (%s)" % type(e).__name__
+# garbage
+try:
+    s = conn(); s.sendall(bytes(range(256)) * 40 + b"\r\n\r\n")
+    res["garbage"] = s.recv(100).split(b"\r\n")[0].decode(errors="replace") or "closed"
+except Exception as e:
+    res["garbage"] = "closed (%s)" % type(e).__name__
+# slow client: one byte a second for 12 s, in the background
+def slow():
+    try:
+        s = conn()
+        for b in b"GET /metrics HTTP/1.1\r\n":
+            s.send(bytes([b])); time.sleep(1)
+        res["slow"] = "still open after 23 s"
+    except Exception as e:
+        res["slow"] = "dropped (%s)" % type(e).__name__
+t = threading.Thread(target=slow); t.start()
+# many connections at once, idle
+many = []
+for _ in range(200):
+    try:
+        many.append(conn())
+    except Exception:
+        break
+res["many_opened"] = len(many)
+t.join()
+for s in many:
+    s.close()
+print(res)
+PY
+HOSTILE=$!
+sleep 2
+good=0
+for _ in 1 2 3 4 5; do	# while the slow client and 200 idle connections hang on
+	[ "$(code --max-time 5 "$URL/metrics")" = 200 ] && good=$((good + 1))
+	sleep 1
+done
+"$RACE" -t 2 -c flhostile >/dev/null
+wait "$HOSTILE"
+cat "$TMP/hostile.out"
+if [ $good -ge 4 ]; then ok "scrapes served during the attack ($good/5)"; else nok "scrapes during the attack" "$good/5"; fi
+check "slow client dropped by the timeout" grep -q "'slow': 'dropped" "$TMP/hostile.out"
+check "daemon still alive" kill -0 "$FLPID"
+check "still detecting after the attack" grep -q '"comm":"flhostile"' "$TMP/fl.out"
+check "still serving after the attack" test "$(code "$URL/metrics")" = 200
+
+kill -TERM "$FLPID"; wait "$FLPID"
+check "exit 0 on SIGTERM" test $? -eq 0
+
+# --- a real Prometheus server --------------------------------------------------
+PROM_PORT=$((PORT + 1))
+cat >"$TMP/prom.yml" <<YML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: faultloop
+    static_configs:
+      - targets: ['127.0.0.1:$PORT']
+YML
+prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
+	--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom.log" 2>&1 &
+PROM=$!
+PIDS+=("$PROM")
+start_fl "$TMP/fl2.out" "$TMP/fl2.err" --threshold 2 --metrics "127.0.0.1:$PORT"
+"$RACE" -t 4 -c flprom >/dev/null
+q() { curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1"; }
+got=""
+for _ in $(seq 1 20); do
+	got=$(q 'sum(faultloop_loops_detected_total{comm="flprom"})' | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null)
+	[ -n "$got" ] && [ "${got%.*}" -gt 0 ] 2>/dev/null && break
+	sleep 1
+done
+if [ -n "$got" ] && [ "${got%.*}" -gt 0 ] 2>/dev/null; then
+	ok "Prometheus scraped it: sum(faultloop_loops_detected_total{comm=\"flprom\"}) = $got"
+else
+	nok "Prometheus query" "got '$got'; $(tail -3 "$TMP/prom.log")"
+fi
+up=$(q 'up{job="faultloop"}' | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null)
+check "Prometheus target up (up=$up)" test "$up" = 1
+kill -TERM "$FLPID"; wait "$FLPID"
+kill -TERM "$PROM"; wait "$PROM" 2>/dev/null
+
+echo
+echo "metrics: $pass passed, $fail failed"
+[ $fail -eq 0 ]
