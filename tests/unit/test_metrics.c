@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+#include "metrics.h"
+
+static char *render(bool om, struct fl_user_stats *u, const struct fl_metrics_snapshot *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	fl_metrics_render(f, om, s, u);
+	fclose(f);
+	return buf;
+}
+
+static void test_labels_escaped_and_bounded(void **state)
+{
+	static struct fl_user_stats u;
+	struct fl_metrics_snapshot s = { .version = "1.2\"3" };
+	char comm[16];
+	char *out;
+	int i;
+
+	fl_user_stats_init(&u);
+	memcpy(comm, "a\"b\\c\nd", 8);
+	fl_user_stats_loop(&u, FL_SIG_TAG_CHECK_FAULT, FL_SIG_OWNER_SEARCH_IOCTL, comm, sizeof(comm));
+	fl_user_stats_loop(&u, FL_SIG_TAG_CHECK_FAULT, FL_SIG_OWNER_SEARCH_IOCTL, comm, sizeof(comm));
+	/* 40 distinct comms: 16 get their own label value, the rest "other" */
+	for (i = 0; i < 40; i++) {
+		snprintf(comm, sizeof(comm), "task%d", i);
+		fl_user_stats_loop(&u, FL_SIG_PF_KERNEL, 0, comm, strlen(comm));
+	}
+	out = render(false, &u, &s);
+	assert_non_null(strstr(out, "faultloop_loops_detected_total{signal=\"do_tag_check_fault\","
+				 "owner=\"search_ioctl\",comm=\"a\\\"b\\\\c\\nd\"} 2\n"));
+	assert_non_null(strstr(out, "comm=\"task14\"} 1\n"));
+	assert_null(strstr(out, "comm=\"task15\""));	/* 16th distinct comm is the 17th value */
+	assert_non_null(strstr(out, "owner=\"unknown\",comm=\"other\"} 25\n"));
+	assert_non_null(strstr(out, "faultloop_build_info{version=\"1.2\\\"3\"} 1\n"));
+	assert_null(strstr(out, "# EOF"));
+	free(out);
+}
+
+static void test_histogram_and_openmetrics(void **state)
+{
+	static struct fl_user_stats u;
+	struct fl_metrics_snapshot s = {};
+	char *out, *p;
+
+	fl_user_stats_init(&u);
+	s.bpf.hist_retries[0] = 3;	/* 0 retries */
+	s.bpf.hist_retries[3] = 2;	/* 4..7 */
+	s.bpf.sum_retries = 11;
+	fl_user_stats_episode(&u, 100, 2000000);	/* swept by user space */
+	out = render(false, &u, &s);
+	assert_non_null(strstr(out, "# TYPE faultloop_episode_retries histogram\n"));
+	assert_non_null(strstr(out, "faultloop_episode_retries_bucket{le=\"0\"} 3\n"));
+	assert_non_null(strstr(out, "faultloop_episode_retries_bucket{le=\"7\"} 5\n"));
+	assert_non_null(strstr(out, "faultloop_episode_retries_bucket{le=\"127\"} 6\n"));
+	assert_non_null(strstr(out, "faultloop_episode_retries_bucket{le=\"+Inf\"} 6\n"));
+	assert_non_null(strstr(out, "faultloop_episode_retries_sum 111\n"));
+	assert_non_null(strstr(out, "faultloop_episode_retries_count 6\n"));
+	assert_non_null(strstr(out, "# TYPE faultloop_retries_total counter\n"));
+	free(out);
+
+	out = render(true, &u, &s);
+	/* OpenMetrics: counter families lose _total, info is a type, # EOF last */
+	assert_non_null(strstr(out, "# TYPE faultloop_retries counter\nfaultloop_retries_total 0\n"));
+	assert_non_null(strstr(out, "# TYPE faultloop_build info\n"));
+	p = out + strlen(out) - strlen("# EOF\n");
+	assert_string_equal(p, "# EOF\n");
+	free(out);
+}
+
+static void test_parse_listen(void **state)
+{
+	struct sockaddr_storage ss;
+	unsigned int len;
+	const char *why;
+
+	assert_int_equal(fl_metrics_parse_listen("19477", &ss, &len, &why), 0);
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 19477);
+	assert_int_equal(fl_metrics_parse_listen(":80", &ss, &len, &why), 0);
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_ANY));
+	assert_int_equal(fl_metrics_parse_listen("[::1]:9", &ss, &len, &why), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_not_equal(fl_metrics_parse_listen("0", &ss, &len, &why), 0);
+	assert_int_not_equal(fl_metrics_parse_listen("65536", &ss, &len, &why), 0);
+	assert_int_not_equal(fl_metrics_parse_listen("x:1", &ss, &len, &why), 0);
+	assert_int_not_equal(fl_metrics_parse_listen("[::1]", &ss, &len, &why), 0);
+	assert_int_not_equal(fl_metrics_parse_listen("", &ss, &len, &why), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_labels_escaped_and_bounded),
+		cmocka_unit_test(test_histogram_and_openmetrics),
+		cmocka_unit_test(test_parse_listen),
+	};
+
+	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
+}
