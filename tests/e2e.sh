@@ -11,28 +11,18 @@ OUTPUT=${OUTPUT:-.output/$(uname -m | sed 's/aarch64/arm64/')}
 FL=${FL:-./faultloop}
 RACE=${RACE:-$OUTPUT/race}
 TMP=$(mktemp -d /tmp/faultloop-e2e.XXXXXX)
-pass=0
-fail=0
-PIDS=()
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	kill_pids
 	[ -d /sys/fs/cgroup/unified/faultloop-e2e ] && rmdir /sys/fs/cgroup/unified/faultloop-e2e 2>/dev/null
 	[ -n "${CG2:-}" ] && [ -d "$CG2/faultloop-e2e" ] && rmdir "$CG2/faultloop-e2e" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
-nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }
-
-if [ "$(id -u)" != 0 ]; then
-	echo "e2e: needs root (sudo make test)" >&2
-	exit 1
-fi
+require_root e2e
 if [ ! -x "$FL" ] || [ ! -x "$RACE" ]; then echo "e2e: build first ($FL, $RACE)" >&2; exit 1; fi
 
 # BPF programs / maps faultloop owns (names are truncated to 15 chars)
@@ -48,15 +38,6 @@ settle_progs() {	# expected
 	return 1
 }
 
-# wait until faultloop printed its banner (probes attached)
-wait_attached() {
-	local err=$1
-	for _ in $(seq 1 100); do
-		grep -q 'probes attached' "$err" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 json_valid() { python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$1"; }
 
@@ -165,17 +146,6 @@ if [ $FUNC_PROBES = 0 ]; then
 fi
 
 # --- detection ------------------------------------------------------------------
-start_fl() {	# out err args...
-	local out=$1 err=$2; shift 2
-	# a stale banner from an earlier run must not count: the background
-	# job truncates its files only once it is scheduled
-	rm -f "$out" "$err"
-	"$FL" "$@" >"$out" 2>"$err" &
-	FLPID=$!
-	PIDS+=("$FLPID")
-	wait_attached "$err"
-}
-
 stop_fl() {
 	kill -TERM "$FLPID" 2>/dev/null
 	wait "$FLPID"
@@ -295,6 +265,4 @@ for sig in TERM INT; do
 	fi
 done
 
-echo
-echo "e2e: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+summary e2e

@@ -13,36 +13,11 @@ RACE=${RACE:-$OUTPUT/race}
 TMP=$(mktemp -d /tmp/faultloop-metrics.XXXXXX)
 PORT=${PORT:-19577}
 URL=http://127.0.0.1:$PORT
-pass=0
-fail=0
-PIDS=()
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
-nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }
-
-if [ "$(id -u)" != 0 ]; then echo "metrics: needs root" >&2; exit 1; fi
-
-start_fl() {	# out err args...
-	local out=$1 err=$2; shift 2
-	rm -f "$out" "$err"
-	"$FL" "$@" >"$out" 2>"$err" &
-	FLPID=$!
-	PIDS+=("$FLPID")
-	for _ in $(seq 1 100); do
-		grep -q 'probes attached' "$err" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+trap 'kill_pids; rm -rf "$TMP"' EXIT
+require_root metrics
 
 echo "# faultloop metrics on $(uname -r)"
 
@@ -225,6 +200,4 @@ check "Prometheus target up (up=$up)" test "$up" = 1
 kill -TERM "$FLPID"; wait "$FLPID"
 kill -TERM "$PROM"; wait "$PROM" 2>/dev/null
 
-echo
-echo "metrics: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+summary metrics

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Shared by the live-kernel test scripts (tests/e2e.sh, tests/metrics.sh):
+# result counting, background faultloop handling.  Source after setting FL.
+# shellcheck shell=bash
+
+pass=0
+fail=0
+PIDS=()
+
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }
+
+require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "$1: needs root (sudo make test)" >&2
+		exit 1
+	fi
+}
+
+kill_pids() {
+	local p
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+}
+
+# wait until faultloop printed its banner (probes attached)
+wait_attached() {
+	local err=$1
+	for _ in $(seq 1 100); do
+		grep -q 'probes attached' "$err" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_fl() {	# out err args...; sets FLPID
+	local out=$1 err=$2; shift 2
+	# a stale banner from an earlier run must not count: the background
+	# job truncates its files only once it is scheduled
+	rm -f "$out" "$err"
+	"$FL" "$@" >"$out" 2>"$err" &
+	FLPID=$!
+	PIDS+=("$FLPID")
+	wait_attached "$err"
+}
+
+summary() {	# name
+	echo
+	echo "$1: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
