@@ -125,10 +125,27 @@ for suite in "${suites[@]}"; do
 	# or kprobes (5.10 modules carry no BTF)
 	t0=$(date +%s)
 	mkdir -p .output/vm-logs
-	if ! tools/vm/run-vm.sh --suite "$suite" --arch amd64 --payload "$work/payload" \
-		--modules btrfs --disk "$img" --timeout 600 --log "$log" >/dev/null 2>"$work/$suite.err"; then
-		cp "$log" .output/vm-logs/ 2>/dev/null
-		echo "FAIL $suite: guest failed (log kept in .output/vm-logs/$suite.log): $(tail -1 "$work/$suite.err")"
+	# A guest kernel that dies (no exit marker, an Oops on the console) is
+	# booted once more and the whole run must then pass; the crash is
+	# reported either way.  Seen under multi-threaded TCG, never on a real
+	# CPU: a stale translation of just-patched kernel text ("Oops: int3" on
+	# 6.12 while attaching, a NULL call right after detaching on 5.10).
+	booted=0
+	for attempt in 1 2; do
+		if tools/vm/run-vm.sh --suite "$suite" --arch amd64 --payload "$work/payload" \
+			--modules btrfs --disk "$img" --timeout 600 --log "$log" >/dev/null 2>"$work/$suite.err"; then
+			booted=1
+			break
+		fi
+		cp "$log" ".output/vm-logs/$suite-crash$attempt.log" 2>/dev/null
+		if ! grep -q 'without printing FAULTLOOP-VM-EXIT' "$work/$suite.err" ||
+			! grep -aqE 'Oops|BUG:|Kernel panic' "$log"; then
+			break	# not a guest kernel crash: no second chance
+		fi
+		echo "note $suite: guest kernel crashed (attempt $attempt): $(grep -aoE '(Oops|BUG):.*' "$log" | head -1 | tr -d '\r'); log in .output/vm-logs/$suite-crash$attempt.log"
+	done
+	if ((!booted)); then
+		echo "FAIL $suite: guest failed: $(tail -1 "$work/$suite.err")"
 		fail=$((fail + 1))
 		continue
 	fi
