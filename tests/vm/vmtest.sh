@@ -142,7 +142,7 @@ for suite in "${suites[@]}"; do
 			! grep -aqE 'Oops|BUG:|Kernel panic' "$log"; then
 			break	# not a guest kernel crash: no second chance
 		fi
-		echo "note $suite: guest kernel crashed (attempt $attempt): $(grep -aoE '(Oops|BUG):.*' "$log" | head -1 | tr -d '\r'); log in .output/vm-logs/$suite-crash$attempt.log"
+		echo "note $suite: guest kernel crashed (attempt $attempt): $(grep -aoE '(Oops|BUG|Kernel panic)[: -].*' "$log" | head -1 | tr -d '\r'); log in .output/vm-logs/$suite-crash$attempt.log"
 	done
 	if ((!booted)); then
 		echo "FAIL $suite: guest failed: $(tail -1 "$work/$suite.err")"
