@@ -63,7 +63,6 @@ struct fl_ev {
 	__u64 addr;
 	__u64 size;
 	__u64 io_seq;
-	__u64 cgroup_id;
 	__u32 pid;
 	__u32 tid;
 	__u32 sig;
@@ -233,7 +232,8 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 		ep->io_seq = ev->io_seq;
 		ep->pid = ev->pid;
 		ep->tid = tid;
-		ep->cgroup_id = ev->cgroup_id;
+		/* only here: a helper call per event would be wasted */
+		ep->cgroup_id = bpf_get_current_cgroup_id();
 		st->cnt[FL_CNT_EPISODES]++;
 	}
 	ep->events++;

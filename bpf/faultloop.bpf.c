@@ -90,7 +90,6 @@ static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
 	ev.addr = addr;
 	ev.size = size;
 	ev.io_seq = fl_io_seq();
-	ev.cgroup_id = bpf_get_current_cgroup_id();
 	ev.pid = id >> 32;
 	ev.tid = (__u32)id;
 	ev.sig = sig;

@@ -290,17 +290,6 @@ struct runtime {
 	__u64 swept;
 };
 
-/* "search_ioctl" -> FL_SIG_OWNER_SEARCH_IOCTL, 0 if not an owner */
-static unsigned int owner_sig(const char *name)
-{
-	unsigned int s;
-
-	for (s = FL_NR_ADDR_SIGS; name && s < FL_SIG_TASK_EXIT; s++)
-		if (!strcmp(fl_sig_name(s), name))
-			return s;
-	return 0;
-}
-
 static int handle_report(void *ctx, void *data, size_t len)
 {
 	struct runtime *rt = ctx;
@@ -311,7 +300,7 @@ static int handle_report(void *ctx, void *data, size_t len)
 	rt->reports_seen++;
 	if (r->kind == FL_REPORT_DETECTED)
 		fl_user_stats_loop(&rt->ustats, r->sig,
-				   owner_sig(fl_report_owner(r, rt->rctx.ks)),
+				   fl_report_owner_sig(r, rt->rctx.ks),
 				   r->comm, sizeof(r->comm));
 	fl_report_print(&rt->rctx, r);
 	return 0;

@@ -131,6 +131,13 @@ static void family(FILE *out, bool om, const char *name, enum mtype t, const cha
 	fprintf(out, "# TYPE %s %s\n", fam, !om && t == M_INFO ? "gauge" : tn[t]);
 }
 
+static void scalar(FILE *out, bool om, const char *name, enum mtype t,
+		   const char *help, unsigned long long v)
+{
+	family(out, om, name, t, help);
+	fprintf(out, "%s %llu\n", name, v);
+}
+
 /* BPF's buckets plus user space's (episodes it closed itself) */
 static void histogram(FILE *out, const char *name, const __u64 *b,
 		      const __u64 *ub, double sum, bool duration)
@@ -155,17 +162,9 @@ static void histogram(FILE *out, const char *name, const __u64 *b,
 
 static const char *mode_of(const struct fl_probe_set *ps, unsigned int sig)
 {
-	int i;
+	const struct fl_probe *p = fl_probes_get(ps, sig);
 
-	if (!ps)
-		return "none";
-	if (sig == FL_SIG_PF_KERNEL_ATOMIC)
-		sig = FL_SIG_PF_KERNEL;
-	for (i = 0; i < ps->n; i++)
-		if (ps->probes[i].def->sig == sig)
-			return ps->probes[i].status == FL_ST_ATTACHED ?
-			       fl_mode_name(ps->probes[i].impl) : "none";
-	return "none";
+	return p && p->status == FL_ST_ATTACHED ? fl_mode_name(p->impl) : "none";
 }
 
 static enum fl_kind kind_of(unsigned int sig)
@@ -215,12 +214,10 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 		   "Atomic or nofault user copies that came up short.", s, b->failures,
 		   FL_K_COPY, false);
 
-	family(out, om, "faultloop_retries_total", M_COUNTER,
-	       "Retries counted: an episode's retry maximum grew by one.");
-	fprintf(out, "faultloop_retries_total %llu\n", (unsigned long long)b->cnt[FL_CNT_RETRIES]);
-	family(out, om, "faultloop_episodes_total", M_COUNTER,
-	       "Episodes opened (per task runs of fault-in/uaccess events).");
-	fprintf(out, "faultloop_episodes_total %llu\n", (unsigned long long)b->cnt[FL_CNT_EPISODES]);
+	scalar(out, om, "faultloop_retries_total", M_COUNTER,
+	       "Retries counted: an episode's retry maximum grew by one.", b->cnt[FL_CNT_RETRIES]);
+	scalar(out, om, "faultloop_episodes_total", M_COUNTER,
+	       "Episodes opened (per task runs of fault-in/uaccess events).", b->cnt[FL_CNT_EPISODES]);
 
 	family(out, om, "faultloop_loops_detected_total", M_COUNTER,
 	       "Episodes whose retries reached the threshold, by signal, loop owner and comm (16 comms, then \"other\").");
@@ -237,9 +234,8 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 		fprintf(out, "faultloop_loops_detected_total{signal=\"other\",owner=\"other\",comm=\"other\"} %llu\n",
 			(unsigned long long)u->loops_overflow);
 
-	family(out, om, "faultloop_loops_active", M_GAUGE,
-	       "Episodes over the threshold that have not ended.");
-	fprintf(out, "faultloop_loops_active %llu\n", (unsigned long long)s->loops_active);
+	scalar(out, om, "faultloop_loops_active", M_GAUGE,
+	       "Episodes over the threshold that have not ended.", s->loops_active);
 
 	family(out, om, "faultloop_episode_retries", M_HISTOGRAM,
 	       "Retries per ended episode.");
@@ -251,12 +247,11 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 		  u->hist_duration_us, (b->sum_duration_ns + u->sum_duration_ns) / 1e9, true);
 	pthread_mutex_unlock(&u->lock);
 
-	family(out, om, "faultloop_reports_lost_total", M_COUNTER,
-	       "Reports dropped because the ring buffer was full.");
-	fprintf(out, "faultloop_reports_lost_total %llu\n", (unsigned long long)b->cnt[FL_CNT_REPORTS_LOST]);
-	family(out, om, "faultloop_tasks_untracked_total", M_COUNTER,
-	       "Events of tasks not tracked because the episode map was full (--max-tasks).");
-	fprintf(out, "faultloop_tasks_untracked_total %llu\n", (unsigned long long)b->cnt[FL_CNT_EPISODES_DROPPED]);
+	scalar(out, om, "faultloop_reports_lost_total", M_COUNTER,
+	       "Reports dropped because the ring buffer was full.", b->cnt[FL_CNT_REPORTS_LOST]);
+	scalar(out, om, "faultloop_tasks_untracked_total", M_COUNTER,
+	       "Events of tasks not tracked because the episode map was full (--max-tasks).",
+	       b->cnt[FL_CNT_EPISODES_DROPPED]);
 
 	family(out, om, "faultloop_probe_info", M_INFO,
 	       "One series per probe: the symbol and mode attached, or why not (status).");

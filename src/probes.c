@@ -714,17 +714,24 @@ void fl_probes_free(struct fl_probe_set *set)
 	set->n = 0;
 }
 
-const char *fl_probes_symbol(const struct fl_probe_set *set, unsigned int sig)
+const struct fl_probe *fl_probes_get(const struct fl_probe_set *set, unsigned int sig)
 {
 	int i;
 
 	/* the atomic flavour of page_fault_kernel comes from the same probe */
 	if (sig == FL_SIG_PF_KERNEL_ATOMIC)
 		sig = FL_SIG_PF_KERNEL;
-	for (i = 0; i < set->n; i++)
-		if (set->probes[i].def->sig == sig && set->probes[i].status == FL_ST_ATTACHED)
-			return set->probes[i].sym;
-	return "?";
+	for (i = 0; set && i < set->n; i++)
+		if (set->probes[i].def->sig == sig)
+			return &set->probes[i];
+	return NULL;
+}
+
+const char *fl_probes_symbol(const struct fl_probe_set *set, unsigned int sig)
+{
+	const struct fl_probe *p = fl_probes_get(set, sig);
+
+	return p && p->status == FL_ST_ATTACHED ? p->sym : "?";
 }
 
 int fl_probes_count(const struct fl_probe_set *set, enum fl_status st)

@@ -137,6 +137,8 @@ int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
 void fl_probes_detach(struct fl_probe_set *set);
 void fl_probes_free(struct fl_probe_set *set);
 
+/* The probe a signal's events come from, NULL if the table has none. */
+const struct fl_probe *fl_probes_get(const struct fl_probe_set *set, unsigned int sig);
 /* The symbol a signal's events come from ("?" if not attached). */
 const char *fl_probes_symbol(const struct fl_probe_set *set, unsigned int sig);
 int fl_probes_count(const struct fl_probe_set *set, enum fl_status st);

@@ -26,15 +26,15 @@ static int nr_frames(const struct fl_report *r)
 	return n > FL_MAX_STACK ? FL_MAX_STACK : n;
 }
 
-const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks)
+unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *ks)
 {
 	char base[128];
 	int i, s;
 
 	if (r->owner >= FL_NR_ADDR_SIGS && r->owner < FL_SIG_TASK_EXIT)
-		return fl_sig_name(r->owner);
+		return r->owner;
 	if (!ks)
-		return NULL;
+		return 0;
 	for (i = 0; i < nr_frames(r); i++) {
 		const struct ksym *k = frame_sym(ks, r->stack[i]);
 
@@ -43,9 +43,16 @@ const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks)
 		ksyms__base_name(k->name, base, sizeof(base));
 		for (s = FL_NR_ADDR_SIGS; s < FL_SIG_TASK_EXIT; s++)
 			if (!strcmp(base, fl_sig_name(s)))
-				return fl_sig_name(s);
+				return s;
 	}
-	return NULL;
+	return 0;
+}
+
+const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks)
+{
+	unsigned int s = fl_report_owner_sig(r, ks);
+
+	return s ? fl_sig_name(s) : NULL;
 }
 
 /* Beyond this, "symbol+offset" is a guess (JIT code, module gaps). */

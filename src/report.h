@@ -28,6 +28,8 @@ const char *fl_report_kind_name(unsigned int kind);
  * .isra.0 included).  NULL if unknown.
  */
 const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks);
+/* The same as an owner signal, 0 if unknown. */
+unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *ks);
 void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r);
 
 #endif
