@@ -36,14 +36,20 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function \
 	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
 
-LIB_SRCS := src/util.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c
+LIB_SRCS := src/util.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c src/metrics.c
 # Debian's libmicrohttpd.a needs gnutls and p11-kit, which have no static
-# libraries: static builds (VM guests) go without the metrics endpoint.
+# libraries: static builds link one without HTTPS, built from Debian's
+# source package by tools/build-microhttpd.sh into $(FL_CACHE), per arch,
+# rebuilt only when its version changes. (src/metrics_stub.h and
+# -DFL_NO_METRICS still give a build without the endpoint.)
 ifeq ($(STATIC),)
-LIB_SRCS += src/metrics.c
 HTTP_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 else
-CFLAGS += -DFL_NO_METRICS
+FL_CACHE ?= /var/cache/faultloop
+MHD_PREFIX := $(FL_CACHE)/microhttpd/$(ARCH)
+MHD_LIB := $(MHD_PREFIX)/lib/libmicrohttpd.a
+INCLUDES += -I$(MHD_PREFIX)/include
+HTTP_LIBS := $(MHD_LIB)
 endif
 LIB_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_HDRS := bpf/core.bpf.h include/faultloop.h $(VMLINUX)
@@ -84,6 +90,16 @@ $(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/faultloop.h | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/faultloop.o: src/faultloop.c $(OUTPUT)/faultloop.skel.h $(wildcard src/*.h)
+
+ifneq ($(STATIC),)
+# FORCE: the script runs every time but leaves the library untouched (no
+# rebuild, no relink) unless the version, flags or compiler changed
+$(MHD_LIB): FORCE
+	$(Q)CC="$(CC)" tools/build-microhttpd.sh $(ARCH) $(MHD_PREFIX)
+
+$(OUTPUT)/metrics.o: $(MHD_LIB)
+endif
+FORCE:
 
 $(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
