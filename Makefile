@@ -99,6 +99,8 @@ $(MHD_LIB): FORCE
 
 $(OUTPUT)/metrics.o: $(MHD_LIB)
 endif
+# phony, or .SECONDARY would let make skip it
+.PHONY: FORCE
 FORCE:
 
 $(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)

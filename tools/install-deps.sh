@@ -10,6 +10,13 @@ PKGS=(
 	make gcc clang llvm bpftool pkg-config	# toolchain, BPF target, skeletons
 	libbpf-dev libelf-dev zlib1g-dev	# libbpf CO-RE loader (static libs too)
 	libmicrohttpd-dev			# the metrics endpoint
+	dpkg-dev				# STATIC=1: dpkg-source unpacks libmicrohttpd (tools/build-microhttpd.sh)
+	gcc-aarch64-linux-gnu			# ARCH=arm64 cross compiler
+	# ARCH=arm64 libraries (static ones included), from Debian multiarch:
+	# the arm64 packages of the same mirror, in lockstep with the amd64 ones
+	# and kept up to date by apt, which a sysroot of debs unpacked by hand
+	# would not be; the cross gcc searches /usr/lib/aarch64-linux-gnu.
+	libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
 	libcmocka-dev				# unit tests
 	python3 util-linux procps curl		# tests: JSON checks, setpriv, HTTP
 	prometheus python3-prometheus-client	# tests: promtool, a real server, OpenMetrics parser
@@ -27,9 +34,16 @@ if ((${#missing[@]})); then
 	fi
 	echo "install-deps: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
+	: >/tmp/faultloop-apt.log
+	# the lists have no arm64 packages until the architecture is added
+	fresh=
+	if [[ " ${missing[*]}" == *:arm64* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		dpkg --add-architecture arm64
+		fresh=1
+	fi
 	# try without a slow 'apt-get update' first; a stale list needs one
-	if ! apt-get install -y -qq "${missing[@]}" >/tmp/faultloop-apt.log 2>&1; then
-		apt-get update -qq >>/tmp/faultloop-apt.log 2>&1
+	if [[ -n $fresh ]] || ! apt-get install -y -qq "${missing[@]}" >>/tmp/faultloop-apt.log 2>&1; then
+		apt-get update -qq >>/tmp/faultloop-apt.log 2>&1 || true
 		apt-get install -y -qq "${missing[@]}" >>/tmp/faultloop-apt.log 2>&1 || {
 			tail -20 /tmp/faultloop-apt.log >&2
 			echo "install-deps: apt-get install failed (log: /tmp/faultloop-apt.log)" >&2
