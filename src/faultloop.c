@@ -38,6 +38,10 @@
  * documented in README ("Choosing the threshold"); the default sits well
  * above them while a real live-lock reaches it within milliseconds. */
 #define DEFAULT_THRESHOLD	64
+/* A live-lock never ends; contended copies under emulation retry thousands
+ * of times and finish within half a second (README, "Choosing the
+ * threshold"): a loop must also last this long before it is reported. */
+#define DEFAULT_MIN_DURATION_NS	(1000ULL * 1000000ULL)
 #define DEFAULT_GAP_NS		(1000ULL * 1000000ULL)
 #define DEFAULT_INTERVAL_NS	(1000ULL * 1000000ULL)
 #define DEFAULT_MAX_TASKS	4096
@@ -46,6 +50,7 @@ static struct env {
 	__u32 pid;
 	const char *cgroup;
 	__u32 threshold;
+	__u64 min_duration_ns;
 	__u64 gap_ns;
 	__u64 interval_ns;
 	__u64 duration_ns;
@@ -58,6 +63,7 @@ static struct env {
 	bool bpf_stats;
 } env = {
 	.threshold = DEFAULT_THRESHOLD,
+	.min_duration_ns = DEFAULT_MIN_DURATION_NS,
 	.gap_ns = DEFAULT_GAP_NS,
 	.interval_ns = DEFAULT_INTERVAL_NS,
 	.max_tasks = DEFAULT_MAX_TASKS,
@@ -76,15 +82,17 @@ static const char argp_program_doc[] =
 "\n"
 "A task's episode is the run of fault-in attempts, failed atomic/nofault\n"
 "copies and kernel page faults it makes on user addresses; an event that\n"
-"does not get past the furthest address its probe already reached is a\n"
-"retry. Episodes whose retries reach the threshold are reported: DETECTED\n"
-"once, ONGOING while it lasts (rate limited), ENDED with totals.\n"
+"comes back inside the address range its probe already covered is a\n"
+"retry. An episode that reaches the threshold of retries and has lasted\n"
+"--min-duration is a loop: reported DETECTED once, ONGOING while it lasts\n"
+"(rate limited), ENDED with totals.\n"
 "\v"
 "EXAMPLES:\n"
 "    faultloop                     # watch every task, default threshold\n"
 "    faultloop --probes            # what can be attached on this kernel\n"
 "    faultloop --probes --json     # the same, machine readable\n"
 "    faultloop -p 1234 -t 8        # one process, report at 8 retries\n"
+"    faultloop -t 2 -D 0 --json    # every episode with 2 retries, however short\n"
 "    faultloop --cgroup /system.slice/foo.service --json\n"
 "    faultloop --mode kprobe -d 60 # kprobes for functions, stop after 60 s\n"
 "    faultloop --metrics :19477    # metrics on every address (default: loopback)\n"
@@ -101,7 +109,8 @@ enum {
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Only this process (tgid)", 0 },
 	{ "cgroup", 'c', "PATH", 0, "Only tasks in this cgroup v2 (absolute, or relative to the cgroup2 mount)", 0 },
-	{ "threshold", 't', "N", 0, "Report an episode at N retries (default 64)", 0 },
+	{ "threshold", 't', "N", 0, "Report an episode once it has N retries (default 64)", 0 },
+	{ "min-duration", 'D', "DURATION", 0, "A loop must also have lasted this long (default 1s; 0: retries alone)", 0 },
 	{ "gap", 'g', "DURATION", 0, "Idle gap that ends an episode (default 1s; units ns us ms s m h)", 0 },
 	{ "metrics", OPT_METRICS, "[ADDR:]PORT|off", 0, "Serve Prometheus metrics on GET /metrics (default 127.0.0.1:19477)", 0 },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, 0, "Enable the kernel's BPF run-time stats and export them (costs a little per event)", 0 },
@@ -144,6 +153,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_u64(arg, 1, 1000000000, &v, &why))
 			return bad_value(state, "--threshold", arg, why);
 		env.threshold = v;
+		break;
+	case 'D':
+		if (parse_duration_ns(arg, 1000000000ULL, 0, 3600ULL * 1000000000ULL, &v, &why))
+			return bad_value(state, "--min-duration", arg, why);
+		env.min_duration_ns = v;
 		break;
 	case 'g':
 		if (parse_duration_ns(arg, 1000000ULL, 1000000ULL, 3600ULL * 1000000000ULL, &v, &why))
@@ -595,6 +609,7 @@ int main(int argc, char **argv)
 	rt.skel->rodata->targ_tgid = env.pid;
 	rt.skel->rodata->filter_cg = env.cgroup != NULL;
 	rt.skel->rodata->threshold = env.threshold;
+	rt.skel->rodata->min_duration_ns = env.min_duration_ns;
 	rt.skel->rodata->gap_ns = env.gap_ns;
 	rt.skel->rodata->ongoing_ns = env.interval_ns;
 #if defined(__aarch64__)
@@ -687,8 +702,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries, gap %llums, mode %s)%s\n",
-		n, env.threshold, (unsigned long long)(env.gap_ns / 1000000),
+	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries over %llums, gap %llums, mode %s)%s\n",
+		n, env.threshold, (unsigned long long)(env.min_duration_ns / 1000000),
+		(unsigned long long)(env.gap_ns / 1000000),
 		env.mode == FL_SEL_AUTO ? "auto" : env.mode == FL_SEL_FENTRY ? "fentry" :
 		env.mode == FL_SEL_KPROBE ? "kprobe" : "tracepoint",
 		fl_probes_count(&set, FL_ST_ATTACHED) < set.n ? "; some signals missing:" : "");

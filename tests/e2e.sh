@@ -83,6 +83,8 @@ bad_flag "non-negative" --pid ''
 bad_flag "too large" --pid 4294967296
 bad_flag "unknown unit" --gap 5parsecs
 bad_flag "at least 1ms" --gap 10us
+bad_flag "too large" --min-duration 2h
+bad_flag "unknown unit" --min-duration 1x
 bad_flag "duration" --duration -1
 bad_flag "expected auto" --mode uprobe
 bad_flag "unrecognized option" --no-such-flag
@@ -153,7 +155,7 @@ stop_fl() {
 }
 
 # 1. low threshold catches the madvise/pwrite race with the right identity
-start_fl "$TMP/low.json" "$TMP/low.err" --threshold 2 --json
+start_fl "$TMP/low.json" "$TMP/low.err" --threshold 2 --min-duration 0 --json
 check "faultloop starts in this kernel's mode" grep -q 'probes attached' "$TMP/low.err"
 "$RACE" -t 3 -c flrace >"$TMP/race.out"
 RPID=$(awk '/^pid/{print $2}' "$TMP/race.out")
@@ -173,7 +175,9 @@ check "summary names reports lost" grep -q 'reports lost' "$TMP/low.err"
 check "degraded mode says what is missing" grep -q 'missing:' "$TMP/low.err"
 
 # 2. default threshold: quiet on the race and on ordinary load
-start_fl "$TMP/def.json" "$TMP/def.err" --json
+# (--min-duration 0: the threshold alone must be quiet; the default also
+# waits 1 s, which can only remove reports)
+start_fl "$TMP/def.json" "$TMP/def.err" --json --min-duration 0
 (
 	"$RACE" -t 6 -w 2 -c flrace >/dev/null &
 	tar cf - /usr/include 2>/dev/null | gzip -1 >/dev/null
@@ -196,7 +200,7 @@ if [ "${ev:-0}" -gt 1000 ]; then ok "... while seeing the events ($ev)"; else no
 RP=$!
 PIDS+=("$RP")
 sleep 1.5
-start_fl "$TMP/run.json" "$TMP/run.err" -t 2 --json -d 2
+start_fl "$TMP/run.json" "$TMP/run.err" -t 2 -D 0 --json -d 2
 wait "$FLPID"
 wait "$RP"
 n=$(count_reports "$TMP/run.json" "r['event']=='detected' and r['comm']=='flrunning'")
@@ -211,7 +215,7 @@ nice -n 19 "$RACE" -t 6 -c flother >/dev/null &
 P2=$!
 PIDS+=("$P1" "$P2")
 sleep 0.5
-start_fl "$TMP/pid.json" "$TMP/pid.err" -t 2 --json -p "$P1" -d 3
+start_fl "$TMP/pid.json" "$TMP/pid.err" -t 2 -D 0 --json -p "$P1" -d 3
 wait "$FLPID"; wait "$P1" "$P2"
 n1=$(count_reports "$TMP/pid.json" "r['pid']==$P1")
 n2=$(count_reports "$TMP/pid.json" "r['pid']!=$P1")
@@ -230,7 +234,7 @@ if [ -n "$CG2" ] && mkdir -p "$CG2/faultloop-e2e"; then
 	PIDS+=("$P1" "$P2")
 	echo "$P1" >"$CG2/faultloop-e2e/cgroup.procs"
 	for t in /proc/"$P1"/task/*; do echo "${t##*/}" >"$CG2/faultloop-e2e/cgroup.threads" 2>/dev/null; done
-	start_fl "$TMP/cg.json" "$TMP/cg.err" -t 2 --json --cgroup "$CG2/faultloop-e2e" -d 3
+	start_fl "$TMP/cg.json" "$TMP/cg.err" -t 2 -D 0 --json --cgroup "$CG2/faultloop-e2e" -d 3
 	wait "$FLPID"; wait "$P1" "$P2"
 	n1=$(count_reports "$TMP/cg.json" "r['comm']=='flcgin' and r['cgroup']=='/faultloop-e2e'")
 	n2=$(count_reports "$TMP/cg.json" "r['comm']!='flcgin'")

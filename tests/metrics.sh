@@ -47,7 +47,7 @@ else
 fi
 
 # --- a running daemon ----------------------------------------------------------
-start_fl "$TMP/fl.out" "$TMP/fl.err" --threshold 2 --json --bpf-stats --metrics "127.0.0.1:$PORT"
+start_fl "$TMP/fl.out" "$TMP/fl.err" --threshold 2 --min-duration 0 --json --bpf-stats --metrics "127.0.0.1:$PORT"
 check "daemon up with metrics" grep -q "metrics on http://127.0.0.1:$PORT/metrics" "$TMP/fl.err"
 
 # a comm with a quote, a backslash and a newline, set by the workload itself
@@ -181,7 +181,7 @@ prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
 	--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom.log" 2>&1 &
 PROM=$!
 PIDS+=("$PROM")
-start_fl "$TMP/fl2.out" "$TMP/fl2.err" --threshold 2 --metrics "127.0.0.1:$PORT"
+start_fl "$TMP/fl2.out" "$TMP/fl2.err" --threshold 2 --min-duration 0 --metrics "127.0.0.1:$PORT"
 "$RACE" -t 4 -c flprom >/dev/null
 q() { curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1"; }
 got=""

@@ -42,7 +42,7 @@ static int on_report(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static struct fx *fx_open(__u32 threshold, __u32 max_tasks)
+static struct fx *fx_open_md(__u32 threshold, __u32 max_tasks, __u64 min_duration_ns)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -50,6 +50,7 @@ static struct fx *fx_open(__u32 threshold, __u32 max_tasks)
 	f->skel = detect_test_bpf__open();
 	assert_non_null(f->skel);
 	f->skel->rodata->threshold = threshold;
+	f->skel->rodata->min_duration_ns = min_duration_ns;
 	f->skel->rodata->gap_ns = GAP;
 	f->skel->rodata->ongoing_ns = IVL;
 	if (max_tasks)
@@ -58,6 +59,11 @@ static struct fx *fx_open(__u32 threshold, __u32 max_tasks)
 	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.reports), on_report, f, NULL);
 	assert_non_null(f->rb);
 	return f;
+}
+
+static struct fx *fx_open(__u32 threshold, __u32 max_tasks)
+{
+	return fx_open_md(threshold, max_tasks, 0);
 }
 
 static void fx_close(struct fx *f)
@@ -248,6 +254,45 @@ static void test_rewinding_loop_and_owner_exit(void **state)
 	fx_close(f);
 }
 
+/*
+ * --min-duration: a storm of retries that completes (the copy wins in the
+ * end, as under qemu TCG) is no loop; the same storm that goes on is
+ * DETECTED at its first event once it has lasted min_duration_ns.
+ */
+static void test_min_duration(void **state)
+{
+	struct fx *f = fx_open_md(5, 0, 20 * MS);
+	const __u64 a = 0x7f0000008000ULL;
+	struct fl_episode ep;
+	struct fl_stats st;
+	int i;
+
+	/* 500 retries in 10 ms, then the owner returns: quiet */
+	for (i = 0; i < 500; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 800, a, T0 + i * 20000);
+	run(f, FL_TEST_OWNER_EXIT, FL_SIG_OWNER_GENERIC_PERFORM_WRITE, 800, 0, T0 + 10 * MS, 0, 4096);
+	assert_int_equal(f->nrep, 0);
+
+	/* a loop that keeps going: nothing before 20 ms, DETECTED at 20 ms */
+	for (i = 0; i < 20; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 801, a, T0 + i * MS);
+	assert_true(get_ep(f, 801, &ep));
+	assert_int_equal(ep.retries, 19);
+	assert_int_equal(f->nrep, 0);
+	ev(f, FL_SIG_PF_KERNEL_ATOMIC, 801, a, T0 + 20 * MS);
+	assert_int_equal(f->nrep, 1);
+	assert_int_equal(f->reps[0].kind, FL_REPORT_DETECTED);
+	assert_int_equal(f->reps[0].tid, 801);
+	assert_int_equal(f->reps[0].retries, 20);
+	assert_int_equal(f->reps[0].duration_ns, 20 * MS);
+
+	get_stats(f, &st);
+	assert_int_equal(st.cnt[FL_CNT_DETECTED], 1);
+	assert_int_equal(st.ended[FL_END_OWNER_RETURN], 1);
+	assert_int_equal(st.hist_retries[9], 1);	/* 499 retries: [256, 512) */
+	fx_close(f);
+}
+
 /* A quiet task's episode ends at the gap; the next event starts afresh. */
 static void test_gap_ends_episode(void **state)
 {
@@ -407,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_and_ongoing),
 		cmocka_unit_test(test_probes_do_not_inflate),
 		cmocka_unit_test(test_rewinding_loop_and_owner_exit),
+		cmocka_unit_test(test_min_duration),
 		cmocka_unit_test(test_gap_ends_episode),
 		cmocka_unit_test(test_syscall_boundary),
 		cmocka_unit_test(test_task_exit),

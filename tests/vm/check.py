@@ -90,6 +90,15 @@ rc, pid, buf, reps = scenario("running")
 det = [r for r in reps if r["event"] == "detected" and r["pid"] == pid] if rc is not None else []
 say(rc == 0 and det, f"race running before faultloop started: {len(det)} DETECTED for pid {pid}")
 
+rc, pid, buf, reps = scenario("quiet")
+det = [r for r in reps if r["event"] == "detected"]
+m = re.search(r"SCENARIO-END quiet\n(?:.*\n)*?faultloop: (\d+) events, (\d+) episodes, (\d+) retries", text)
+ev, eps, retries = (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else (0, 0, 0)
+# the storms must have happened (retries seen), and none may count as a loop
+say(rc == 0 and not det and retries > 0,
+    f"default settings quiet on the race + btrfs searches: {len(det)} DETECTED "
+    f"({ev} events, {eps} episodes, {retries} retries seen, rc={rc})")
+
 m = re.search(r"SIGTERM rc=(\d+) during=(\d+) after=(\d+)", text)
 say(m and m.group(1) == "0" and int(m.group(2)) > 0 and m.group(3) == "0",
     "SIGTERM: " + (f"{m.group(2)} fl_ programs while running, {m.group(3)} after, rc={m.group(1)}" if m else "no output"))
