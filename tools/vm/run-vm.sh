@@ -11,9 +11,18 @@
 # tracefs, debugfs) and the requested modules loaded. It then prints
 # "FAULTLOOP-VM-EXIT <status>" and powers off.
 #
+# A payload that leaves the guest unable to power off (a task live-locked in
+# the kernel) prints "FAULTLOOP-VM-DONE <status>" on a line of its own once
+# its results are complete: the host then stops qemu about a second later
+# and exits with that status.
+#
 # Exit status: the guest's status from that marker; 124 if the guest was
 # killed at the timeout; 125 if it stopped without printing the marker
 # (panic, crash); 1 on a host-side error; 2 on bad usage.
+#
+# arm64 guests need a qemu >= 8.0 for correct MTE: tools/fetch-qemu.sh
+# provides one (bookworm-backports, unpacked into the cache) when the host's
+# is older, and the run is refused if it cannot.
 #
 # See tools/vm/README.md. Never uses KVM: guests hang under KVM on the
 # project's hosts, and TCG behaves the same everywhere.
@@ -79,13 +88,24 @@ case $arch in
 	amd64)
 		ensure_tools qemu-system-x86_64:qemu-system-x86
 		QEMU=(qemu-system-x86_64 -machine q35)
+		CPU=max
 		CONSOLE=ttyS0
 		;;
 	arm64)
-		ensure_tools qemu-system-aarch64:qemu-system-arm
 		# virt + cpu max gives MTE only with mte=on; it is free under TCG and the
-		# project's arm64 tests need it.
-		QEMU=(qemu-system-aarch64 -machine "virt,mte=on")
+		# project's arm64 tests need it.  qemu before 8.0 (bookworm's 7.2) gets
+		# MTE wrong: it looks tags up at the page-aligned physical address
+		# (fixed by QEMU commit 28fb921f02ef), so every sub-page tag check
+		# misfires and MTE results would be wrong.  fetch-qemu.sh returns the
+		# host's qemu when it is 8.0 or newer, else one from bookworm-backports
+		# unpacked into the cache.
+		qemu_aarch64=$("$SCRIPT_DIR/../fetch-qemu.sh") ||
+			die "no qemu-system-aarch64 >= 8.0 (the host's is $(qemu-system-aarch64 --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p' || echo missing)) and tools/fetch-qemu.sh failed: refusing to boot an arm64 guest whose MTE would be wrong"
+		# pauth-impdef: TCG's architected QARMA pointer authentication is slow;
+		# the guests do not care which algorithm signs their pointers.
+		# -audio none: no audio backend probing (qemu 8+ syntax).
+		QEMU=("$qemu_aarch64" -machine "virt,mte=on" -audio none)
+		CPU=max,pauth-impdef=on
 		CONSOLE=ttyAMA0
 		;;
 esac
@@ -338,7 +358,7 @@ find "$CACHE/logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' 2>/dev/null |
 # let a vCPU run a stale translation of code another vCPU just patched:
 # x86 guests then die on a leftover int3 from text_poke_bp() ("Oops: int3"
 # at a freshly traced function), seen on 6.12 while attaching fentry.
-qemu_args=("${QEMU[@]}" -accel "tcg,thread=$tcg" -cpu max -m "$mem" -smp "$smp"
+qemu_args=("${QEMU[@]}" -accel "tcg,thread=$tcg" -cpu "$CPU" -m "$mem" -smp "$smp"
 	-nographic -no-reboot -nic none
 	-kernel "$kernel" -initrd "$run/initrd"
 	-append "console=$CONSOLE panic=-1 quiet${append:+ $append}")
@@ -359,8 +379,20 @@ tail -n +1 -f --pid="$qpid" "$logfile" &
 tailpid=$!
 
 deadline=$(($(date +%s) + timeout))
-timed_out=0 marker_seen_at=""
+timed_out=0 marker_seen_at="" done_seen_at=""
 while kill -0 "$qpid" 2>/dev/null; do
+	# FAULTLOOP-VM-DONE: the payload has printed all its results but the
+	# guest may be unable to shut down (a task live-locked in the kernel
+	# wedges anything that needs every CPU, poweroff included).  Stop qemu
+	# once the console had a moment to drain.
+	if grep -q '^FAULTLOOP-VM-DONE [0-9]' "$logfile"; then
+		done_seen_at=${done_seen_at:-$(date +%s.%N)}
+		if awk -v a="$done_seen_at" -v b="$(date +%s.%N)" 'BEGIN { exit !(b - a > 1) }'; then
+			log "payload printed FAULTLOOP-VM-DONE; stopping qemu"
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+	fi
 	if grep -q '^FAULTLOOP-VM-EXIT [0-9]' "$logfile"; then
 		# poweroff -f should end qemu at once; give it a moment, then stop it.
 		marker_seen_at=${marker_seen_at:-$(date +%s)}
@@ -392,6 +424,9 @@ boot=$(tr -d '\r' <"$logfile" | sed -n 's/.*FAULTLOOP-VM-START uptime=\([0-9.]*\
 # The last marker wins, in case the payload echoed an earlier one. Serial
 # consoles add \r.
 status=$(tr -d '\r' <"$logfile" | sed -n 's/^FAULTLOOP-VM-EXIT \([0-9][0-9]*\)$/\1/p' | tail -n1)
+# A payload that ended with FAULTLOOP-VM-DONE is as good as one that exited.
+[[ -n $status ]] ||
+	status=$(tr -d '\r' <"$logfile" | sed -n 's/^FAULTLOOP-VM-DONE \([0-9][0-9]*\)$/\1/p' | tail -n1)
 if ((timed_out)) && [[ -z $status ]]; then
 	log "timeout: guest killed after ${timeout}s (log: $logfile)"
 	exit 124
