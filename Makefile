@@ -36,7 +36,7 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function \
 	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
 
-LIB_SRCS := src/util.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c src/metrics.c
+LIB_SRCS := src/util.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c src/metrics.c src/stuck.c
 # Debian's libmicrohttpd.a needs gnutls and p11-kit, which have no static
 # libraries: static builds link one without HTTPS, built from Debian's
 # source package by tools/build-microhttpd.sh into $(FL_CACHE), per arch,
@@ -107,10 +107,15 @@ $(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
-# ./faultloop is the last binary built (STATIC=1, ARCH=... included):
-# phony so that switching flavours always refreshes it
+# ./faultloop is the last binary built for this machine (STATIC=1 included;
+# a cross build stays in its $(OUTPUT)): phony so that switching flavours
+# always refreshes it.  Written by rename: it may be running.
+ifeq ($(ARCH),$(HOST_ARCH))
 faultloop: $(OUTPUT)/faultloop
-	$(Q)cmp -s $< $@ || cp $< $@
+	$(Q)cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
+else
+faultloop: $(OUTPUT)/faultloop
+endif
 
 # --- workloads ---------------------------------------------------------------
 

@@ -586,3 +586,63 @@ int fl_task_exit__tp(void *args)
 {
 	return fl_probe_boundary(args, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT);
 }
+
+/* ---- stuck tasks: what /proc cannot say about a running thread ------------- */
+
+/* task_struct.state became __state (unsigned int) in 5.14 (2f064a59a11f) */
+struct task_struct___state_old {
+	volatile long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long fl_task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___state_old *)t, state);
+}
+
+/* The syscall a task is in, from the pt_regs saved at kernel entry. */
+static __always_inline long fl_task_syscall(struct task_struct *t)
+{
+	struct pt_regs *regs;
+
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+		/* 5.15 (dd6e10fbd9fb): also right with x86 FRED's stack padding */
+		regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	} else {
+		/* 5.10-5.14: task_pt_regs() is the top of the 16 KiB kernel
+		 * stack on x86_64 and arm64 (no padding on 64-bit; Debian
+		 * kernels have no KASAN, which would double it). */
+		void *stack = BPF_CORE_READ(t, stack);
+
+		if (!stack)
+			return -1;
+		regs = stack + 16384 - bpf_core_type_size(struct pt_regs);
+	}
+#if defined(__TARGET_ARCH_x86)
+	return (long)BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno);
+#else
+	return -1;
+#endif
+}
+
+/* Every running user thread; user space keeps those /proc found stuck. */
+SEC("iter/task")
+int fl_task_iter(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct fl_task_rec r = {};
+
+	if (!t || fl_task_state(t) != 0 || (BPF_CORE_READ(t, flags) & 0x00200000 /* PF_KTHREAD */))
+		return 0;
+	r.pid = BPF_CORE_READ(t, tgid);
+	r.tid = BPF_CORE_READ(t, pid);
+	r.syscall = fl_task_syscall(t);
+	if (bpf_core_field_exists(t->sched_info))	/* CONFIG_SCHED_INFO */
+		r.last_arrival_ns = BPF_CORE_READ(t, sched_info.last_arrival);
+	r.now_ns = bpf_ktime_get_ns();
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}

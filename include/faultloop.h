@@ -163,6 +163,21 @@ struct fl_report {
 	__u64 stack[FL_MAX_STACK];
 };
 
+/*
+ * One running user thread from the task iterator (fl_task_iter): what /proc
+ * cannot tell about a task that is on a CPU right now.  /proc/PID/syscall
+ * says only "running" for it; the syscall number is in the pt_regs saved
+ * at kernel entry, and sched_info.last_arrival says since when it has been
+ * on its CPU.
+ */
+struct fl_task_rec {
+	__u32 pid;
+	__u32 tid;
+	__s64 syscall;		/* -1: not in a syscall, or unknown */
+	__u64 last_arrival_ns;	/* sched_clock; 0: CONFIG_SCHED_INFO off */
+	__u64 now_ns;		/* bpf_ktime_get_ns() at the read */
+};
+
 /* BPF_PROG_TEST_RUN driver ops (tests/bpf). */
 enum fl_test_op {
 	FL_TEST_EVENT = 1,

@@ -4,6 +4,8 @@
  */
 #define _GNU_SOURCE
 #include <argp.h>
+#include <pthread.h>
+#include <time.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@
 #endif
 #include "probes.h"
 #include "report.h"
+#include "stuck.h"
 #include "util.h"
 
 #ifndef FAULTLOOP_VERSION
@@ -292,11 +295,52 @@ static void trial_close(void *p, struct bpf_object *obj)
 	t->skel = NULL;
 }
 
+/* Load one program alone, the way fl_probes_select() trials probes. */
+static bool trial_load_prog(const char *name)
+{
+	struct faultloop_bpf *skel = faultloop_bpf__open();
+	libbpf_print_fn_t old = NULL;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err;
+
+	if (!skel)
+		return false;
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, !strcmp(bpf_program__name(prog), name));
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF)
+			bpf_map__set_max_entries(map, 4096);
+		else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH)
+			bpf_map__set_max_entries(map, 1);
+	}
+	if (env.verbose < 2)
+		old = libbpf_set_print(NULL);
+	err = faultloop_bpf__load(skel);
+	if (env.verbose < 2)
+		libbpf_set_print(old);
+	if (err && env.verbose)
+		fprintf(stderr, "faultloop: %s does not load here: %s\n", name, strerror(-err));
+	faultloop_bpf__destroy(skel);
+	return !err;
+}
+
 /* ---- runtime -------------------------------------------------------------- */
+
+/* Threads found spinning in the kernel (stuck.h); the HTTP thread reads t[]. */
+struct stuck_state {
+	pthread_mutex_t lock;
+	struct fl_stuck_task t[FL_STUCK_MAX];
+	int n;
+	struct fl_proc_sample prev;	/* the last sample of exactly t[] */
+	struct bpf_link *iter;		/* fl_task_iter; NULL: syscall unknown */
+	long clk_tck;
+};
 
 struct runtime {
 	struct faultloop_bpf *skel;
 	struct fl_probe_set *set;
+	struct stuck_state stuck;
 	struct fl_report_ctx rctx;
 	struct fl_user_stats ustats;
 	int stats_fd;		/* BPF_ENABLE_STATS, -1 when off */
@@ -392,6 +436,132 @@ static void sweep(struct runtime *rt, bool all)
 
 static int read_stats(struct faultloop_bpf *skel, struct fl_stats *sum);
 
+/* ---- tasks stuck in the kernel ---------------------------------------------- */
+
+/* The syscall and time on CPU of stuck threads, from the task iterator. */
+static void stuck_enrich(struct stuck_state *st, struct fl_stuck_task *t, int n)
+{
+	struct fl_task_rec r;
+	int fd, i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].on_cpu_ns < t[i].quiet_ns)
+			t[i].on_cpu_ns = t[i].quiet_ns;	/* at least what we saw */
+	if (!st->iter)
+		return;
+	fd = bpf_iter_create(bpf_link__fd(st->iter));
+	if (fd < 0)
+		return;
+	while (read(fd, &r, sizeof(r)) == sizeof(r)) {
+		for (i = 0; i < n; i++) {
+			if (t[i].tid != r.tid)
+				continue;
+			t[i].syscall = r.syscall;
+			/* sched_clock and ktime both count from boot; a
+			 * last_arrival in the future is clock skew: ignore */
+			if (r.last_arrival_ns && r.now_ns > r.last_arrival_ns &&
+			    r.now_ns - r.last_arrival_ns > t[i].on_cpu_ns)
+				t[i].on_cpu_ns = r.now_ns - r.last_arrival_ns;
+		}
+	}
+	close(fd);
+}
+
+/* Keep prev as the sample of exactly the threads in st->t[], in order. */
+static void stuck_keep(struct stuck_state *st, const struct fl_proc_sample *b)
+{
+	int i, j, k = 0;
+
+	for (i = 0; i < st->n; i++)
+		for (j = 0; j < b->n; j++)
+			if (b->t[j].tid == st->t[i].tid && k < st->prev.cap)
+				st->prev.t[k++] = b->t[j];
+	st->prev.n = k;
+	st->prev.mono_ns = b->mono_ns;
+}
+
+/*
+ * First verdict, before any probe is armed: sample `a` was taken before
+ * probe selection, so its seconds of trial loads are the window.
+ */
+static int stuck_first(struct runtime *rt, struct fl_proc_sample *a)
+{
+	struct stuck_state *st = &rt->stuck;
+	struct fl_proc_sample b = {};
+	__u64 waited = now_mono_ns() - a->mono_ns;
+	int n, i;
+
+	if (a->n <= 0)
+		return 0;
+	if (waited < FL_STUCK_WINDOW_NS) {
+		struct timespec ts = { 0, (long)(FL_STUCK_WINDOW_NS - waited) };
+
+		nanosleep(&ts, NULL);
+	}
+	if (fl_proc_resample(&b, a, "/proc") < 0)
+		return 0;
+	n = fl_stuck_find(a, &b, st->clk_tck, st->t, FL_STUCK_MAX);
+	stuck_enrich(st, st->t, n);
+	st->prev.t = calloc(FL_STUCK_MAX, sizeof(*st->prev.t));
+	st->prev.cap = st->prev.t ? FL_STUCK_MAX : 0;
+	pthread_mutex_lock(&st->lock);
+	st->n = n;
+	pthread_mutex_unlock(&st->lock);
+	stuck_keep(st, &b);
+	fl_proc_sample_free(&b);
+	for (i = 0; i < n; i++) {
+		const struct fl_stuck_task *t = &st->t[i];
+		const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
+
+		fprintf(stderr, "faultloop: task %u (%s, tid %u) is stuck in the kernel on CPU %d: "
+			"%u%% system time, no context switch for %.1fs%s%s\n",
+			t->pid, t->comm, t->tid, t->cpu, t->sys_pct, t->on_cpu_ns / 1e9,
+			t->syscall >= 0 ? ", syscall " : "", t->syscall >= 0 ? (name ? name : "?") : "");
+	}
+	return n;
+}
+
+/* While stuck threads remain: drop those that scheduled or left. */
+static void stuck_recheck(struct runtime *rt, __u64 now)
+{
+	struct stuck_state *st = &rt->stuck;
+	struct fl_proc_sample b = {};
+	struct fl_stuck_task keep[FL_STUCK_MAX];
+	int i, j, k = 0;
+
+	if (!st->n || now - st->prev.mono_ns < FL_STUCK_WINDOW_NS)
+		return;
+	if (fl_proc_resample(&b, &st->prev, "/proc") < 0)
+		return;
+	for (i = 0; i < st->n; i++) {
+		const struct fl_task_stat *pa = NULL, *pb = NULL;
+		unsigned int pct = 0;
+
+		for (j = 0; j < st->prev.n; j++)
+			if (st->prev.t[j].tid == st->t[i].tid)
+				pa = &st->prev.t[j];
+		for (j = 0; j < b.n; j++)
+			if (b.t[j].tid == st->t[i].tid)
+				pb = &b.t[j];
+		if (pa && pb && fl_stuck_judge(pa, pb, b.mono_ns - st->prev.mono_ns,
+					       st->clk_tck, &pct)) {
+			keep[k] = st->t[i];
+			keep[k].quiet_ns += b.mono_ns - st->prev.mono_ns;
+			keep[k].sys_pct = pct > 100 ? 100 : pct;
+			k++;
+		} else {
+			fl_report_print_stuck(&rt->rctx, &st->t[i], true, now);
+		}
+	}
+	stuck_enrich(st, keep, k);
+	pthread_mutex_lock(&st->lock);
+	memcpy(st->t, keep, k * sizeof(keep[0]));
+	st->n = k;
+	pthread_mutex_unlock(&st->lock);
+	stuck_keep(st, &b);
+	fl_proc_sample_free(&b);
+}
+
 /* ---- metrics snapshot (HTTP thread) --------------------------------------- */
 
 static int take_snapshot(void *ctx, struct fl_metrics_snapshot *snap)
@@ -405,6 +575,10 @@ static int take_snapshot(void *ctx, struct fl_metrics_snapshot *snap)
 		return -EIO;
 	snap->probes = rt->set;
 	snap->version = FAULTLOOP_VERSION;
+	pthread_mutex_lock(&rt->stuck.lock);
+	snap->nstuck = rt->stuck.n;
+	memcpy(snap->stuck, rt->stuck.t, rt->stuck.n * sizeof(rt->stuck.t[0]));
+	pthread_mutex_unlock(&rt->stuck.lock);
 	keys = calloc(env.max_tasks, sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
@@ -558,10 +732,14 @@ int main(int argc, char **argv)
 	struct fl_http *http = NULL;
 	struct ring_buffer *rb = NULL;
 	struct ksyms *ks = NULL;
+	struct fl_proc_sample running = {};
 	__u64 start, last_sweep, sweep_every;
-	int err, cg_fd = -1, n;
+	int err, cg_fd = -1, n, nstuck;
+	bool iter_ok, caps_dropped = false;
 
 	fl_user_stats_init(&rt.ustats);
+	pthread_mutex_init(&rt.stuck.lock, NULL);
+	rt.stuck.clk_tck = sysconf(_SC_CLK_TCK);
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return err;
@@ -591,6 +769,20 @@ int main(int argc, char **argv)
 		}
 	}
 
+	rt.rctx.out = stdout;
+	rt.rctx.json = env.json;
+	rt.rctx.ks = ksyms__hidden(ks) ? NULL : ks;
+	rt.rctx.probes = &set;
+	rt.rctx.real_minus_mono_ns = (int64_t)(now_real_ns() - now_mono_ns());
+	rt.rctx.cgroup_path = cgroup2_mount() ? cgroup_path : NULL;
+	rt.set = &set;
+
+	/* Threads running now: the first half of the stuck-task check, whose
+	 * window is the probe selection below (stuck_first). */
+	if (fl_proc_sample_running(&running, "/proc", getpid()) < 0)
+		fprintf(stderr, "faultloop: cannot scan /proc for stuck tasks: %s\n", strerror(errno));
+	iter_ok = trial_load_prog("fl_task_iter");
+
 	set.sel = env.mode;
 	set.verbose = env.verbose > 1;
 	n = fl_probes_select(&set, ks, trial_open, trial_close, &trial);
@@ -617,6 +809,8 @@ int main(int argc, char **argv)
 #endif
 	bpf_map__set_max_entries(rt.skel->maps.episodes, env.max_tasks);
 	err = fl_probes_prepare(&set, rt.skel->obj);
+	if (!err && iter_ok)
+		err = bpf_program__set_autoload(rt.skel->progs.fl_task_iter, true);
 	if (!err)
 		err = faultloop_bpf__load(rt.skel);
 	if (err) {
@@ -643,6 +837,36 @@ int main(int argc, char **argv)
 	signal(SIGINT, sig_handler);
 	signal(SIGTERM, sig_handler);
 
+	if (iter_ok) {
+		rt.stuck.iter = bpf_program__attach_iter(rt.skel->progs.fl_task_iter, NULL);
+		if (!rt.stuck.iter && env.verbose)
+			fprintf(stderr, "faultloop: task iterator: %s (stuck tasks without syscall)\n",
+				strerror(errno));
+	}
+	nstuck = stuck_first(&rt, &running);
+	fl_proc_sample_free(&running);
+	if (nstuck > 0) {
+		int i;
+
+		for (i = 0; i < nstuck; i++)
+			fl_report_print_stuck(&rt.rctx, &rt.stuck.t[i], false, now_mono_ns());
+#if defined(__aarch64__)
+		/* arm64 patches kernel text for kprobes and fentry under
+		 * stop_machine() (aarch64_insn_patch_text, ftrace), which waits
+		 * for every CPU; a CPU spinning in the kernel never comes and
+		 * the whole machine stalls behind it (seen on Debian 5.10 with
+		 * the btrfs search_ioctl MTE live-lock).  Tracepoints flip a
+		 * static key without it. */
+		set.hold = "a task spins in the kernel; arming patches kernel text under stop_machine()";
+		fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel: "
+			"on arm64 that patches kernel text under stop_machine(), which would wait forever "
+			"for the spinning CPU; they are armed once no task is stuck\n", nstuck);
+#else
+		fprintf(stderr, "faultloop: arming anyway: %s patches kernel text with IPIs, not stop_machine()\n",
+			"x86");
+#endif
+	}
+
 	/* --probes attaches for real too: only an attach proves a probe */
 	n = fl_probes_attach(&set, rt.skel->obj);
 	if (env.probes) {
@@ -658,20 +882,12 @@ int main(int argc, char **argv)
 		err = 0;
 		goto cleanup;
 	}
-	if (!have_address_signal(&set)) {
+	if (!have_address_signal(&set) && !fl_probes_count(&set, FL_ST_HELD)) {
 		fprintf(stderr, "faultloop: no fault-in, copy or fault probe could be attached on this kernel "
 			"(run 'faultloop --probes' for the reasons)\n");
 		err = -ENOENT;
 		goto cleanup;
 	}
-
-	rt.rctx.out = stdout;
-	rt.rctx.json = env.json;
-	rt.rctx.ks = ksyms__hidden(ks) ? NULL : ks;
-	rt.rctx.probes = &set;
-	rt.rctx.real_minus_mono_ns = (int64_t)(now_real_ns() - now_mono_ns());
-	rt.rctx.cgroup_path = cgroup2_mount() ? cgroup_path : NULL;
-	rt.set = &set;
 
 	if (env.bpf_stats) {
 		/* run counts and times of every BPF program while the fd is open */
@@ -696,10 +912,14 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	err = drop_capabilities();
-	if (err) {
-		fprintf(stderr, "faultloop: cannot drop capabilities: %s\n", strerror(-err));
-		goto cleanup;
+	/* held probes still need CAP_PERFMON/CAP_SYS_ADMIN to be armed */
+	if (!set.hold) {
+		err = drop_capabilities();
+		if (err) {
+			fprintf(stderr, "faultloop: cannot drop capabilities: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		caps_dropped = true;
 	}
 
 	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries over %llums, gap %llums, mode %s)%s\n",
@@ -735,7 +955,22 @@ int main(int argc, char **argv)
 		now = now_mono_ns();
 		if (now - last_sweep >= sweep_every) {
 			sweep(&rt, false);
+			stuck_recheck(&rt, now);
 			last_sweep = now;
+		}
+		if (set.hold && !rt.stuck.n) {
+			set.hold = NULL;
+			n = fl_probes_attach(&set, rt.skel->obj);
+			fprintf(stderr, "faultloop: no task is stuck in the kernel any more: %d held probes armed\n", n);
+			fl_probes_print_summary(&set, stderr);
+		}
+		if (!set.hold && !caps_dropped) {
+			err = drop_capabilities();
+			if (err) {
+				fprintf(stderr, "faultloop: cannot drop capabilities: %s\n", strerror(-err));
+				break;
+			}
+			caps_dropped = true;
 		}
 		if (env.duration_ns && now - start >= env.duration_ns)
 			break;
@@ -749,6 +984,8 @@ int main(int argc, char **argv)
 
 cleanup:
 	fl_http_stop(http);
+	bpf_link__destroy(rt.stuck.iter);
+	free(rt.stuck.prev.t);
 	if (rt.stats_fd >= 0)
 		close(rt.stats_fd);
 	ring_buffer__free(rb);

@@ -253,6 +253,25 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 	       "Events of tasks not tracked because the episode map was full (--max-tasks).",
 	       b->cnt[FL_CNT_EPISODES_DROPPED]);
 
+	scalar(out, om, "faultloop_stuck_tasks", M_GAUGE,
+	       "Tasks found spinning in the kernel without a context switch when faultloop started, still there.",
+	       s->nstuck);
+	family(out, om, "faultloop_stuck_task_seconds", M_GAUGE,
+	       "How long each stuck task has been on its CPU in the kernel, by pid, tid, comm and syscall.");
+	for (i = 0; i < s->nstuck; i++) {
+		const struct fl_stuck_task *t = &s->stuck[i];
+		const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
+
+		fprintf(out, "faultloop_stuck_task_seconds{pid=\"%u\",tid=\"%u\",comm=\"", t->pid, t->tid);
+		esc(out, t->comm);
+		if (name)
+			fprintf(out, "\",syscall=\"%s\"} %.3f\n", name, t->on_cpu_ns / 1e9);
+		else if (t->syscall >= 0)
+			fprintf(out, "\",syscall=\"%ld\"} %.3f\n", t->syscall, t->on_cpu_ns / 1e9);
+		else
+			fprintf(out, "\",syscall=\"unknown\"} %.3f\n", t->on_cpu_ns / 1e9);
+	}
+
 	family(out, om, "faultloop_probe_info", M_INFO,
 	       "One series per probe: the symbol and mode attached, or why not (status).");
 	for (i = 0; s->probes && i < s->probes->n; i++) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "faultloop.h"
+#include "stuck.h"
 
 struct fl_probe_set;
 
@@ -57,6 +58,8 @@ struct fl_metrics_snapshot {
 	int nprogs;
 	bool bpf_stats;
 	const char *version;
+	struct fl_stuck_task stuck[FL_STUCK_MAX];	/* spinning in the kernel */
+	int nstuck;
 };
 
 void fl_user_stats_init(struct fl_user_stats *u);

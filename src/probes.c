@@ -193,6 +193,7 @@ const char *fl_status_name(enum fl_status st)
 	case FL_ST_ABSENT: return "not present";
 	case FL_ST_DISABLED: return "disabled";
 	case FL_ST_OTHER_ARCH: return "other arch";
+	case FL_ST_HELD: return "held";
 	}
 	return "?";
 }
@@ -661,6 +662,11 @@ int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 	return 0;
 }
 
+bool fl_mode_patches_text(enum fl_mode m)
+{
+	return m == FL_MODE_FENTRY || m == FL_MODE_KPROBE;
+}
+
 /* Phase 3: per probe, attach the candidates in order until one sticks. */
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 {
@@ -672,9 +678,20 @@ int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
 
+		bool held = false;
+
+		if (p->status == FL_ST_ATTACHED)
+			continue;	/* a second call arms what was held */
 		for (k = 0; k < p->ntries; k++) {
 			const struct fl_try *t = &p->tries[k];
 
+			if (set->hold && fl_mode_patches_text(t->impl->mode)) {
+				if (p->status != FL_ST_HELD)
+					add_reason(p, "%s %s: held: %s", t->sym,
+						   fl_mode_name(t->impl), set->hold);
+				held = true;
+				continue;	/* a tracepoint candidate may follow */
+			}
 			err = attach_impl(t->impl, obj, t->sym, p->links);
 			if (err) {
 				add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
@@ -687,6 +704,8 @@ int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 			n++;
 			break;
 		}
+		if (p->status != FL_ST_ATTACHED && p->ntries)
+			p->status = held ? FL_ST_HELD : FL_ST_REFUSED;
 	}
 	if (!set->verbose)
 		libbpf_set_print(old);

@@ -77,6 +77,7 @@ enum fl_status {
 	FL_ST_ABSENT,		/* no candidate symbol on this kernel */
 	FL_ST_DISABLED,		/* excluded by --mode */
 	FL_ST_OTHER_ARCH,
+	FL_ST_HELD,		/* loaded, not armed: set->hold says why */
 };
 
 #define FL_MAX_TRIES 8
@@ -103,6 +104,10 @@ struct fl_probe_set {
 	int n;
 	enum fl_mode_sel sel;
 	bool verbose;
+	/* Non-NULL: fl_probes_attach() leaves fentry/kprobe candidates
+	 * unattached (FL_ST_HELD) for this reason; clear it and call
+	 * fl_probes_attach() again to arm them. */
+	const char *hold;
 };
 
 extern const struct fl_probe_def fl_probe_defs[];
@@ -134,6 +139,8 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx);
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
+/* Does attaching this mode patch kernel text (fentry, kprobe)? */
+bool fl_mode_patches_text(enum fl_mode m);
 void fl_probes_detach(struct fl_probe_set *set);
 void fl_probes_free(struct fl_probe_set *set);
 

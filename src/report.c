@@ -5,6 +5,7 @@
 #include "ksyms.h"
 #include "probes.h"
 #include "report.h"
+#include "stuck.h"
 #include "util.h"
 
 static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr);
@@ -238,5 +239,57 @@ void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r)
 		print_json(c, r, owner, cg);
 	else
 		print_text(c, r, owner, cg);
+	fflush(c->out);
+}
+
+void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_task *t,
+			   bool ended, uint64_t now)
+{
+	const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
+	char ts[64], d[32], comm[sizeof(t->comm)];
+	size_t i;
+
+	for (i = 0; i < sizeof(comm) - 1 && t->comm[i]; i++)
+		comm[i] = ((unsigned char)t->comm[i] < 0x20 || t->comm[i] == 0x7f) ? '?' : t->comm[i];
+	comm[i] = 0;
+	if (c->json) {
+		struct jw w;
+
+		jw_init(&w, c->out);
+		jw_object_start(&w);
+		jw_kv_string(&w, "event", ended ? "unstuck" : "stuck");
+		fmt_time(c, now, true, ts, sizeof(ts));
+		jw_kv_string(&w, "time", ts);
+		jw_kv_uint(&w, "pid", t->pid);
+		jw_kv_uint(&w, "tid", t->tid);
+		jw_name(&w, "comm");
+		jw_string(&w, t->comm);
+		jw_kv_int(&w, "cpu", t->cpu);
+		jw_name(&w, "syscall");
+		if (t->syscall >= 0)
+			jw_int(&w, t->syscall);
+		else
+			jw_null(&w);
+		jw_name(&w, "syscall_name");
+		jw_string(&w, name);
+		jw_kv_uint(&w, "on_cpu_ns", t->on_cpu_ns);
+		jw_kv_uint(&w, "quiet_ns", t->quiet_ns);
+		jw_kv_uint(&w, "sys_pct", t->sys_pct);
+		jw_object_end(&w);
+		fputc('\n', c->out);
+	} else {
+		fmt_time(c, now, false, ts, sizeof(ts));
+		fmt_duration(t->on_cpu_ns, d, sizeof(d));
+		fprintf(c->out, "%s %-8s pid %u tid %u comm %s\n", ts, ended ? "UNSTUCK" : "STUCK",
+			t->pid, t->tid, comm);
+		if (ended)
+			fprintf(c->out, "    left the kernel or scheduled after %s on CPU %d\n", d, t->cpu);
+		else if (t->syscall >= 0)
+			fprintf(c->out, "    in the kernel on CPU %d for %s without a context switch, %u%% system time; syscall %s (%ld)\n",
+				t->cpu, d, t->sys_pct, name ? name : "?", t->syscall);
+		else
+			fprintf(c->out, "    in the kernel on CPU %d for %s without a context switch, %u%% system time\n",
+				t->cpu, d, t->sys_pct);
+	}
 	fflush(c->out);
 }

@@ -32,4 +32,9 @@ const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks);
 unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *ks);
 void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r);
 
+struct fl_stuck_task;
+/* A task found spinning in the kernel (stuck.h), or leaving that state. */
+void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_task *t,
+			   bool ended, uint64_t now_mono_ns);
+
 #endif

@@ -46,6 +46,9 @@ static void test_table_matches_object(void **state)
 			}
 	bpf_object__for_each_program(prog, skel->obj) {
 		n++;
+		/* the stuck-task iterator is no probe: faultloop.c loads it */
+		if (!strcmp(bpf_program__name(prog), "fl_task_iter"))
+			continue;
 		if (!table_uses(bpf_program__name(prog)))
 			fail_msg("program %s is not in the probe table", bpf_program__name(prog));
 	}
