@@ -109,10 +109,22 @@ static __always_inline __u32 fl_slot(__u64 v)
 
 static __always_inline bool fl_user_addr(__u64 addr)
 {
-	/* Kernel addresses have bit 63 set on x86_64 and arm64; page_fault_kernel
-	 * also fires for vmalloc and spurious kernel faults. */
+	/* page_fault_kernel also fires for vmalloc and spurious kernel faults.
+	 * x86_64: kernel addresses have bit 63 set.  arm64: bit 55 selects
+	 * TTBR1 (kernel); the top byte may hold an MTE/TBI tag, and FAR_EL1
+	 * bits 63:60 are UNKNOWN on a tag check fault. */
+#if defined(__TARGET_ARCH_arm64)
+	return addr && !(addr & (1ULL << 55));
+#else
 	return addr && !(addr >> 63);
+#endif
 }
+
+/* Fault-path signals know the exact faulting address (a bad MTE granule,
+ * the byte a copy stopped at); fault-ins and nofault copies only the start
+ * of their range.  Once an episode has seen one, reports carry its address. */
+#define FL_FAULT_SIGS	(((1ULL << (FL_SIG_KERNEL_FAULT + 1)) - 1) & \
+			 ~((1ULL << FL_SIG_PF_KERNEL) - 1))
 
 static __always_inline void fl_emit(void *ctx, struct fl_stats *st,
 				    const struct fl_episode *ep, __u8 kind,
@@ -244,10 +256,12 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 	}
 	ep->events++;
 	ep->last_ns = ev->now;
-	ep->addr = ev->addr;
-	ep->size = ev->size;
-
 	bit = 1ULL << sig;
+	if ((bit & FL_FAULT_SIGS) || !(ep->sig_mask & FL_FAULT_SIGS)) {
+		ep->addr = ua;	/* untagged on arm64 */
+		ep->size = ev->size;
+	}
+
 	if (!(ep->sig_mask & bit)) {
 		ep->lo[sig] = ua;
 		ep->hi[sig] = ua;

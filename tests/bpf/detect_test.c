@@ -232,14 +232,17 @@ static void test_rewinding_loop_and_owner_exit(void **state)
 	for (i = 0; i < 20; i++) {
 		__u64 t = T0 + i * 100000;
 
-		ev(f, FL_SIG_FAULT_IN_WRITEABLE, 400, h, t);
-		ev(f, FL_SIG_EB_TO_USER_NOFAULT, 400, x - 0x20, t + 10);
-		ev(f, FL_SIG_TAG_CHECK_FAULT, 400, x, t + 20);
-		ev(f, FL_SIG_KERNEL_FAULT, 400, x, t + 30);
+		ev(f, FL_SIG_TAG_CHECK_FAULT, 400, x, t);
+		ev(f, FL_SIG_KERNEL_FAULT, 400, x, t + 10);
+		ev(f, FL_SIG_FAULT_IN_WRITEABLE, 400, h, t + 20);
+		ev(f, FL_SIG_EB_TO_USER_NOFAULT, 400, x - 0x20, t + 30);
 	}
 	assert_true(get_ep(f, 400, &ep));
 	assert_int_equal(ep.retries, 19);
 	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	/* the bad granule, not where the fault-in or the copy started */
+	assert_int_equal(f->reps[0].addr, x);
+	assert_int_equal(ep.addr, x);
 
 	run(f, FL_TEST_OWNER_EXIT, FL_SIG_OWNER_SEARCH_IOCTL, 400, 0, T0 + 3 * MS, 0, (__u64)-14);
 	assert_false(get_ep(f, 400, &ep));
