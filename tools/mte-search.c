@@ -37,7 +37,8 @@
  *
  * Before the ioctl it prints, one per line: "pid N", "cpu N",
  * "buffer 0xTAGGED", "bad 0xTAGGED untagged 0xUNTAGGED" (livelock mode),
- * "item ..." (the item the bad granule is in) and "ioctl start"; after it
+ * "item ..." (the item the bad granule is in) and "ioctl start realtime
+ * SECONDS.NANOSECONDS" (CLOCK_REALTIME just before the call); after it
  * "ioctl ret R errno E (TEXT) items N".
  *
  * Build: aarch64-linux-gnu-gcc -static -O2 -march=armv8.5-a+memtag
@@ -57,6 +58,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef PROT_MTE
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
 	unsigned long tree = 1;
 	int cpu = -1, fd, opt, ret, err, control;
 	uintptr_t ubuf, bad = 0;
+	struct timespec ts;
 	cpu_set_t set;
 	char *base;
 	size_t i;
@@ -284,7 +287,8 @@ int main(int argc, char **argv)
 		       (unsigned long)with_tag((void *)bad, 0), get_tag(bad), TAG);
 	}
 	init_key(&args->key, tree);
-	printf("ioctl start\n");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	printf("ioctl start realtime %lld.%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
 	fflush(stdout);
 	ret = ioctl(fd, BTRFS_IOC_TREE_SEARCH, args);
 	err = ret < 0 ? errno : 0;
