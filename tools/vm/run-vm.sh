@@ -255,6 +255,9 @@ mount -t debugfs debugfs /sys/kernel/debug || echo "FAULTLOOP-VM: cannot mount d
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 hostname faultloop-vm
+# Loopback up, for payloads that talk to themselves (a metrics endpoint
+# scraped with wget); there is no other interface (-nic none).
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null || echo "FAULTLOOP-VM: cannot bring up lo"
 for m in $(cat /etc/faultloop-modules); do
 	insmod "/lib/modules/$m.ko" || echo "FAULTLOOP-VM: insmod $m failed"
 done
