@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Warn when something else is using the CPU while the benchmark measures.
+
+    loadcheck.py STATEFILE
+
+First call (no STATEFILE yet): samples every process for one second.  Later
+calls: compares with the state the previous call saved, i.e. covers the
+whole interval since (one repetition of the benchmark).  Prints a
+"BENCH<TAB>warn<TAB>..." record (and the same on stderr) for each process
+outside the benchmark's own session that used more than 10 % of a core
+(kernel threads: 30 %), for any qemu, and for a high load average at the
+start.  Always exits 0.
+"""
+import os
+import sys
+import time
+
+BUSY_USER = 0.10
+BUSY_KTHREAD = 0.30
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def snapshot():
+    procs = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                s = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        rest = s[s.rindex(")") + 2:].split()
+        sid = int(rest[3])
+        ticks = int(rest[11]) + int(rest[12])
+        procs[pid] = (comm, sid, ticks, cmd[:80])
+    return time.monotonic(), procs
+
+
+def save(path, t, procs):
+    with open(path, "w") as f:
+        f.write(f"{t}\n")
+        for pid, (comm, sid, ticks, cmd) in procs.items():
+            f.write(f"{pid}\t{comm}\t{sid}\t{ticks}\t{cmd}\n")
+
+
+def load(path):
+    with open(path) as f:
+        t = float(f.readline())
+        procs = {}
+        for line in f:
+            pid, comm, sid, ticks, cmd = (line.rstrip("\n").split("\t") + [""] * 5)[:5]
+            procs[pid] = (comm, int(sid), int(ticks), cmd)
+    return t, procs
+
+
+def warn(msg):
+    print(f"BENCH\twarn\t{msg}", flush=True)
+    print(f"bench: WARNING: {msg}", file=sys.stderr)
+
+
+def main():
+    path = sys.argv[1]
+    me = os.getsid(0)
+    first = not os.path.exists(path)
+    if first:
+        load1 = float(open("/proc/loadavg").read().split()[0])
+        if load1 > 1.0:
+            warn(f"load average {load1:.2f} at start (another heavy job just ran or is running)")
+        t0, p0 = snapshot()
+        time.sleep(1)
+    else:
+        t0, p0 = load(path)
+    t1, p1 = snapshot()
+    dt = max(t1 - t0, 1e-3)
+    busy = []
+    for pid, (comm, sid, ticks, cmd) in p1.items():
+        if sid == me:
+            continue
+        if comm.startswith("qemu-system"):
+            busy.append(f"{comm} (pid {pid}) is running: {cmd}")
+            continue
+        if pid not in p0:
+            share = ticks / HZ / dt if ticks else 0.0  # started during the interval
+        else:
+            share = (ticks - p0[pid][2]) / HZ / dt
+        limit = BUSY_USER if cmd else BUSY_KTHREAD
+        if share > limit:
+            busy.append(f"{comm} (pid {pid}) used {100 * share:.0f}% of a core over {dt:.0f} s: {cmd or '[kernel thread]'}")
+    for b in busy:
+        warn(b)
+    save(path, t1, p1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
