@@ -337,16 +337,23 @@ struct stuck_state {
 	long clk_tck;
 };
 
+/* The owner a DETECTED report named, for the ENDED report of the same
+ * episode when no owner probe returned (its stack is not the loop's). */
+#define OWNER_SLOTS 256
+
 struct runtime {
 	struct faultloop_bpf *skel;
 	struct fl_probe_set *set;
 	struct stuck_state stuck;
+	struct { __u32 tid; __u8 owner; } owners[OWNER_SLOTS];
 	struct fl_report_ctx rctx;
 	struct fl_user_stats ustats;
 	int stats_fd;		/* BPF_ENABLE_STATS, -1 when off */
 	__u64 reports_seen;
 	__u64 swept;
 };
+
+static void print_report(struct runtime *rt, const struct fl_report *r);
 
 static int handle_report(void *ctx, void *data, size_t len)
 {
@@ -356,12 +363,30 @@ static int handle_report(void *ctx, void *data, size_t len)
 	if (len < sizeof(struct fl_report))
 		return 0;
 	rt->reports_seen++;
-	if (r->kind == FL_REPORT_DETECTED)
-		fl_user_stats_loop(&rt->ustats, r->sig,
-				   fl_report_owner_sig(r, rt->rctx.ks),
-				   r->comm, sizeof(r->comm));
-	fl_report_print(&rt->rctx, r);
+	print_report(rt, r);
 	return 0;
+}
+
+static void print_report(struct runtime *rt, const struct fl_report *r)
+{
+	unsigned int slot = r->tid % OWNER_SLOTS;
+
+	if (r->kind == FL_REPORT_DETECTED) {
+		unsigned int owner = fl_report_owner_sig(r, rt->rctx.ks);
+
+		fl_user_stats_loop(&rt->ustats, r->sig, owner, r->comm, sizeof(r->comm));
+		rt->owners[slot].tid = r->tid;
+		rt->owners[slot].owner = owner;
+	} else if (r->kind == FL_REPORT_ENDED && !r->owner && r->stack_sz <= 0 &&
+		   rt->owners[slot].tid == r->tid && rt->owners[slot].owner) {
+		struct fl_report copy;
+
+		memcpy(&copy, r, sizeof(copy));
+		copy.owner = rt->owners[slot].owner;
+		fl_report_print(&rt->rctx, &copy);
+		return;
+	}
+	fl_report_print(&rt->rctx, r);
 }
 
 static void report_from_episode(struct runtime *rt, const struct fl_episode *ep,
@@ -388,7 +413,7 @@ static void report_from_episode(struct runtime *rt, const struct fl_episode *ep,
 	r.owner_ret = ep->owner_ret;
 	memcpy(r.comm, ep->comm, sizeof(r.comm));
 	r.stack_sz = 0;
-	fl_report_print(&rt->rctx, &r);
+	print_report(rt, &r);
 }
 
 /*
@@ -922,7 +947,7 @@ int main(int argc, char **argv)
 		caps_dropped = true;
 	}
 
-	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries over %llums, gap %llums, mode %s)%s\n",
+	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries, min-duration %llums, gap %llums, mode %s)%s\n",
 		n, env.threshold, (unsigned long long)(env.min_duration_ns / 1000000),
 		(unsigned long long)(env.gap_ns / 1000000),
 		env.mode == FL_SEL_AUTO ? "auto" : env.mode == FL_SEL_FENTRY ? "fentry" :
