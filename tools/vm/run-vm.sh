@@ -99,8 +99,10 @@ case $arch in
 		# misfires and MTE results would be wrong.  fetch-qemu.sh returns the
 		# host's qemu when it is 8.0 or newer, else one from bookworm-backports
 		# unpacked into the cache.
-		qemu_aarch64=$("$SCRIPT_DIR/../fetch-qemu.sh") ||
-			die "no qemu-system-aarch64 >= 8.0 (the host's is $(qemu-system-aarch64 --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p' || echo missing)) and tools/fetch-qemu.sh failed: refusing to boot an arm64 guest whose MTE would be wrong"
+		if ! qemu_aarch64=$("$SCRIPT_DIR/../fetch-qemu.sh"); then
+			have=$(qemu-system-aarch64 --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p')
+			die "no qemu-system-aarch64 >= 8.0 (the host's: ${have:-none}) and tools/fetch-qemu.sh failed: refusing to boot an arm64 guest whose MTE would be wrong"
+		fi
 		# pauth-impdef: TCG's architected QARMA pointer authentication is slow;
 		# the guests do not care which algorithm signs their pointers.
 		# -audio none: no audio backend probing (qemu 8+ syntax).
