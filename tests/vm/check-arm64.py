@@ -196,7 +196,10 @@ elif affected:
              + "DETECTED stack: " + " < ".join(d.get("stack") or []))
         seq = [r["retries"] for r in [d] + ong]
         grows = all(b > a for a, b in zip(seq, seq[1:]))
-        say(len(ong) >= 3 and grows, f"{len(ong)} ONGOING after it, retries {' '.join(map(str, seq))}")
+        last = ([d] + ong)[-1]
+        rate = last["retries"] / (last["duration_ns"] / 1e9) if last.get("duration_ns") else 0
+        say(len(ong) >= 3 and grows, f"{len(ong)} ONGOING after it, retries {' '.join(map(str, seq))} "
+                                     f"(~{rate:.0f} retries/s)")
         off = sorted({r["addr"] for r in ong if int(r["addr"], 16) not in (bad_u, bad_t)})
         say(not off, "every ONGOING at the bad granule" + (f"; also at {', '.join(off)}" if off else ""))
     active = metric(met, "faultloop_loops_active")

@@ -74,7 +74,6 @@ cat >"$work/payload/run.sh" <<'GUEST'
 cd /payload
 plan=$(cat plan)
 up() { cut -d' ' -f1 /proc/uptime; }
-now() { date +%s.%N; }
 # state utime stime (ticks) voluntary/involuntary switches of a process
 proc() {
 	set -- $1 "$(cut -d' ' -f3,14,15 /proc/$1/stat 2>/dev/null)" \
