@@ -69,7 +69,9 @@ static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr)
 /*
  * The first frames of a stack taken in a BPF program are the tracer's own
  * (the program, bpf_trace_run*, trampolines, kprobe handlers): report from
- * the traced kernel code on.
+ * the traced kernel code on.  Only the leading run: further down, a
+ * kretprobe_trampoline is the return address a kretprobe swapped in (on
+ * arm64 5.10, search_ioctl's), and everything above it is the loop itself.
  */
 static int first_frame(const struct fl_report *r, const struct ksyms *ks)
 {
@@ -84,14 +86,14 @@ static int first_frame(const struct fl_report *r, const struct ksyms *ks)
 
 	for (i = 0; i < n && i < 8; i++) {
 		const struct ksym *k = frame_sym(ks, r->stack[i]);
+		bool ours = !k;	/* JIT'ed BPF code has no (near) kallsyms entry */
 
-		if (!k) {	/* JIT'ed BPF code has no (near) kallsyms entry */
-			first = i + 1;
-			continue;
-		}
-		for (t = 0; t < sizeof(tracer) / sizeof(tracer[0]); t++)
+		for (t = 0; k && t < sizeof(tracer) / sizeof(tracer[0]); t++)
 			if (!strncmp(k->name, tracer[t], strlen(tracer[t])))
-				first = i + 1;
+				ours = true;
+		if (!ours)
+			break;
+		first = i + 1;
 	}
 	return first < n ? first : 0;
 }

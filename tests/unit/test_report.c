@@ -16,7 +16,8 @@ static const char fixture[] =
 	"ffffffff81001000 T exc_page_fault\n"
 	"ffffffff81002000 T copy_to_sk.isra.0\n"
 	"ffffffff81003000 t search_ioctl\n"
-	"ffffffff81004000 T btrfs_ioctl\n";
+	"ffffffff81004000 T btrfs_ioctl\n"
+	"ffffffff81005000 T kretprobe_trampoline\n";
 
 static struct ksyms *load_fixture(void)
 {
@@ -119,6 +120,27 @@ static void test_json_keys(void **state)
 	ksyms__free(ks);
 }
 
+/* A kretprobe swaps return addresses: mid-stack, its trampoline is not a
+ * tracer frame, and what is above it is the loop (arm64 5.10, search_ioctl
+ * probed by kretprobe). */
+static void test_kretprobe_mid_stack(void **state)
+{
+	struct ksyms *ks = load_fixture();
+	struct fl_report r;
+	char *s;
+
+	sample(&r);
+	r.stack[5] = 0xffffffff81005000ULL;	/* kretprobe_trampoline */
+	r.stack[6] = 0xffffffff81004040ULL;	/* btrfs_ioctl */
+	r.stack_sz = 7 * 8;
+	s = print(&r, ks, true);
+	if (!strstr(s, "\"stack\":[\"exc_page_fault+0x10\",\"copy_to_sk.isra.0+0x20\",\"search_ioctl+0x30\","
+		    "\"kretprobe_trampoline+0x0\",\"btrfs_ioctl+0x40\"]"))
+		fail_msg("stack cut at the kretprobe trampoline: %s", s);
+	free(s);
+	ksyms__free(ks);
+}
+
 static void test_text(void **state)
 {
 	struct ksyms *ks = load_fixture();
@@ -142,6 +164,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owner_from_stack),
 		cmocka_unit_test(test_json_keys),
+		cmocka_unit_test(test_kretprobe_mid_stack),
 		cmocka_unit_test(test_text),
 	};
 
