@@ -120,7 +120,15 @@ endif
 # --- workloads ---------------------------------------------------------------
 
 TOOLS := $(OUTPUT)/race $(OUTPUT)/btrfs-search $(OUTPUT)/bpf-progs
+# the arm64 MTE repro of the seeds' search_ioctl live-lock (runs in the VM)
+ifeq ($(ARCH),arm64)
+TOOLS += $(OUTPUT)/mte-search
+endif
 tools: $(TOOLS)
+
+$(OUTPUT)/mte-search: tools/mte-search.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -static -march=armv8.5-a+memtag $< -o $@
 
 $(OUTPUT)/race $(OUTPUT)/btrfs-search: $(OUTPUT)/%: tools/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -157,8 +165,11 @@ e2e-test: faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) tests/e2e.sh
 
 # fentry/kprobe selection on Debian 5.10 / 6.1 / 6.12 in qemu (TCG)
+# x86_64: fentry/kprobe selection and detection on Debian 5.10 / 6.1 / 6.12;
+# arm64 + MTE: the seeds' search_ioctl live-lock on 5.10, fixed on 6.1 / 6.12
 vmtest:
 	$(Q)tests/vm/vmtest.sh
+	$(Q)tests/vm/vmtest-arm64.sh
 
 metrics-test: faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) tests/metrics.sh

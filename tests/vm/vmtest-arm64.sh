@@ -47,13 +47,8 @@ work=$(mktemp -d /tmp/faultloop-vm-arm64.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 
-make -s ARCH=arm64 STATIC=1 "$out/faultloop" >/dev/null || die "make ARCH=arm64 STATIC=1 failed"
-# The repro needs the memtag extension (STG/LDG); the Makefile has no rule for it.
-if [[ ! -x $out/mte-search || tools/mte-search.c -nt $out/mte-search ]]; then
-	ensure_tools aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
-	aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -march=armv8.5-a+memtag \
-		tools/mte-search.c -o "$out/mte-search.tmp" && mv "$out/mte-search.tmp" "$out/mte-search"
-fi
+make -s ARCH=arm64 STATIC=1 "$out/faultloop" "$out/mte-search" >/dev/null ||
+	die "make ARCH=arm64 STATIC=1 failed"
 
 # a small btrfs, made once (the same recipe as tests/vm/vmtest.sh)
 img=.output/btrfs.img
