@@ -65,7 +65,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop
+.PHONY: all clean test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop bench
 
 all: faultloop tools
 
@@ -170,6 +170,11 @@ e2e-test: faultloop tools
 vmtest:
 	$(Q)tests/vm/vmtest.sh
 	$(Q)tests/vm/vmtest-arm64.sh
+
+# overhead benchmark (BENCHMARKS.md), not part of `make test`:
+#   make bench [BENCH_ARGS='--reps 9' | BENCH_ARGS='--vm bookworm']
+bench: faultloop
+	$(Q)tools/bench/bench.sh $(BENCH_ARGS)
 
 metrics-test: faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) tests/metrics.sh

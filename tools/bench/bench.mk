@@ -2,7 +2,7 @@
 # The overhead benchmark's binaries (tools/bench/bench.sh builds them; run
 # from the repository root):
 #   make -f tools/bench/bench.mk [STATIC=1]
-# -> .output/x86_64[-static]/bench/{bench-work,floor,bpf-stat}
+# -> .output/x86_64[-static]/bench/{bench-work,floor,bpf-stat,parts}
 # STATIC=1 links everything (libbpf, libelf, zlib, libc) statically, as the
 # top-level Makefile does, for the busybox-only VM guests.
 ARCH := x86_64
@@ -19,23 +19,27 @@ LIBBPF := $(if $(STATIC),-static) \
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
-	-Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
+	-Ivmlinux/$(ARCH) -Ibpf -Iinclude $(CLANG_BPF_SYS_INCLUDES)
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all
-all: $(OUT)/bench-work $(OUT)/floor $(OUT)/bpf-stat
+all: $(OUT)/bench-work $(OUT)/floor $(OUT)/bpf-stat $(OUT)/parts
 
 $(OUT):
 	@mkdir -p $@
 
-$(OUT)/floor.bpf.o: tools/bench/floor.bpf.c | $(OUT)
+$(OUT)/%.bpf.o: tools/bench/%.bpf.c | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OUT)/floor.skel.h: $(OUT)/floor.bpf.o
-	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+# parts.bpf.c builds faultloop's own detector (bpf/core.bpf.h)
+$(OUT)/parts.bpf.o: bpf/core.bpf.h include/faultloop.h
 
-$(OUT)/floor: tools/bench/floor.c $(OUT)/floor.skel.h
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(OUT)/floor $(OUT)/parts: $(OUT)/%: tools/bench/%.c $(OUT)/%.skel.h
 	$(CC) $(CFLAGS) -I$(OUT) $< $(LIBBPF) -o $@
 
 $(OUT)/bpf-stat: tools/bench/bpf-stat.c | $(OUT)

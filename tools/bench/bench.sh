@@ -15,6 +15,8 @@
 #         --mem-threads N   writers in the memory pass (default 64)
 #         --no-stats        skip the BPF stats pass
 #         --no-mem          skip the memory pass
+#         --no-parts        skip the cost breakdown of faultloop's program
+#                           (tools/bench/parts, host only)
 #         --vm SUITE        instead: run a reduced matrix in a qemu (TCG) guest
 #                           of Debian SUITE (bullseye, bookworm, trixie) with
 #                           faultloop --mode fentry and --mode kprobe
@@ -30,7 +32,7 @@ PROG=bench
 . tools/lib.sh
 
 reps='' dur='' warm=0.3 workloads='' tracers=''
-mem_threads=64 stats=1 mem=1 vm='' out=.output/bench
+mem_threads=64 stats=1 mem=1 parts=1 vm='' out=.output/bench
 orig_args=("$@")
 while (($#)); do
 	case $1 in
@@ -41,9 +43,10 @@ while (($#)); do
 	--mem-threads) mem_threads=$2; shift ;;
 	--no-stats) stats=0 ;;
 	--no-mem) mem=0 ;;
+	--no-parts) parts=0 ;;
 	--vm) vm=$2; shift ;;
 	-o|--out) out=$2; shift ;;
-	-h|--help) sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '4,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (--help)" ;;
 	esac
 	shift
@@ -120,6 +123,17 @@ if [[ -z $vm ]]; then
 	grep -q '^BENCH	end' "$records" || die "the run did not finish (records in $records)"
 	python3 tools/bench/report.py "$records" \
 		--title "faultloop overhead benchmark: this machine ($(uname -r)), tracepoint mode" | tee "$out/host.txt"
+	if ((parts)); then
+		log "cost breakdown of faultloop's page_fault_kernel program (tools/bench/parts)"
+		{
+			echo
+			echo "Where faultloop's time per event goes (tools/bench/parts: its tp_btf program rebuilt step by"
+			echo "step with the real maps and fl_event(), each program attached alone, BPF stats ns/run):"
+			for w in kfault retry; do
+				"$bin/parts" -w "$w" -r 5 -d 0.3
+			done
+		} | tee -a "$out/host.txt"
+	fi
 	exit 0
 fi
 

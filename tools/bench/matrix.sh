@@ -224,6 +224,16 @@ while [ "$rep" -le "$REPS" ]; do
 		tot=$(echo "$s" | grep '^total ')
 		rec sess "$rep" "$t" start "$(field "$tot" memlock)" "$(field "$tot" progs)" "$(field "$tot" maps)" \
 			"$(field "$p" rss_kb)" "$(field "$p" hwm_kb)" "$(field "$tot" run_cnt)" "$(field "$p" cpu_s)"
+		if [ "$rep" = 1 ]; then
+			echo "$s" | grep '^map ' | while read -r line; do
+				rec map "$t" "$(field "$line" name)" "$(field "$line" type)" \
+					"$(field "$line" max_entries)" "$(field "$line" memlock)"
+			done
+			echo "$s" | grep '^prog ' | while read -r line; do
+				rec prog "$t" "$(field "$line" name)" "$(field "$line" xlated)" \
+					"$(field "$line" jited)" "$(field "$line" verified_insns)"
+			done
+		fi
 		# shellcheck disable=SC2086
 		for w in $(rotate $((rep - 1)) $WORKLOADS); do
 			c0=$(proc_cpu) u0=$(uptime_s)
