@@ -875,21 +875,28 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < nstuck; i++)
 			fl_report_print_stuck(&rt.rctx, &rt.stuck.t[i], false, now_mono_ns());
-#if defined(__aarch64__)
-		/* arm64 patches kernel text for kprobes and fentry under
-		 * stop_machine() (aarch64_insn_patch_text, ftrace), which waits
-		 * for every CPU; a CPU spinning in the kernel never comes and
-		 * the whole machine stalls behind it (seen on Debian 5.10 with
-		 * the btrfs search_ioctl MTE live-lock).  Tracepoints flip a
-		 * static key without it. */
-		set.hold = "a task spins in the kernel; arming patches kernel text under stop_machine()";
+		/*
+		 * Arming a kprobe or an fentry waits for every CPU: arm64
+		 * patches kernel text under stop_machine(); on x86, BPF
+		 * trampolines and kprobes wait for RCU-tasks grace periods,
+		 * which need every CPU to schedule.  A CPU spinning in the
+		 * kernel never does, and faultloop (and often the machine)
+		 * stalls behind it: seen on Debian 5.10 arm64 with the btrfs
+		 * search_ioctl MTE live-lock, and on 6.1 x86 under qemu with a
+		 * writer live-locked in generic_perform_write() (faultloop
+		 * blocked in attach for 400 s, rcu_tasks_rude hung).
+		 * Tracepoints only flip a static key.
+		 */
+		set.hold = "a task spins in the kernel; arming waits for every CPU";
 		fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel: "
-			"on arm64 that patches kernel text under stop_machine(), which would wait forever "
-			"for the spinning CPU; they are armed once no task is stuck\n", nstuck);
+			"arming waits for every CPU (%s), and the spinning one never comes; "
+			"they are armed once no task is stuck\n", nstuck,
+#if defined(__aarch64__)
+			"stop_machine() on arm64"
 #else
-		fprintf(stderr, "faultloop: arming anyway: %s patches kernel text with IPIs, not stop_machine()\n",
-			"x86");
+			"RCU-tasks grace periods on x86"
 #endif
+			);
 	}
 
 	/* --probes attaches for real too: only an attach proves a probe */
