@@ -5,8 +5,8 @@
 # (the floor) vs bpftrace, on six workloads, interleaved (see BENCHMARKS.md).
 #
 #   tools/bench/bench.sh [options]            (make bench; root)
-#     -r, --reps N          repetitions (default 5; --vm: 3)
-#     -d, --duration S      seconds per workload run (default 1.5; --vm: 1)
+#     -r, --reps N          repetitions (default 8; --vm: 3)
+#     -d, --duration S      seconds per workload run (default 1; --vm: 1)
 #     -w, --workloads 'A B' default: pwrite pfault kfault race retry getpid
 #                           (--vm: all but race, whose timing TCG distorts)
 #     -t, --tracers 'A B'   default: none faultloop floor bpftrace (--vm: none
@@ -53,7 +53,7 @@ while (($#)); do
 done
 # the guests run a reduced matrix: TCG is slow and only its ratios count
 if [[ -z $vm ]]; then
-	: "${reps:=5}" "${dur:=1.5}" "${workloads:=pwrite pfault kfault race retry getpid}"
+	: "${reps:=8}" "${dur:=1}" "${workloads:=pwrite pfault kfault race retry getpid}"
 	: "${tracers:=none faultloop floor bpftrace}"
 else
 	: "${reps:=3}" "${dur:=1}" "${workloads:=pwrite pfault kfault retry getpid}"

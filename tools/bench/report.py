@@ -356,29 +356,37 @@ def main():
             fst = stat_summary(d, fl_t, w)
             fepo = fst["events_per_op"] if fst else epo
             per_ev, fper_ev = r["added"] / epo, f["added"] / fepo
-            if f["added_lo"] <= 0:
+            if f["added_lo"] <= 0 or fper_ev <= 0:
                 lines.append(f"    {WL_LABEL.get(w, w):<11} n/a   the floor's added cost is not resolvable here "
                              f"(floor {f['slow']:+.1f}% [{f['slow_lo']:+.1f}..{f['slow_hi']:+.1f}], "
                              f"faultloop {r['slow']:+.1f}%): not counted")
                 continue
             n_ev += 1
-            x = per_ev / fper_ev if fper_ev > 0 else float("inf")
-            ok = fper_ev > 0 and x <= FLOOR_MAX
+            x = per_ev / fper_ev
+            # The throughput difference between two tracers is noisy (a few % per
+            # run on a shared host); the BPF stats difference between their
+            # programs is not (both pay the same stats overhead, it cancels):
+            # faultloop's cost estimated as the floor's plus that difference.
+            est = None
+            if fst and st["ns_run"] == st["ns_run"] and fst["ns_run"] == fst["ns_run"]:
+                diff = st["ns_run"] - fst["ns_run"]
+                est = (fper_ev + diff) / fper_ev
+            ok = (est if est is not None else x) <= FLOOR_MAX
             ok_all &= ok
-            extra = ""
-            if fst and fst["ns_run"] == fst["ns_run"]:
-                extra = (f"; BPF stats: faultloop {st['ns_run']:.0f} ns/run ({st['top']['name']}), "
-                         f"floor {fst['ns_run']:.0f} ns/run")
-            lines.append(f"    {WL_LABEL.get(w, w):<11} {'PASS' if ok else 'MISS'}  "
-                         f"{'x' + format(x, '.1f') if fper_ev > 0 else 'floor within noise'}: "
-                         f"faultloop {per_ev:+.0f} ns/event ({epo:.2f} events/op), "
-                         f"floor {fper_ev:+.0f} ns/event ({fepo:.2f} events/op){extra}")
+            line = (f"    {WL_LABEL.get(w, w):<11} {'PASS' if ok else 'MISS'}  "
+                    f"x{x:.1f} by throughput (faultloop {per_ev:+.0f} ns/event, floor {fper_ev:+.0f} ns/event, "
+                    f"{epo:.2f} events/op)")
+            if est is not None:
+                line += (f"; x{est:.1f} as floor + BPF-stats difference (faultloop {st['ns_run']:.0f} ns/run "
+                         f"{st['top']['name']}, floor {fst['ns_run']:.0f} ns/run: {fper_ev:.0f} + {diff:.0f} ns/event)")
+            lines.append(line)
         if n_ev:
             v = "PASS" if ok_all else "MISS"
             if args.tcg:
                 v += " (TCG)"
             verdicts.append((f"T1{tag}", v))
-            p(f"T1{tag} faultloop's added cost per event within {FLOOR_MAX}x the floor's: {v}")
+            p(f"T1{tag} faultloop's added cost per event within {FLOOR_MAX}x the floor's (verdict on the "
+              f"stats-corrected ratio where there is one): {v}")
             out.extend(lines)
         else:
             p(f"T1{tag} faultloop's added cost per event within {FLOOR_MAX}x the floor's: "
@@ -399,7 +407,9 @@ def main():
             lines.append(f"    {WL_LABEL.get(w, w):<11} {'PASS' if ok else 'MISS'}  {r['slow']:+.2f}% "
                          f"[p25..p75 {r['slow_lo']:+.1f}..{r['slow_hi']:+.1f}], noise +-{noise:.1f}%, {epo}"
                          + (" (p75 above the target: the run cannot resolve 1 % here)"
-                            if ok and r["slow_hi"] >= SLOWDOWN_MAX else ""))
+                            if ok and r["slow_hi"] >= SLOWDOWN_MAX else "")
+                         + (" (p25 below the target: not distinguishable from the noise)"
+                            if not ok and r["slow_lo"] < SLOWDOWN_MAX else ""))
         if lines:
             v = "PASS" if ok_all else "MISS"
             if args.tcg:
