@@ -96,8 +96,10 @@ rp=$!
 sleep 2
 start_fl -t 2 -D 0
 sleep 3
-stop_fl running /tmp/w.out flrunning
+# the race goes first: detaching patches the text it is running through,
+# which is where multi-threaded TCG crashes guests
 kill $rp; wait $rp
+stop_fl running /tmp/w.out flrunning
 
 mkdir -p /mnt
 mount -t btrfs -o ro /dev/vda /mnt && btrfs=1 || btrfs=0
