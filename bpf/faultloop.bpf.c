@@ -404,13 +404,38 @@ COPY_NOFAULT(read_extent_buffer_to_user_nofault, FL_SIG_EB_TO_USER_NOFAULT,
  * before the exception-table fixup, for every kernel-mode #PF, including
  * uaccess under pagefault_disable() (which is how the notrace atomic copies
  * are seen).  pagefault_disabled tells an atomic copy from a fault-in. */
+/*
+ * The task that last took a page fault under pagefault_disable() on this
+ * CPU.  A kernel fault with page faults enabled (a read() into fresh
+ * pages, a plain copy_to_user()) is part of a fault-in/uaccess loop only
+ * right after that task's atomic copy faulted: the loop's fault-in then
+ * faults the same range in.  Every other one is only counted, which keeps
+ * the detector (a clock read and a hash lookup, about 150 ns) off the most
+ * common kernel fault there is (BENCHMARKS.md, w2k).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pf_atomic_tid SEC(".maps");
+
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 {
+	__u32 zero = 0, tid, *last;
+
 	if (!fl_user_addr(address))
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
-	return fl_probe_event(ctx, fl_pagefault_disabled() > 0 ?
-			      FL_SIG_PF_KERNEL_ATOMIC : FL_SIG_PF_KERNEL,
-			      address, 0, false);
+	tid = (__u32)bpf_get_current_pid_tgid();
+	last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+	if (fl_pagefault_disabled() > 0) {
+		if (last)
+			*last = tid;
+		return fl_probe_event(ctx, FL_SIG_PF_KERNEL_ATOMIC, address, 0, false);
+	}
+	if (!last || *last != tid)
+		return fl_probe_count(FL_SIG_PF_KERNEL, false);
+	return fl_probe_event(ctx, FL_SIG_PF_KERNEL, address, 0, false);
 }
 
 SEC("tp_btf/page_fault_kernel")

@@ -195,6 +195,26 @@ if [ "${n:-1}" -eq 0 ]; then ok "default threshold: no report on race + ordinary
 ev=$(sed -n 's/^faultloop: \([0-9]*\) events.*/\1/p' "$TMP/def.err")
 if [ "${ev:-0}" -gt 1000 ]; then ok "... while seeing the events ($ev)"; else nok "events seen under default threshold" "$(cat "$TMP/def.err")"; fi
 
+# 2b. ordinary kernel faults (read() into fresh pages: 256 faults per call,
+# page faults enabled) are counted, not fed to the detector: they open no
+# episodes (574 episodes for these 200 calls before the atomic-fault gate)
+start_fl "$TMP/kf.out" "$TMP/kf.err" -v --json
+python3 -c '
+import mmap, os
+fd = os.open("/dev/zero", os.O_RDONLY)
+for _ in range(200):
+    m = mmap.mmap(-1, 1 << 20)
+    os.readv(fd, [m])
+    m.close()'
+stop_fl
+pfk=$(awk '$1=="page_fault_kernel"{print $2}' "$TMP/kf.err")
+eps=$(sed -n 's/^faultloop: [0-9]* events, \([0-9]*\) episodes.*/\1/p' "$TMP/kf.err")
+if [ "${pfk:-0}" -ge 51200 ] && [ "${eps:-999999}" -lt 150 ]; then
+	ok "kernel faults into fresh pages: $pfk counted, $eps episodes opened"
+else
+	nok "kernel faults with page faults enabled stay off the detector" "page_fault_kernel=$pfk episodes=$eps"
+fi
+
 # 3. a loop already running when faultloop starts is caught
 "$RACE" -t 6 -c flrunning >"$TMP/running.out" &
 RP=$!
