@@ -264,16 +264,36 @@ static __always_inline int fl_stash_ret(void *ctx, __u32 sig, long ret,
 /* fault_in_{readable,writeable,safe_writeable,subpage_writeable}: 5.16
  * (bb523b406c84 "gup: Turn fault_in_pages_{readable,writeable} into
  * fault_in_{readable,writeable}"), subpage 5.19 (da32b5817253). */
+/*
+ * Set by the loader once a copy or fault probe is attached.  Then a
+ * fault-in only feeds an episode that a failed copy or a fault opened: in a
+ * loop the copy fails before each retried fault-in, while every buffered
+ * write on 5.19+ prefaults its chunk (generic_perform_write), so opening
+ * an episode per fault-in meant a hash insert and delete per write(), for
+ * nothing.  Without such probes, fault-ins are all faultloop sees.
+ */
+volatile __u32 faultin_joins_only = 0;
+
+static __always_inline int fl_faultin_event(void *ctx, __u32 sig, __u64 addr,
+					    __u64 size, bool failed)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (faultin_joins_only && !bpf_map_lookup_elem(&episodes, &tid))
+		return fl_probe_count(sig, failed);
+	return fl_probe_event(ctx, sig, addr, size, failed);
+}
+
 #define FAULTIN_UADDR(name, SIG)						\
 SEC("fexit/" #name)								\
 int BPF_PROG(fl_##name##__fexit, void *uaddr, __u64 size, __u64 ret)		\
 {										\
-	return fl_probe_event(ctx, SIG, (__u64)uaddr, size, ret != 0);		\
+	return fl_faultin_event(ctx, SIG, (__u64)uaddr, size, ret != 0);	\
 }										\
 SEC("kprobe/" #name)								\
 int BPF_KPROBE(fl_##name##__kprobe, void *uaddr, __u64 size)			\
 {										\
-	return fl_probe_event(ctx, SIG, (__u64)uaddr, size, false);		\
+	return fl_faultin_event(ctx, SIG, (__u64)uaddr, size, false);		\
 }										\
 SEC("kretprobe/" #name)								\
 int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
@@ -292,12 +312,12 @@ FAULTIN_UADDR(fault_in_subpage_writeable, FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE)
 SEC("fexit/" #name)								\
 int BPF_PROG(fl_##name##__fexit, void *i, __u64 size, long ret)			\
 {										\
-	return fl_probe_event(ctx, SIG, fl_iter_addr(i), size, ret != 0);	\
+	return fl_faultin_event(ctx, SIG, fl_iter_addr(i), size, ret != 0);	\
 }										\
 SEC("kprobe/" #name)								\
 int BPF_KPROBE(fl_##name##__kprobe, void *i, __u64 size)			\
 {										\
-	return fl_probe_event(ctx, SIG, fl_iter_addr(i), size, false);		\
+	return fl_faultin_event(ctx, SIG, fl_iter_addr(i), size, false);	\
 }										\
 SEC("kretprobe/" #name)								\
 int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\

@@ -732,6 +732,26 @@ static void print_exit_stats(struct runtime *rt)
 					(unsigned long long)s.failures[i]);
 }
 
+/* A copy or fault probe that reports addresses is attached (see
+ * faultin_joins_only in bpf/faultloop.bpf.c). */
+static bool have_copy_or_fault_signal(const struct fl_probe_set *set)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++) {
+		const struct fl_probe *p = &set->probes[i];
+
+		if (p->status == FL_ST_ATTACHED && p->def->sig < FL_NR_ADDR_SIGS &&
+		    (p->def->kind == FL_K_COPY || p->def->kind == FL_K_FAULT) &&
+#if defined(__aarch64__)
+		    p->def->sig != FL_SIG_FIXUP_EXCEPTION &&	/* no address on arm64 */
+#endif
+		    true)
+			return true;
+	}
+	return false;
+}
+
 static bool have_address_signal(const struct fl_probe_set *set)
 {
 	int i;
@@ -901,6 +921,7 @@ int main(int argc, char **argv)
 
 	/* --probes attaches for real too: only an attach proves a probe */
 	n = fl_probes_attach(&set, rt.skel->obj);
+	rt.skel->bss->faultin_joins_only = have_copy_or_fault_signal(&set);
 	if (env.probes) {
 		if (env.json) {
 			struct jw w;
@@ -993,6 +1014,7 @@ int main(int argc, char **argv)
 		if (set.hold && !rt.stuck.n) {
 			set.hold = NULL;
 			n = fl_probes_attach(&set, rt.skel->obj);
+			rt.skel->bss->faultin_joins_only = have_copy_or_fault_signal(&set);
 			fprintf(stderr, "faultloop: no task is stuck in the kernel any more: %d held probes armed\n", n);
 			fl_probes_print_summary(&set, stderr);
 		}
