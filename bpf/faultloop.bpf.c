@@ -77,11 +77,11 @@ filtered:
 	return false;
 }
 
-static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
-					  __u64 size, bool failed)
+/* id: bpf_get_current_pid_tgid(), which gated callers have already read */
+static __always_inline int fl_probe_event_id(void *ctx, __u64 id, __u32 sig,
+					     __u64 addr, __u64 size, bool failed)
 {
 	struct fl_stats *st = fl_stats();
-	__u64 id = bpf_get_current_pid_tgid();
 	struct fl_ev ev;
 
 	if (!st || !fl_pass(st, id))
@@ -96,6 +96,13 @@ static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
 	ev.failed = failed;
 	fl_event(ctx, st, &ev);
 	return 0;
+}
+
+static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
+					  __u64 size, bool failed)
+{
+	return fl_probe_event_id(ctx, bpf_get_current_pid_tgid(), sig, addr,
+				 size, failed);
 }
 
 /* Count only (address-less signals, successful copies). */
@@ -277,11 +284,12 @@ volatile __u32 faultin_joins_only = 0;
 static __always_inline int fl_faultin_event(void *ctx, __u32 sig, __u64 addr,
 					    __u64 size, bool failed)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
 
 	if (faultin_joins_only && !bpf_map_lookup_elem(&episodes, &tid))
 		return fl_probe_count(sig, failed);
-	return fl_probe_event(ctx, sig, addr, size, failed);
+	return fl_probe_event_id(ctx, id, sig, addr, size, failed);
 }
 
 #define FAULTIN_UADDR(name, SIG)						\
@@ -443,19 +451,21 @@ struct {
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 {
 	__u32 zero = 0, tid, *last;
+	__u64 id;
 
 	if (!fl_user_addr(address))
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
-	tid = (__u32)bpf_get_current_pid_tgid();
+	id = bpf_get_current_pid_tgid();
+	tid = (__u32)id;
 	last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
 	if (fl_pagefault_disabled() > 0) {
 		if (last)
 			*last = tid;
-		return fl_probe_event(ctx, FL_SIG_PF_KERNEL_ATOMIC, address, 0, false);
+		return fl_probe_event_id(ctx, id, FL_SIG_PF_KERNEL_ATOMIC, address, 0, false);
 	}
 	if (!last || *last != tid)
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
-	return fl_probe_event(ctx, FL_SIG_PF_KERNEL, address, 0, false);
+	return fl_probe_event_id(ctx, id, FL_SIG_PF_KERNEL, address, 0, false);
 }
 
 SEC("tp_btf/page_fault_kernel")

@@ -22,3 +22,18 @@ ensure_tools() {
 			{ printf '%s\n' "$outp" >&2; die "apt-get install ${missing[*]} failed"; }
 	fi
 }
+
+# The small btrfs image the VM scenarios attach read-only, made once:
+#   img=$(btrfs_image)
+btrfs_image() {
+	local img=.output/btrfs.img
+	if [[ ! -s $img ]]; then
+		PATH=$PATH:/usr/sbin:/sbin
+		ensure_tools mkfs.btrfs:btrfs-progs
+		mkdir -p .output
+		truncate -s 128M "$img.tmp.$$"
+		mkfs.btrfs -q "$img.tmp.$$" >/dev/null
+		mv "$img.tmp.$$" "$img"
+	fi
+	printf '%s\n' "$img"
+}

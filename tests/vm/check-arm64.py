@@ -13,6 +13,8 @@ import json
 import re
 import sys
 
+from probe_rows import probe_rows
+
 suite, kver, expect_path, update = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 runs = {}
 rest = sys.argv[5:]
@@ -123,20 +125,7 @@ say(c is not None and c.startswith(" rc=0") and "mte ok" in c and re.search(r"io
         l for l in c.splitlines() if l.startswith(("mte", "ioctl ret")))))
 
 # --- probe selection (same table format as tests/vm/expect/*-amd64.txt) ---
-got = []
-for m in re.finditer(r"PROBES-BEGIN (\w+)\n(.*?)\nPROBES-END \1 rc=(\d+)", text, re.S):
-    mode, body, prc = m.group(1), m.group(2), int(m.group(3))
-    if prc != 0:
-        say(False, f"--probes --mode {mode} exited {prc}")
-        continue
-    line = next((l for l in body.splitlines() if l.startswith("[")), "[]")
-    try:
-        rows = json.loads(line)
-    except ValueError:
-        rows = []
-        say(False, f"--probes --mode {mode}: unparsable JSON")
-    for r in rows:
-        got.append(f"{mode}\t{r['signal']}\t{r['status']}\t{r['mode'] or '-'}\t{r['symbol'] or '-'}")
+got = probe_rows(text, say)
 if update and got:
     with open(expect_path, "w") as f:
         f.write(f"# faultloop --probes on Debian {suite} arm64 {kver} (qemu TCG, virt mte=on, btrfs loaded), per --mode\n")

@@ -9,6 +9,8 @@ import json
 import re
 import sys
 
+from probe_rows import probe_rows
+
 log, expect_path, update, suite, kver = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5]
 text = open(log, errors="replace").read().replace("\r", "")
 ok = True
@@ -21,15 +23,7 @@ def say(good, what):
 
 
 # --- probe selection ------------------------------------------------------------
-got = []
-for m in re.finditer(r"PROBES-BEGIN (\w+)\n(.*?)\nPROBES-END \1 rc=(\d+)", text, re.S):
-    mode, body, rc = m.group(1), m.group(2), int(m.group(3))
-    if rc != 0:
-        say(False, f"--probes --mode {mode} exited {rc}")
-        continue
-    line = next((l for l in body.splitlines() if l.startswith("[")), "[]")
-    for r in json.loads(line):
-        got.append(f"{mode}\t{r['signal']}\t{r['status']}\t{r['mode'] or '-'}\t{r['symbol'] or '-'}")
+got = probe_rows(text, say)
 say(got and "BADFLAG rc=2" in text, "guest ran --probes in 4 modes and rejected a bad flag")
 if update and got:
     with open(expect_path, "w") as f:

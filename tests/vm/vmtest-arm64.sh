@@ -50,15 +50,7 @@ start=$(date +%s)
 make -s ARCH=arm64 STATIC=1 "$out/faultloop" "$out/mte-search" >/dev/null ||
 	die "make ARCH=arm64 STATIC=1 failed"
 
-# a small btrfs, made once (the same recipe as tests/vm/vmtest.sh)
-img=.output/btrfs.img
-if [[ ! -s $img ]]; then
-	PATH=$PATH:/usr/sbin:/sbin
-	ensure_tools mkfs.btrfs:btrfs-progs
-	truncate -s 128M "$img.tmp.$$"
-	mkfs.btrfs -q "$img.tmp.$$" >/dev/null
-	mv "$img.tmp.$$" "$img"
-fi
+img=$(btrfs_image)
 
 mkdir -p "$work/payload"
 cp "$out/faultloop" "$out/mte-search" "$work/payload/"

@@ -39,15 +39,7 @@ start=$(date +%s)
 
 make -s STATIC=1 "$out/faultloop" "$out/race" "$out/btrfs-search" "$out/bpf-progs" >/dev/null
 
-# a small btrfs, made once
-img=.output/btrfs.img
-if [[ ! -s $img ]]; then
-	PATH=$PATH:/usr/sbin:/sbin
-	ensure_tools mkfs.btrfs:btrfs-progs
-	truncate -s 128M "$img.tmp"
-	mkfs.btrfs -q "$img.tmp" >/dev/null
-	mv "$img.tmp" "$img"
-fi
+img=$(btrfs_image)
 
 mkdir -p "$work/payload"
 cp "$out/faultloop" "$out/race" "$out/btrfs-search" "$out/bpf-progs" "$work/payload/"
