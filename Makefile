@@ -28,7 +28,7 @@ CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -D_FORTIFY_SOURCE=2 -DFAULTLOOP_VERSION='"$(VERSION)"'
 INCLUDES := -I$(OUTPUT) -Iinclude -Isrc
 LIBS := $(if $(STATIC),-static) \
-	$(shell $(PKG_CONFIG) --libs $(if $(STATIC),--static) libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+	$(shell $(PKG_CONFIG) --libs $(if $(STATIC),--static) libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lz
 
 # clang -target bpf does not search the host's multiarch include dirs
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
@@ -36,7 +36,7 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function \
 	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
 
-LIB_SRCS := src/util.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c src/metrics.c src/stuck.c
+LIB_SRCS := src/util.c src/hz.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c src/metrics.c src/stuck.c
 # Debian's libmicrohttpd.a needs gnutls and p11-kit, which have no static
 # libraries: static builds link one without HTTPS, built from Debian's
 # source package by tools/build-microhttpd.sh into $(FL_CACHE), per arch,

@@ -4,9 +4,11 @@
  *
  * Included by bpf/faultloop.bpf.c (the probes) and by the BPF_PROG_TEST_RUN
  * driver in tests/bpf/, so the tests exercise this exact code through the
- * verifier and JIT.  Everything on the event path is O(1): one per-CPU
- * stats lookup and one hash lookup keyed by tid; the ring buffer is only
- * written when an episode crosses the threshold (then rate limited).
+ * verifier and JIT.  Everything on the event path is O(1).  An episode
+ * with no retry lives in a per-CPU slot (struct fl_cur) and costs no
+ * clock read and no hash lookup; only a retrying one moves to the hash
+ * keyed by tid.  The ring buffer is only written when an episode crosses
+ * the threshold (then rate limited).
  */
 #ifndef FAULTLOOP_CORE_BPF_H
 #define FAULTLOOP_CORE_BPF_H
@@ -32,6 +34,21 @@ const volatile __u64 gap_ns = 1000000000ULL;
 const volatile __u64 ongoing_ns = 1000000000ULL;
 /* arm64 user pointers may carry a tag in bits 56-63 (TBI); compare untagged. */
 const volatile __u64 addr_mask = ~0ULL;
+/*
+ * The coarse clock of the per-CPU slot: ns per jiffy (the loader finds
+ * HZ), so a slot event reads bpf_jiffies64(), which the verifier inlines,
+ * instead of bpf_ktime_get_ns(), which cost 48-75 ns per event on the
+ * benchmark host (BENCHMARKS.md).  0: HZ unknown, the slot uses ns.
+ * gap_j is gap_ns in that clock.
+ */
+const volatile __u64 jiffy_ns = 0;
+const volatile __u64 gap_j = 1000000000ULL;
+
+/* Episodes in the hash, i.e. promoted (retrying) ones.  While it is 0, an
+ * event whose task has no slot on this CPU needs no hash lookup.  BPF and
+ * user space (the idle sweep) decrement it only after a delete that
+ * succeeded, so it never falls short of the truth. */
+__u64 nr_promoted = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -46,6 +63,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fl_stats);
 } stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_cur);
+} cur SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -65,21 +89,55 @@ static const struct fl_episode zero_episode;
 /* One event, already attributed to a task.  The probes fill it from
  * current; the test driver fills it from its arguments. */
 struct fl_ev {
-	__u64 now;
+	__u64 now;	/* ns, CLOCK_MONOTONIC; 0 until needed (fl_ev_ns) */
+	__u64 now_j;	/* the coarse clock (jiffy_ns) */
 	__u64 addr;
 	__u64 size;
 	__u64 io_seq;
+	__u64 migr;	/* task->se.nr_migrations */
 	__u32 pid;
 	__u32 tid;
 	__u32 sig;
 	bool failed;
+	bool join_only;	/* count only, unless the task has an episode */
 };
+
+/* The precise clock, read once per event and only when needed: on the
+ * hash path and for reports. */
+static __always_inline __u64 fl_ev_ns(struct fl_ev *ev)
+{
+	if (!ev->now)
+		ev->now = bpf_ktime_get_ns();
+	return ev->now;
+}
+
+static __always_inline __u64 fl_now(__u64 now)
+{
+	return now ? now : bpf_ktime_get_ns();
+}
+
+static __always_inline __u64 fl_coarse_now(void)
+{
+	return jiffy_ns ? bpf_jiffies64() : bpf_ktime_get_ns();
+}
+
+static __always_inline __u64 fl_coarse_ns(__u64 d)
+{
+	return jiffy_ns ? d * jiffy_ns : d;
+}
 
 static __always_inline struct fl_stats *fl_stats(void)
 {
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline struct fl_cur *fl_cur(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cur, &zero);
 }
 
 static __always_inline __u32 fl_log2(__u64 v)
@@ -198,67 +256,121 @@ static __always_inline void fl_close(void *ctx, struct fl_stats *st,
 	st->cnt[FL_CNT_ENDED]++;
 }
 
-/*
- * The detector.  Called for every address-carrying event that passed the
- * filters.  A task's episode opens with its first event and collects
- * retries until its owner returns, it goes idle for gap_ns, the task
- * starts another read/write syscall (io_seq moved) or exits.
- */
-static __always_inline void fl_event(void *ctx, struct fl_stats *st,
-				     const struct fl_ev *ev)
+/* An episode in the slot ends: it had no retry and was never reported. */
+static __always_inline void fl_cur_close(struct fl_stats *st, struct fl_cur *c,
+					 __u8 reason)
 {
-	__u32 sig = ev->sig, tid = ev->tid, r;
-	struct fl_episode *ep;
-	__u64 ua, bit;
+	__u64 d = fl_coarse_ns(c->last_j - c->start_j);
 
-	if (sig >= FL_SIG__MAX)
-		return;
-	st->events[sig]++;
-	if (ev->failed)
-		st->failures[sig]++;
-	if (sig >= FL_NR_ADDR_SIGS || !fl_user_addr(ev->addr))
-		return;
-	ua = ev->addr & addr_mask;
+	c->live = 0;
+	if (reason < FL_END__MAX)
+		st->ended[reason]++;
+	st->hist_retries[0]++;
+	st->hist_duration_us[fl_slot(d / 1000)]++;
+	st->sum_duration_ns += d;
+}
 
-	ep = bpf_map_lookup_elem(&episodes, &tid);
-	if (ep) {
-		__u8 reason = FL_END_NONE;
+static __always_inline void fl_cur_open(struct fl_stats *st, struct fl_cur *c,
+					const struct fl_ev *ev, __u32 sig, __u64 ua)
+{
+	c->io_seq = ev->io_seq;
+	c->migr = ev->migr;
+	c->start_j = ev->now_j;
+	c->last_j = ev->now_j;
+	c->addr = ua;
+	c->size = ev->size;
+	c->sig_mask = 1ULL << sig;
+	c->pid = ev->pid;
+	c->tid = ev->tid;
+	c->events = 1;
+	c->live = 1;
+	c->lo[sig] = ua;
+	c->hi[sig] = ua;
+	st->cnt[FL_CNT_EPISODES]++;
+}
 
-		if (ev->now - ep->last_ns > gap_ns)
-			reason = FL_END_GAP;
-		else if (ep->io_seq != ev->io_seq)
-			reason = FL_END_SYSCALL;
-		if (reason != FL_END_NONE) {
-			fl_close(ctx, st, ep, reason, 0, 0, false, ev->now);
-			/* Reuse the slot in place: an update would recycle the
-			 * element under our pointer. */
-			__builtin_memset(ep, 0, sizeof(*ep));
-		}
+/* Add an event to the slot's episode.  True when it is a retry: the same
+ * signal inside the range it already covered (see struct fl_episode); the
+ * slot is then left as it was, for the promotion to copy. */
+static __always_inline bool fl_cur_add(struct fl_cur *c, const struct fl_ev *ev,
+				       __u32 sig, __u64 ua)
+{
+	__u64 bit = 1ULL << sig;
+
+	if (!(c->sig_mask & bit)) {
+		c->lo[sig] = ua;
+		c->hi[sig] = ua;
+	} else if (ua > c->hi[sig]) {
+		c->hi[sig] = ua;
+	} else if (ua < c->lo[sig]) {
+		c->lo[sig] = ua;
 	} else {
-		if (bpf_map_update_elem(&episodes, &tid, &zero_episode,
-					BPF_NOEXIST)) {
-			st->cnt[FL_CNT_EPISODES_DROPPED]++;
-			return;
-		}
-		ep = bpf_map_lookup_elem(&episodes, &tid);
-		if (!ep)
-			return;
+		return true;
 	}
+	if ((bit & FL_FAULT_SIGS) || !(c->sig_mask & FL_FAULT_SIGS)) {
+		c->addr = ua;	/* untagged on arm64 */
+		c->size = ev->size;
+	}
+	c->sig_mask |= bit;
+	c->events++;
+	c->last_j = ev->now_j;
+	return false;
+}
 
-	if (ep->events == 0) {
-		ep->start_ns = ev->now;
-		ep->io_seq = ev->io_seq;
-		ep->pid = ev->pid;
-		ep->tid = tid;
-		/* only here: a helper call per event would be wasted */
-		ep->cgroup_id = bpf_get_current_cgroup_id();
-		st->cnt[FL_CNT_EPISODES]++;
+/* The slot's episode saw its first retry: move it into the hash. */
+static __always_inline struct fl_episode *fl_promote(void *ctx, struct fl_stats *st,
+						     struct fl_cur *c, struct fl_ev *ev)
+{
+	__u32 tid = c->tid;
+	struct fl_episode *ep;
+	long err;
+	__u64 now;
+
+	err = bpf_map_update_elem(&episodes, &tid, &zero_episode, BPF_NOEXIST);
+	if (!err)
+		__sync_fetch_and_add(&nr_promoted, 1);
+	ep = bpf_map_lookup_elem(&episodes, &tid);
+	if (!ep) {
+		/* map full: the slot stays, the next retry tries again */
+		st->cnt[FL_CNT_EPISODES_DROPPED]++;
+		return NULL;
 	}
+	now = fl_ev_ns(ev);
+	if (err) {
+		/* Not reachable while nr_promoted is exact: the task had no
+		 * episode in the hash when its slot opened, and has not left
+		 * this CPU since.  Should it happen, the old one ends. */
+		fl_close(ctx, st, ep, FL_END_SYSCALL, 0, 0, false, now);
+		__builtin_memset(ep, 0, sizeof(*ep));
+	}
+	ep->start_ns = now - fl_coarse_ns(ev->now_j - c->start_j);
+	ep->last_ns = now - fl_coarse_ns(ev->now_j - c->last_j);
+	ep->io_seq = c->io_seq;
+	ep->addr = c->addr;
+	ep->size = c->size;
+	ep->cgroup_id = bpf_get_current_cgroup_id();
+	ep->pid = c->pid;
+	ep->tid = tid;
+	ep->events = c->events;
+	ep->sig_mask = c->sig_mask;
+	__builtin_memcpy(ep->lo, c->lo, sizeof(ep->lo));
+	__builtin_memcpy(ep->hi, c->hi, sizeof(ep->hi));
+	c->live = 0;
+	return ep;
+}
+
+/* One more event for an episode in the hash: retries, threshold, reports. */
+static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
+				      struct fl_episode *ep, struct fl_ev *ev,
+				      __u32 sig, __u64 ua)
+{
+	__u64 bit = 1ULL << sig, now = fl_ev_ns(ev);
+	__u32 r;
+
 	ep->events++;
-	ep->last_ns = ev->now;
-	bit = 1ULL << sig;
+	ep->last_ns = now;
 	if ((bit & FL_FAULT_SIGS) || !(ep->sig_mask & FL_FAULT_SIGS)) {
-		ep->addr = ua;	/* untagged on arm64 */
+		ep->addr = ua;
 		ep->size = ev->size;
 	}
 
@@ -281,40 +393,129 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 
 	if (!(ep->flags & FL_EP_REPORTED)) {
 		if (ep->retries < threshold ||
-		    ev->now - ep->start_ns < min_duration_ns)
+		    now - ep->start_ns < min_duration_ns)
 			return;
 		ep->flags |= FL_EP_REPORTED;
-		ep->last_report_ns = ev->now;
+		ep->last_report_ns = now;
 		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
-		fl_emit(ctx, st, ep, FL_REPORT_DETECTED, sig, 0, ev->now, ev->now);
+		fl_emit(ctx, st, ep, FL_REPORT_DETECTED, sig, 0, now, now);
 		st->cnt[FL_CNT_DETECTED]++;
-	} else if (ev->now - ep->last_report_ns >= ongoing_ns) {
-		ep->last_report_ns = ev->now;
-		fl_emit(ctx, st, ep, FL_REPORT_ONGOING, sig, 0, ev->now, ev->now);
+	} else if (now - ep->last_report_ns >= ongoing_ns) {
+		ep->last_report_ns = now;
+		fl_emit(ctx, st, ep, FL_REPORT_ONGOING, sig, 0, now, now);
 	}
+}
+
+/* Ends a hash episode's life in the map; the caller has closed it. */
+static __always_inline void fl_ep_delete(__u32 tid)
+{
+	if (!bpf_map_delete_elem(&episodes, &tid))
+		__sync_fetch_and_add(&nr_promoted, -1);
+}
+
+/*
+ * The detector.  Called for every address-carrying event that passed the
+ * filters.  A task's episode opens with its first event and collects
+ * retries until its owner returns, it goes idle for gap_ns, the task
+ * starts another read/write syscall or sleeps (io_seq moved) or exits.
+ * It opens in this CPU's slot; if the task leaves the CPU before it
+ * retries, it ends there (FL_END_LEFT_CPU).  A live-lock retries many
+ * times within one time slice, and once promoted its episode follows it.
+ */
+static __always_inline void fl_event(void *ctx, struct fl_stats *st,
+				     struct fl_ev *ev)
+{
+	__u32 sig = ev->sig, tid = ev->tid;
+	struct fl_episode *ep;
+	struct fl_cur *c;
+	__u8 reason;
+	__u64 ua;
+
+	if (sig >= FL_SIG__MAX)
+		return;
+	st->events[sig]++;
+	if (ev->failed)
+		st->failures[sig]++;
+	if (sig >= FL_NR_ADDR_SIGS || !fl_user_addr(ev->addr))
+		return;
+	ua = ev->addr & addr_mask;
+	c = fl_cur();
+	if (!c)
+		return;
+
+	if (c->live && c->tid == tid) {
+		reason = FL_END_NONE;
+		if (ev->now_j - c->last_j > gap_j)
+			reason = FL_END_GAP;
+		else if (c->io_seq != ev->io_seq)
+			reason = FL_END_SYSCALL;
+		else if (c->migr != ev->migr)
+			reason = FL_END_LEFT_CPU;
+		if (reason == FL_END_NONE) {
+			if (!fl_cur_add(c, ev, sig, ua))
+				return;		/* the common case */
+			ep = fl_promote(ctx, st, c, ev);
+			if (ep)
+				fl_ep_add(ctx, st, ep, ev, sig, ua);
+			return;
+		}
+		fl_cur_close(st, c, reason);
+	}
+
+	if (nr_promoted) {
+		ep = bpf_map_lookup_elem(&episodes, &tid);
+		if (ep) {
+			__u64 now = fl_ev_ns(ev);
+
+			reason = FL_END_NONE;
+			if (now - ep->last_ns > gap_ns)
+				reason = FL_END_GAP;
+			else if (ep->io_seq != ev->io_seq)
+				reason = FL_END_SYSCALL;
+			if (reason == FL_END_NONE) {
+				fl_ep_add(ctx, st, ep, ev, sig, ua);
+				return;
+			}
+			fl_close(ctx, st, ep, reason, 0, 0, false, now);
+			fl_ep_delete(tid);
+		}
+	}
+
+	if (ev->join_only)
+		return;
+	if (c->live)	/* another task's: it left this CPU without a retry */
+		fl_cur_close(st, c, FL_END_LEFT_CPU);
+	fl_cur_open(st, c, ev, sig, ua);
 }
 
 /*
  * The task's episode ends here, if it has one: its loop owner returned
  * (has_ret, reason FL_END_OWNER_RETURN), an owner call began, or the task
- * exits.  sig is the signal of the probe that saw it.
+ * exits.  sig is the signal of the probe that saw it.  now: 0 reads the
+ * clock, only if there is an episode in the hash.
  */
 static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
 				   __u32 sig, __u8 reason, __s64 ret,
 				   bool has_ret, __u64 now)
 {
 	struct fl_episode *ep;
+	struct fl_cur *c;
 
 	if (sig >= FL_SIG__MAX)
 		return;
 	st->events[sig]++;
 	if (has_ret && ret < 0)
 		st->failures[sig]++;
+	c = fl_cur();
+	if (c && c->live && c->tid == tid)
+		fl_cur_close(st, c, reason);
+	if (!nr_promoted)
+		return;
 	ep = bpf_map_lookup_elem(&episodes, &tid);
 	if (!ep)
 		return;
-	fl_close(ctx, st, ep, reason, has_ret ? sig : 0, ret, has_ret, now);
-	bpf_map_delete_elem(&episodes, &tid);
+	fl_close(ctx, st, ep, reason, has_ret ? sig : 0, ret, has_ret, fl_now(now));
+	fl_ep_delete(tid);
 }
 
 static __always_inline void fl_owner_exit(void *ctx, struct fl_stats *st,

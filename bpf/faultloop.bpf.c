@@ -14,22 +14,35 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
  * bpf_get_current_task_btf() (5.11, 3ca1032ab7ab) gives a pointer the
- * program may dereference with plain loads.  On 5.10 we fall back to
- * bpf_probe_read_kernel(), which itself runs under pagefault_disable()
- * (copy_from_kernel_nofault) and so reads pagefault_disabled one too high.
+ * program may dereference with plain loads; each event takes it once.  On
+ * 5.10 we fall back to bpf_get_current_task() and bpf_probe_read_kernel(),
+ * which itself runs under pagefault_disable() (copy_from_kernel_nofault)
+ * and so reads pagefault_disabled one too high.  The enum test is a CO-RE
+ * constant: the verifier drops the branch this kernel does not take.
  */
-static __always_inline int fl_pagefault_disabled(void)
+#define FL_HAVE_TASK_BTF \
+	bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
+static __always_inline struct task_struct *fl_current(void)
 {
-	if (bpf_core_enum_value_exists(enum bpf_func_id,
-				       BPF_FUNC_get_current_task_btf)) {
-		struct task_struct *t = bpf_get_current_task_btf();
+	if (FL_HAVE_TASK_BTF)
+		return bpf_get_current_task_btf();
+	return (void *)bpf_get_current_task();
+}
 
+static __always_inline int fl_pagefault_disabled(struct task_struct *t)
+{
+	if (FL_HAVE_TASK_BTF)
 		return t->pagefault_disabled;
-	} else {
-		struct task_struct *t = (void *)bpf_get_current_task();
+	return BPF_CORE_READ(t, pagefault_disabled) - 1;
+}
 
-		return BPF_CORE_READ(t, pagefault_disabled) - 1;
-	}
+/* bpf_get_current_pid_tgid() without the helper call, where we can */
+static __always_inline __u64 fl_task_id(struct task_struct *t)
+{
+	if (FL_HAVE_TASK_BTF)
+		return (__u64)t->tgid << 32 | (__u32)t->pid;
+	return bpf_get_current_pid_tgid();
 }
 
 /*
@@ -44,24 +57,22 @@ static __always_inline int fl_pagefault_disabled(void)
  *   SIGCHLD, 64 "retries" in 22 ms across wait4() calls without it.  A
  *   live-lock spins without sleeping (preemption counts in nivcsw, not
  *   here), so it stays one episode.
+ * And se.nr_migrations (set_task_cpu(), every kernel): the per-CPU slot
+ * (struct fl_cur) is the task's only while it has not moved.
  */
-static __always_inline __u64 fl_io_seq(void)
+static __always_inline void fl_task_seq(struct task_struct *t, struct fl_ev *ev)
 {
-	if (bpf_core_enum_value_exists(enum bpf_func_id,
-				       BPF_FUNC_get_current_task_btf)) {
-		struct task_struct *t = bpf_get_current_task_btf();
-		__u64 seq = t->nvcsw;
-
+	if (FL_HAVE_TASK_BTF) {
+		ev->io_seq = t->nvcsw;
 		if (bpf_core_field_exists(t->ioac))
-			seq += t->ioac.syscr + t->ioac.syscw;
-		return seq;
+			ev->io_seq += t->ioac.syscr + t->ioac.syscw;
+		ev->migr = t->se.nr_migrations;
 	} else {
-		struct task_struct *t = (void *)bpf_get_current_task();
-		__u64 seq = BPF_CORE_READ(t, nvcsw);
-
+		ev->io_seq = BPF_CORE_READ(t, nvcsw);
 		if (bpf_core_field_exists(t->ioac))
-			seq += BPF_CORE_READ(t, ioac.syscr) + BPF_CORE_READ(t, ioac.syscw);
-		return seq;
+			ev->io_seq += BPF_CORE_READ(t, ioac.syscr) +
+				      BPF_CORE_READ(t, ioac.syscw);
+		ev->migr = BPF_CORE_READ(t, se.nr_migrations);
 	}
 }
 
@@ -77,23 +88,27 @@ filtered:
 	return false;
 }
 
-/* id: bpf_get_current_pid_tgid(), which gated callers have already read */
-static __always_inline int fl_probe_event_id(void *ctx, __u64 id, __u32 sig,
-					     __u64 addr, __u64 size, bool failed)
+/* t: the current task (fl_current()), which gated callers already hold */
+static __always_inline int fl_probe_task_event(void *ctx, struct task_struct *t,
+					       __u32 sig, __u64 addr, __u64 size,
+					       bool failed, bool join_only)
 {
 	struct fl_stats *st = fl_stats();
+	__u64 id = fl_task_id(t);
 	struct fl_ev ev;
 
 	if (!st || !fl_pass(st, id))
 		return 0;
-	ev.now = bpf_ktime_get_ns();
+	ev.now = 0;
+	ev.now_j = fl_coarse_now();
 	ev.addr = addr;
 	ev.size = size;
-	ev.io_seq = fl_io_seq();
+	fl_task_seq(t, &ev);
 	ev.pid = id >> 32;
 	ev.tid = (__u32)id;
 	ev.sig = sig;
 	ev.failed = failed;
+	ev.join_only = join_only;
 	fl_event(ctx, st, &ev);
 	return 0;
 }
@@ -101,8 +116,8 @@ static __always_inline int fl_probe_event_id(void *ctx, __u64 id, __u32 sig,
 static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
 					  __u64 size, bool failed)
 {
-	return fl_probe_event_id(ctx, bpf_get_current_pid_tgid(), sig, addr,
-				 size, failed);
+	return fl_probe_task_event(ctx, fl_current(), sig, addr, size, failed,
+				   false);
 }
 
 /* Count only (address-less signals, successful copies). */
@@ -125,7 +140,7 @@ static __always_inline int fl_probe_owner_exit(void *ctx, __u32 owner, long ret)
 
 	if (!st)
 		return 0;
-	fl_owner_exit(ctx, st, (__u32)id, owner, ret, bpf_ktime_get_ns());
+	fl_owner_exit(ctx, st, (__u32)id, owner, ret, 0);
 	return 0;
 }
 
@@ -136,7 +151,7 @@ static __always_inline int fl_probe_boundary(void *ctx, __u32 sig, __u8 reason)
 
 	if (!st)
 		return 0;
-	fl_boundary(ctx, st, (__u32)id, sig, reason, bpf_ktime_get_ns());
+	fl_boundary(ctx, st, (__u32)id, sig, reason, 0);
 	return 0;
 }
 
@@ -284,12 +299,8 @@ volatile __u32 faultin_joins_only = 0;
 static __always_inline int fl_faultin_event(void *ctx, __u32 sig, __u64 addr,
 					    __u64 size, bool failed)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-
-	if (faultin_joins_only && !bpf_map_lookup_elem(&episodes, &tid))
-		return fl_probe_count(sig, failed);
-	return fl_probe_event_id(ctx, id, sig, addr, size, failed);
+	return fl_probe_task_event(ctx, fl_current(), sig, addr, size, failed,
+				   faultin_joins_only);
 }
 
 #define FAULTIN_UADDR(name, SIG)						\
@@ -450,22 +461,24 @@ struct {
 
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 {
+	struct task_struct *t;
 	__u32 zero = 0, tid, *last;
-	__u64 id;
 
 	if (!fl_user_addr(address))
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
-	id = bpf_get_current_pid_tgid();
-	tid = (__u32)id;
+	t = fl_current();
+	tid = (__u32)fl_task_id(t);
 	last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
-	if (fl_pagefault_disabled() > 0) {
+	if (fl_pagefault_disabled(t) > 0) {
 		if (last)
 			*last = tid;
-		return fl_probe_event_id(ctx, id, FL_SIG_PF_KERNEL_ATOMIC, address, 0, false);
+		return fl_probe_task_event(ctx, t, FL_SIG_PF_KERNEL_ATOMIC, address,
+					   0, false, false);
 	}
 	if (!last || *last != tid)
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
-	return fl_probe_event_id(ctx, id, FL_SIG_PF_KERNEL, address, 0, false);
+	return fl_probe_task_event(ctx, t, FL_SIG_PF_KERNEL, address, 0, false,
+				   false);
 }
 
 SEC("tp_btf/page_fault_kernel")
@@ -523,12 +536,23 @@ int BPF_KPROBE(fl_fixup_exception__kprobe)
 }
 #endif
 
+/*
+ * Set by the loader when exceptions:page_fault_kernel is attached too: it
+ * sees every kernel fault handle_mm_fault() sees, earlier and with
+ * pagefault_disabled, so a second detector run for the same fault at the
+ * same address adds nothing (1.01 runs per kernel fault in the 6.1 and
+ * 6.12 guests, BENCHMARKS.md).  handle_mm_fault then only counts.
+ */
+volatile __u32 mm_fault_count_only = 0;
+
 /* handle_mm_fault(vma, address, flags, regs): user-mode faults are the bulk
  * and never part of a uaccess loop, so they leave after one branch. */
 static __always_inline int fl_mm_fault(void *ctx, __u64 address, __u32 flags)
 {
 	if (flags & fl_fault_flag_user())
 		return 0;
+	if (mm_fault_count_only)
+		return fl_probe_count(FL_SIG_HANDLE_MM_FAULT, false);
 	return fl_probe_event(ctx, FL_SIG_HANDLE_MM_FAULT, address, 0, false);
 }
 

@@ -69,6 +69,8 @@ enum fl_end_reason {
 	FL_END_SYSCALL,		/* the task started another read/write call or slept */
 	FL_END_TASK_EXIT,
 	FL_END_DETACH,		/* faultloop stopped while the loop was active */
+	FL_END_LEFT_CPU,	/* the task left its CPU (switched out, migrated)
+				 * before any retry: see struct fl_cur */
 	FL_END__MAX,
 };
 
@@ -79,7 +81,7 @@ enum fl_counter {
 	FL_CNT_ENDED,		/* ENDED reports (episodes that had crossed) */
 	FL_CNT_REPORTS,		/* reports submitted to the ring buffer */
 	FL_CNT_REPORTS_LOST,	/* ring buffer full */
-	FL_CNT_EPISODES_DROPPED,/* episode map full: task not tracked */
+	FL_CNT_EPISODES_DROPPED,/* episode map full: a retrying task not tracked */
 	FL_CNT_STASH_DROPPED,	/* kprobe entry stash full */
 	FL_CNT_FILTERED,	/* events dropped by -p / --cgroup */
 	FL_CNT__MAX,
@@ -103,7 +105,8 @@ struct fl_stats {
 #define FL_EP_HAS_RET	0x2	/* owner_ret is valid */
 
 /*
- * Per-task episode, keyed by tid.  Each address signal keeps the range of
+ * Per-task episode of a task that has retried, keyed by tid (see struct
+ * fl_cur for the ones that have not).  Each address signal keeps the range of
  * user addresses it has covered and its own retry count: one loop
  * iteration is usually seen by several probes (an atomic-copy fault, then
  * the fault-in's own fault at the same address), and a retry is the *same*
@@ -135,6 +138,33 @@ struct fl_episode {
 	__u32 pad2;
 	__s64 owner_ret;
 	char comm[FL_COMM_LEN];
+};
+
+/*
+ * Per CPU: the episode of the task this CPU saw last, while it has no
+ * retry.  Most episodes never retry (a write faults once, a read walks
+ * fresh pages), so they live and die here, at the cost of an inlined
+ * per-CPU array access: no clock read, no hash lookup.  The first retry
+ * moves the episode into the episodes hash (promotion), where it carries
+ * on across context switches and CPUs.  The slot belongs to its task only
+ * while that task has not left the CPU: io_seq (a new read/write call or a
+ * sleep) and se.nr_migrations (a move to another CPU) must not change.
+ * Times are in the coarse clock (jiffies, or ns when jiffy_ns is 0).
+ */
+struct fl_cur {
+	__u64 io_seq;
+	__u64 migr;		/* task->se.nr_migrations when opened */
+	__u64 start_j;
+	__u64 last_j;
+	__u64 addr;
+	__u64 size;
+	__u64 sig_mask;
+	__u32 pid;
+	__u32 tid;
+	__u32 events;
+	__u32 live;		/* holds an episode that is not in the hash */
+	__u64 lo[FL_NR_ADDR_SIGS];
+	__u64 hi[FL_NR_ADDR_SIGS];
 };
 
 struct fl_report {
@@ -185,5 +215,6 @@ enum fl_test_op {
 	FL_TEST_OWNER_EXIT,
 	FL_TEST_TASK_EXIT,
 };
+#define FL_TEST_JOIN_ONLY	0x100	/* or'ed into the signal: a fault-in that only joins */
 
 #endif /* FAULTLOOP_H */

@@ -21,6 +21,7 @@
 #include "faultloop.h"
 #include "faultloop.skel.h"
 #include "cgroup.h"
+#include "hz.h"
 #include "json.h"
 #include "ksyms.h"
 #ifndef FL_NO_METRICS
@@ -451,6 +452,8 @@ static void sweep(struct runtime *rt, bool all)
 			continue;
 		if (bpf_map_delete_elem(fd, &keys[i]))
 			continue;
+		/* only after a delete that succeeded: see nr_promoted */
+		__atomic_fetch_sub(&rt->skel->bss->nr_promoted, 1, __ATOMIC_RELAXED);
 		rt->swept++;
 		fl_user_stats_episode(&rt->ustats, ep.retries, ep.last_ns - ep.start_ns);
 		if (ep.flags & FL_EP_REPORTED)
@@ -752,6 +755,25 @@ static bool have_copy_or_fault_signal(const struct fl_probe_set *set)
 	return false;
 }
 
+/* page_fault_kernel is attached: handle_mm_fault only counts (see
+ * mm_fault_count_only in bpf/faultloop.bpf.c). */
+static bool have_pf_kernel(const struct fl_probe_set *set)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->probes[i].status == FL_ST_ATTACHED &&
+		    set->probes[i].def->sig == FL_SIG_PF_KERNEL)
+			return true;
+	return false;
+}
+
+static void set_knobs(struct runtime *rt, const struct fl_probe_set *set)
+{
+	rt->skel->bss->faultin_joins_only = have_copy_or_fault_signal(set);
+	rt->skel->bss->mm_fault_count_only = have_pf_kernel(set);
+}
+
 static bool have_address_signal(const struct fl_probe_set *set)
 {
 	int i;
@@ -781,6 +803,8 @@ int main(int argc, char **argv)
 	__u64 start, last_sweep, sweep_every;
 	int err, cg_fd = -1, n, nstuck;
 	bool iter_ok, caps_dropped = false;
+	const char *hz_source = NULL;
+	unsigned int hz;
 
 	fl_user_stats_init(&rt.ustats);
 	pthread_mutex_init(&rt.stuck.lock, NULL);
@@ -827,6 +851,8 @@ int main(int argc, char **argv)
 	if (fl_proc_sample_running(&running, "/proc", getpid()) < 0)
 		fprintf(stderr, "faultloop: cannot scan /proc for stuck tasks: %s\n", strerror(errno));
 	iter_ok = trial_load_prog("fl_task_iter");
+	/* may sleep 200 ms to measure: inside the stuck check's window */
+	hz = fl_kernel_hz(&hz_source);
 
 	set.sel = env.mode;
 	set.verbose = env.verbose > 1;
@@ -849,6 +875,20 @@ int main(int argc, char **argv)
 	rt.skel->rodata->min_duration_ns = env.min_duration_ns;
 	rt.skel->rodata->gap_ns = env.gap_ns;
 	rt.skel->rodata->ongoing_ns = env.interval_ns;
+	if (hz) {
+		__u64 j = 1000000000ULL / hz;
+
+		rt.skel->rodata->jiffy_ns = j;
+		rt.skel->rodata->gap_j = (env.gap_ns + j - 1) / j;
+		if (env.verbose)
+			fprintf(stderr, "faultloop: kernel HZ %u (%s): episodes without a retry keep jiffies\n",
+				hz, hz_source);
+	} else {
+		/* a degradation, not an error: the slot reads the precise clock */
+		rt.skel->rodata->gap_j = env.gap_ns;
+		fprintf(stderr, "faultloop: kernel HZ unknown (%s): using the precise clock on every event\n",
+			hz_source);
+	}
 #if defined(__aarch64__)
 	rt.skel->rodata->addr_mask = (1ULL << 56) - 1;	/* TBI: drop the tag */
 #endif
@@ -921,7 +961,7 @@ int main(int argc, char **argv)
 
 	/* --probes attaches for real too: only an attach proves a probe */
 	n = fl_probes_attach(&set, rt.skel->obj);
-	rt.skel->bss->faultin_joins_only = have_copy_or_fault_signal(&set);
+	set_knobs(&rt, &set);
 	if (env.probes) {
 		if (env.json) {
 			struct jw w;
@@ -1014,7 +1054,7 @@ int main(int argc, char **argv)
 		if (set.hold && !rt.stuck.n) {
 			set.hold = NULL;
 			n = fl_probes_attach(&set, rt.skel->obj);
-			rt.skel->bss->faultin_joins_only = have_copy_or_fault_signal(&set);
+			set_knobs(&rt, &set);
 			fprintf(stderr, "faultloop: no task is stuck in the kernel any more: %d held probes armed\n", n);
 			fl_probes_print_summary(&set, stderr);
 		}

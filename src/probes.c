@@ -159,6 +159,7 @@ const char *fl_end_reason_name(unsigned int r)
 		[FL_END_SYSCALL] = "next_call",
 		[FL_END_TASK_EXIT] = "task_exit",
 		[FL_END_DETACH] = "detach",
+		[FL_END_LEFT_CPU] = "left_cpu",
 	};
 
 	return r < FL_END__MAX ? names[r] : "unknown";

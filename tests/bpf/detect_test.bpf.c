@@ -2,7 +2,8 @@
 /*
  * BPF_PROG_TEST_RUN driver for the detector: feeds synthetic events into
  * the same core.bpf.h code the probes use, through the real verifier and
- * JIT.  args[]: op, sig, tid, addr, now, io_seq, ret/pid.
+ * JIT.  args[]: op, sig, tid, addr, now (ns), io_seq, ret/pid, migrations.
+ * The coarse clock is now / jiffy_ns, as the test sets it.
  */
 #include "core.bpf.h"
 
@@ -20,13 +21,16 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 		return 1;
 	switch (op) {
 	case FL_TEST_EVENT:
-		ev.sig = sig;
 		ev.tid = tid;
 		ev.pid = ctx->args[6] ? ctx->args[6] : tid;
 		ev.addr = ctx->args[3];
 		ev.size = 4096;
 		ev.now = now;
+		ev.now_j = jiffy_ns ? now / jiffy_ns : now;
 		ev.io_seq = ctx->args[5];
+		ev.migr = ctx->args[7];
+		ev.join_only = sig & FL_TEST_JOIN_ONLY;
+		ev.sig = sig & ~FL_TEST_JOIN_ONLY;
 		fl_event(ctx, st, &ev);
 		return 0;
 	case FL_TEST_OWNER_ENTRY:

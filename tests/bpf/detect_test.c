@@ -20,6 +20,7 @@
 #include "detect_test.skel.h"
 
 #define MS 1000000ULL
+#define JIFFY 1000ULL	/* the tests' coarse clock: 1 us, so times stay exact */
 #define GAP (100 * MS)
 #define IVL (50 * MS)
 #define T0 (1000 * MS)
@@ -42,7 +43,8 @@ static int on_report(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static struct fx *fx_open_md(__u32 threshold, __u32 max_tasks, __u64 min_duration_ns)
+static struct fx *fx_open_j(__u32 threshold, __u32 max_tasks, __u64 min_duration_ns,
+			    __u64 jiffy)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -52,6 +54,8 @@ static struct fx *fx_open_md(__u32 threshold, __u32 max_tasks, __u64 min_duratio
 	f->skel->rodata->threshold = threshold;
 	f->skel->rodata->min_duration_ns = min_duration_ns;
 	f->skel->rodata->gap_ns = GAP;
+	f->skel->rodata->jiffy_ns = jiffy;
+	f->skel->rodata->gap_j = GAP / jiffy;
 	f->skel->rodata->ongoing_ns = IVL;
 	if (max_tasks)
 		bpf_map__set_max_entries(f->skel->maps.episodes, max_tasks);
@@ -59,6 +63,11 @@ static struct fx *fx_open_md(__u32 threshold, __u32 max_tasks, __u64 min_duratio
 	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.reports), on_report, f, NULL);
 	assert_non_null(f->rb);
 	return f;
+}
+
+static struct fx *fx_open_md(__u32 threshold, __u32 max_tasks, __u64 min_duration_ns)
+{
+	return fx_open_j(threshold, max_tasks, min_duration_ns, JIFFY);
 }
 
 static struct fx *fx_open(__u32 threshold, __u32 max_tasks)
@@ -73,15 +82,23 @@ static void fx_close(struct fx *f)
 	free(f);
 }
 
-static void run(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
-		__u64 now, __u64 io_seq, __u64 extra)
+/* Every event runs on CPU 0, the CPU whose slot (struct fl_cur) get_ep() reads. */
+static void run_m(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
+		  __u64 now, __u64 io_seq, __u64 extra, __u64 migr)
 {
-	__u64 args[7] = { op, sig, tid, addr, now, io_seq, extra };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+	__u64 args[8] = { op, sig, tid, addr, now, io_seq, extra, migr };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
+		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
 
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
 	assert_int_equal(opts.retval, 0);
 	ring_buffer__consume(f->rb);
+}
+
+static void run(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
+		__u64 now, __u64 io_seq, __u64 extra)
+{
+	run_m(f, op, sig, tid, addr, now, io_seq, extra, 0);
 }
 
 static void ev(struct fx *f, __u32 sig, __u32 tid, __u64 addr, __u64 now)
@@ -89,9 +106,54 @@ static void ev(struct fx *f, __u32 sig, __u32 tid, __u64 addr, __u64 now)
 	run(f, FL_TEST_EVENT, sig, tid, addr, now, 0, 0);
 }
 
-static bool get_ep(struct fx *f, __u32 tid, struct fl_episode *ep)
+/* A retrying (promoted) episode, from the hash. */
+static bool in_hash(struct fx *f, __u32 tid, struct fl_episode *ep)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.episodes), &tid, ep) == 0;
+}
+
+/* The episode in CPU 0's slot, if it is tid's and live. */
+static bool in_cur(struct fx *f, __u32 tid, struct fl_cur *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct fl_cur *per = calloc(ncpu, sizeof(*per));
+	__u32 zero = 0;
+	bool ok;
+
+	assert_non_null(per);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.cur), &zero, per), 0);
+	ok = per[0].live && per[0].tid == tid;
+	if (ok && out)
+		*out = per[0];
+	free(per);
+	return ok;
+}
+
+/* The task's episode wherever it is; from the slot: no retries yet. */
+static bool get_ep(struct fx *f, __u32 tid, struct fl_episode *ep)
+{
+	struct fl_cur c;
+
+	if (in_hash(f, tid, ep))
+		return true;
+	if (!in_cur(f, tid, &c))
+		return false;
+	memset(ep, 0, sizeof(*ep));
+	ep->start_ns = c.start_j * JIFFY;
+	ep->last_ns = c.last_j * JIFFY;
+	ep->io_seq = c.io_seq;
+	ep->addr = c.addr;
+	ep->size = c.size;
+	ep->pid = c.pid;
+	ep->tid = c.tid;
+	ep->events = c.events;
+	ep->sig_mask = c.sig_mask;
+	return true;
+}
+
+static __u64 nr_promoted(struct fx *f)
+{
+	return f->skel->bss->nr_promoted;
 }
 
 static void get_stats(struct fx *f, struct fl_stats *sum)
@@ -254,6 +316,7 @@ static void test_rewinding_loop_and_owner_exit(void **state)
 	assert_true(f->reps[1].flags & FL_EP_HAS_RET);
 	assert_int_equal(f->reps[1].retries, 19);
 	assert_int_equal(f->reps[1].duration_ns, 3 * MS);
+	assert_int_equal(nr_promoted(f), 0);
 	fx_close(f);
 }
 
@@ -355,32 +418,45 @@ static void test_task_exit(void **state)
 	get_stats(f, &st);
 	assert_int_equal(st.ended[FL_END_TASK_EXIT], 1);
 	assert_int_equal(st.events[FL_SIG_TASK_EXIT], 2);
+	assert_int_equal(nr_promoted(f), 0);
 	fx_close(f);
 }
 
-/* Interleaved tasks keep separate episodes; only the looping ones report. */
+/*
+ * Tasks taking turns on one CPU, a time slice of 3 events each: the odd
+ * ones loop on one address, the even ones make progress.  A looping task
+ * retries within its first slice, moves to the hash and is followed from
+ * slice to slice; the others' episodes end each time they leave the CPU.
+ */
 static void test_many_tasks(void **state)
 {
 	struct fx *f = fx_open(8, 0);
-	int round, t, i;
+	struct fl_stats st;
+	int round, t, i, k;
 
 	for (round = 0; round < 12; round++)
-		for (t = 0; t < 200; t++) {
-			__u64 addr = 0x7f0000000000ULL + t * 0x10000;
+		for (t = 0; t < 200; t++)
+			for (k = 0; k < 3; k++) {
+				__u64 addr = 0x7f0000000000ULL + t * 0x10000;
+				__u64 now = T0 + round * 10000 + t * 3 + k;
 
-			/* odd tasks loop on one address, even ones make progress */
-			if (t & 1)
-				ev(f, FL_SIG_PF_KERNEL_ATOMIC, 1000 + t, addr, T0 + round * 10000 + t);
-			else
-				ev(f, FL_SIG_PF_KERNEL_ATOMIC, 1000 + t, addr + round * 4096,
-				   T0 + round * 10000 + t);
-		}
+				if (t & 1)
+					ev(f, FL_SIG_PF_KERNEL_ATOMIC, 1000 + t, addr, now);
+				else
+					ev(f, FL_SIG_PF_KERNEL_ATOMIC, 1000 + t,
+					   addr + (round * 3 + k) * 4096, now);
+			}
 	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 100);
 	for (i = 0; i < f->nrep; i++) {
 		assert_true(f->reps[i].tid & 1);
 		assert_int_equal(f->reps[i].addr, 0x7f0000000000ULL + (f->reps[i].tid - 1000) * 0x10000);
 		assert_int_equal(f->reps[i].retries, 8);
 	}
+	get_stats(f, &st);
+	/* odd: one episode each; even: one per slice, all but the last one ended */
+	assert_int_equal(st.cnt[FL_CNT_EPISODES], 100 + 100 * 12);
+	assert_int_equal(st.ended[FL_END_LEFT_CPU], 100 * 12 - 1);
+	assert_int_equal(nr_promoted(f), 100);
 	fx_close(f);
 }
 
@@ -396,11 +472,14 @@ static void test_map_full(void **state)
 		for (i = 0; i < 4; i++)
 			ev(f, FL_SIG_PF_KERNEL, 2000 + t, 0x7f0000006000ULL, T0 + t * 10 + i);
 	get_stats(f, &st);
-	assert_int_equal(st.cnt[FL_CNT_EPISODES], 8);
-	assert_int_equal(st.cnt[FL_CNT_EPISODES_DROPPED], 12 * 4);
+	/* every task opens an episode; only retrying ones need the map */
+	assert_int_equal(st.cnt[FL_CNT_EPISODES], 20);
+	/* the 12 that did not fit: each retry tried again */
+	assert_int_equal(st.cnt[FL_CNT_EPISODES_DROPPED], 12 * 3);
 	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 8);
-	assert_true(get_ep(f, 2000, &ep));
-	assert_false(get_ep(f, 2019, &ep));
+	assert_true(in_hash(f, 2000, &ep));
+	assert_false(in_hash(f, 2019, &ep));
+	assert_int_equal(nr_promoted(f), 8);
 	fx_close(f);
 }
 
@@ -447,6 +526,145 @@ static void test_histograms(void **state)
 	fx_close(f);
 }
 
+/*
+ * What almost every event on a healthy host is: one fault per call, no
+ * retry.  None of it reaches the hash (no lookup, no insert), and the
+ * per-CPU slot still counts and ends every episode.
+ */
+static void test_no_retry_stays_in_slot(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	struct fl_episode ep;
+	struct fl_stats st;
+	__u32 key;
+	int t, call;
+
+	for (t = 0; t < 100; t++)	/* 100 tasks, one fault each */
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 5000 + t, 0x7f0000010000ULL, T0 + t);
+	for (call = 0; call < 50; call++) {	/* one task, 50 calls, 2 signals each */
+		run(f, FL_TEST_EVENT, FL_SIG_PF_KERNEL_ATOMIC, 5200,
+		    0x7f0000020000ULL, T0 + MS + call * 10, call, 0);
+		run(f, FL_TEST_EVENT, FL_SIG_PF_KERNEL, 5200,
+		    0x7f0000020000ULL, T0 + MS + call * 10 + 1, call, 0);
+	}
+	assert_int_equal(bpf_map_get_next_key(bpf_map__fd(f->skel->maps.episodes), NULL, &key), -ENOENT);
+	assert_int_equal(nr_promoted(f), 0);
+	get_stats(f, &st);
+	assert_int_equal(st.cnt[FL_CNT_EPISODES], 150);
+	assert_int_equal(st.ended[FL_END_LEFT_CPU], 100);
+	assert_int_equal(st.ended[FL_END_SYSCALL], 49);
+	assert_int_equal(st.hist_retries[0], 149);
+	assert_int_equal(st.cnt[FL_CNT_RETRIES], 0);
+	assert_true(get_ep(f, 5200, &ep));
+	assert_int_equal(ep.events, 2);
+	assert_int_equal(ep.io_seq, 49);
+	assert_int_equal(f->nrep, 0);
+	fx_close(f);
+}
+
+/*
+ * The slot is the task's only while it stays on its CPU: a migration
+ * (se.nr_migrations moved) between two faults at one address is no retry.
+ * Once retrying, the episode is in the hash and migrations do not matter.
+ */
+static void test_migration(void **state)
+{
+	struct fx *f = fx_open(4, 0);
+	const __u64 a = 0x7f0000030000ULL;
+	struct fl_episode ep;
+	struct fl_stats st;
+	int i;
+
+	for (i = 0; i < 5; i++)	/* a fault per CPU visit: no retry */
+		run_m(f, FL_TEST_EVENT, FL_SIG_PF_KERNEL_ATOMIC, 6000, a, T0 + i * MS, 0, 0, i);
+	assert_false(in_hash(f, 6000, &ep));
+	get_stats(f, &st);
+	assert_int_equal(st.ended[FL_END_LEFT_CPU], 4);
+	assert_int_equal(st.cnt[FL_CNT_RETRIES], 0);
+
+	run_m(f, FL_TEST_EVENT, FL_SIG_PF_KERNEL_ATOMIC, 6000, a, T0 + 5 * MS, 0, 0, 4);
+	assert_true(in_hash(f, 6000, &ep));	/* retried on one CPU: promoted */
+	assert_int_equal(ep.retries, 1);
+	assert_int_equal(ep.start_ns, T0 + 4 * MS);
+	for (i = 6; i < 9; i++)
+		run_m(f, FL_TEST_EVENT, FL_SIG_PF_KERNEL_ATOMIC, 6000, a, T0 + i * MS, 0, 0, i);
+	assert_true(in_hash(f, 6000, &ep));
+	assert_int_equal(ep.retries, 4);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_int_equal(f->reps[0].duration_ns, 4 * MS);
+	fx_close(f);
+}
+
+/*
+ * With a copy or fault probe attached, a fault-in only joins: alone it is
+ * counted (every buffered write prefaults its chunk); after a failed copy
+ * it is part of the episode, in the slot and in the hash.
+ */
+static void test_faultin_joins_only(void **state)
+{
+	struct fx *f = fx_open(3, 0);
+	const __u64 a = 0x7f0000040000ULL;
+	const __u32 fin = FL_SIG_FAULT_IN_READABLE | FL_TEST_JOIN_ONLY;
+	struct fl_episode ep;
+	struct fl_stats st;
+	int i;
+
+	for (i = 0; i < 10; i++)	/* ten writes, each prefaulting */
+		run(f, FL_TEST_EVENT, fin, 7000, a, T0 + i, i, 0);
+	assert_false(get_ep(f, 7000, &ep));
+	get_stats(f, &st);
+	assert_int_equal(st.cnt[FL_CNT_EPISODES], 0);
+	assert_int_equal(st.events[FL_SIG_FAULT_IN_READABLE], 10);
+
+	for (i = 0; i < 4; i++) {	/* copy fails, fault-in, copy fails again, ... */
+		run(f, FL_TEST_EVENT, FL_SIG_COPY_ATOMIC, 7000, a, T0 + MS + i * 10, 99, 0);
+		run(f, FL_TEST_EVENT, fin, 7000, a, T0 + MS + i * 10 + 1, 99, 0);
+		if (i == 0) {
+			assert_true(in_cur(f, 7000, NULL));
+			assert_true(get_ep(f, 7000, &ep));
+			assert_int_equal(ep.events, 2);
+		}
+	}
+	assert_true(in_hash(f, 7000, &ep));
+	assert_int_equal(ep.events, 8);
+	assert_int_equal(ep.retries, 3);
+	assert_int_equal(ep.sig_mask, (1ULL << FL_SIG_COPY_ATOMIC) | (1ULL << FL_SIG_FAULT_IN_READABLE));
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	fx_close(f);
+}
+
+/*
+ * A real kernel's coarse clock: 4 ms jiffies (HZ=250).  The slot keeps
+ * jiffies; the promoted episode's start is back-dated from them, so a
+ * report's duration is right to within one jiffy.
+ */
+static void test_coarse_clock(void **state)
+{
+	const __u64 j = 4 * MS, a = 0x7f0000050000ULL;
+	struct fx *f = fx_open_j(5, 0, 0, j);
+	struct fl_stats st;
+	int i;
+
+	ev(f, FL_SIG_PF_KERNEL_ATOMIC, 8000, a + 4096, T0 + 1 * MS);	/* jiffy 250 */
+	ev(f, FL_SIG_PF_KERNEL_ATOMIC, 8000, a, T0 + 9 * MS);		/* jiffy 252 */
+	for (i = 0; i < 5; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 8000, a, T0 + 30 * MS + i * MS);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	/* true duration 33 ms; start back-dated by whole jiffies from 30 ms:
+	 * (257 - 250) * 4 = 28 ms, i.e. start at T0 + 2 ms, 1 ms late */
+	assert_true(f->reps[0].duration_ns <= 33 * MS);
+	assert_true(f->reps[0].duration_ns > 33 * MS - j);
+	/* a slot episode's duration is in whole jiffies too */
+	run(f, FL_TEST_EVENT, FL_SIG_PF_KERNEL_ATOMIC, 8001, a, T0 + 100 * MS, 0, 0);
+	run(f, FL_TEST_EVENT, FL_SIG_PF_KERNEL_ATOMIC, 8001, a + 4096, T0 + 113 * MS, 0, 0);
+	run(f, FL_TEST_TASK_EXIT, 0, 8001, 0, T0 + 114 * MS, 0, 0);
+	get_stats(f, &st);
+	assert_int_equal(st.ended[FL_END_TASK_EXIT], 1);
+	/* jiffies 25 -> 28: 12 ms; bucket of 12000 us is [8192, 16384) = 14 */
+	assert_int_equal(st.hist_duration_us[14], 1);
+	fx_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +681,10 @@ int main(void)
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_kernel_addresses_ignored),
 		cmocka_unit_test(test_histograms),
+		cmocka_unit_test(test_no_retry_stays_in_slot),
+		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_faultin_joins_only),
+		cmocka_unit_test(test_coarse_clock),
 	};
 
 	if (geteuid() != 0) {

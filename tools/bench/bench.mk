@@ -39,8 +39,12 @@ $(OUT)/parts.bpf.o: bpf/core.bpf.h include/faultloop.h
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(OUT)/floor $(OUT)/parts: $(OUT)/%: tools/bench/%.c $(OUT)/%.skel.h
+$(OUT)/floor: $(OUT)/%: tools/bench/%.c $(OUT)/%.skel.h
 	$(CC) $(CFLAGS) -I$(OUT) $< $(LIBBPF) -o $@
+
+# parts sets the coarse clock as faultloop does (src/hz.c)
+$(OUT)/parts: tools/bench/parts.c src/hz.c src/hz.h $(OUT)/parts.skel.h
+	$(CC) $(CFLAGS) -I$(OUT) -Isrc tools/bench/parts.c src/hz.c $(LIBBPF) -lz -o $@
 
 $(OUT)/bpf-stat: tools/bench/bpf-stat.c | $(OUT)
 	$(CC) $(CFLAGS) $< $(LIBBPF) -o $@

@@ -5,28 +5,20 @@
  * (tools/bench/parts runs each alone and reads its ns/run).  The detector
  * itself (fl_event) and the maps are the real ones from bpf/core.bpf.h; the
  * probe glue mirrors fl_pf_kernel() / fl_probe_event() in
- * bpf/faultloop.bpf.c for the tp_btf attach mode on a 6.x kernel.
+ * bpf/faultloop.bpf.c for the tp_btf attach mode on a 6.x kernel, minus
+ * the atomic-fault gate (every fault takes the detector's path here).
  */
 #include "core.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 volatile __u64 sink;
-extern int CONFIG_HZ __kconfig;
 
-/* Alternatives for single steps, each measured against the step it replaces */
-#define ALT_PID		1	/* 3: tid/tgid loaded from the task, no helper call */
-#define ALT_JIFFIES	2	/* 4: bpf_jiffies64() (5.5; inlined by the verifier),
-				 * as ns.  (bpf_ktime_get_coarse_ns() is refused
-				 * in tracing programs.) */
-#define ALT_TLS		4	/* 6: task-local storage (5.11) instead of the tid hash */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct fl_episode);
-} ep_tls SEC(".maps");
+/* The previous choices for single steps, each measured against the step it
+ * replaces: what the current hot path saves */
+#define OLD_PID		1	/* 3: bpf_get_current_pid_tgid(), a helper call */
+#define OLD_KTIME	2	/* 4: bpf_ktime_get_ns() on every event */
+#define OLD_HASH	4	/* 6: the episode hash lookup by tid (insert on a miss) */
 
 static __always_inline int steps(void *ctx, __u64 address, const int upto, const int alt)
 {
@@ -34,6 +26,7 @@ static __always_inline int steps(void *ctx, __u64 address, const int upto, const
 	struct fl_stats *st;
 	struct fl_ev ev = {};
 	__u32 sig = FL_SIG_PF_KERNEL;
+	struct fl_cur *c;
 	__u64 id;
 
 	if (upto < 1)
@@ -56,57 +49,64 @@ static __always_inline int steps(void *ctx, __u64 address, const int upto, const
 		st->events[sig]++;
 		return 0;
 	}
-	/* 3: bpf_get_current_pid_tgid() */
-	if (alt & ALT_PID)
-		id = (__u64)t->tgid << 32 | (__u32)t->pid;
-	else
+	/* 3: tid/tgid */
+	if (alt & OLD_PID)
 		id = bpf_get_current_pid_tgid();
+	else
+		id = (__u64)t->tgid << 32 | (__u32)t->pid;
 	if (upto < 4) {
 		st->events[sig]++;
 		sink = id;
 		return 0;
 	}
-	/* 4: bpf_ktime_get_ns() */
-	if (alt & ALT_JIFFIES)
-		ev.now = bpf_jiffies64() * (1000000000ULL / CONFIG_HZ);
+	/* 4: the clock */
+	if (alt & OLD_KTIME)
+		ev.now_j = bpf_ktime_get_ns();
 	else
-		ev.now = bpf_ktime_get_ns();
+		ev.now_j = bpf_jiffies64();
 	if (upto < 5) {
 		st->events[sig]++;
-		sink = id + ev.now;
+		sink = id + ev.now_j;
 		return 0;
 	}
-	/* 5: io_seq from the task (a second bpf_get_current_task_btf()) */
-	if (!(alt & ALT_PID))
-		t = bpf_get_current_task_btf();
+	/* 5: io_seq and nr_migrations from the task */
 	ev.io_seq = t->nvcsw + t->ioac.syscr + t->ioac.syscw;
+	ev.migr = t->se.nr_migrations;
 	if (upto < 6) {
 		st->events[sig]++;
-		sink = id + ev.now + ev.io_seq;
+		sink = id + ev.now_j + ev.io_seq + ev.migr;
 		return 0;
 	}
 	ev.addr = address;
 	ev.pid = id >> 32;
 	ev.tid = (__u32)id;
 	ev.sig = sig;
-	/* 6: the episode's hash lookup (insert on a miss), nothing else */
+	/* 6: the per-task state, nothing else */
 	if (upto < 7) {
 		__u32 tid = ev.tid;
 		struct fl_episode *ep;
 
 		st->events[sig]++;
-		if (alt & ALT_TLS) {
-			ep = bpf_task_storage_get(&ep_tls, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			if (!ep)
-				return 0;
-		} else {
+		if (alt & OLD_HASH) {
 			ep = bpf_map_lookup_elem(&episodes, &tid);
 			if (!ep) {
 				bpf_map_update_elem(&episodes, &tid, &zero_episode, BPF_NOEXIST);
 				return 0;
 			}
+			sink = ep->events + ev.now_j + ev.io_seq;
+			return 0;
 		}
-		sink = ep->events + ev.now + ev.io_seq;
+		c = fl_cur();
+		if (!c)
+			return 0;
+		if (c->live && c->tid == tid && c->io_seq == ev.io_seq && c->migr == ev.migr) {
+			sink = c->events + ev.now_j;
+			return 0;
+		}
+		c->tid = tid;
+		c->io_seq = ev.io_seq;
+		c->migr = ev.migr;
+		c->live = 1;
 		return 0;
 	}
 	/* 7: everything: fl_event() as faultloop runs it */
@@ -130,7 +130,7 @@ STEP(step4, 4, 0)
 STEP(step5, 5, 0)
 STEP(step6, 6, 0)
 STEP(step7, 7, 0)
-STEP(alt_pid, 3, ALT_PID)
-STEP(alt_jiffies, 4, ALT_JIFFIES)
-STEP(alt_tls, 6, ALT_TLS)
-STEP(alt_all, 6, ALT_PID | ALT_JIFFIES | ALT_TLS)
+STEP(old_pid, 3, OLD_PID)
+STEP(old_ktime, 4, OLD_KTIME)
+STEP(old_hash, 6, OLD_HASH)
+STEP(old_all, 6, OLD_PID | OLD_KTIME | OLD_HASH)

@@ -24,6 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "parts.skel.h"
+#include "hz.h"
 
 #define NPROGS 12
 #define MAXR 64
@@ -36,15 +37,15 @@ static const struct {
 	{ "step0", "empty program (the floor)", -1 },
 	{ "step1", "+ user-address check, task->pagefault_disabled", 0 },
 	{ "step2", "+ per-CPU stats lookup, events[sig]++", 1 },
-	{ "step3", "+ bpf_get_current_pid_tgid()", 2 },
-	{ "step4", "+ bpf_ktime_get_ns()", 3 },
-	{ "step5", "+ io_seq (2nd bpf_get_current_task_btf, 3 loads)", 4 },
-	{ "step6", "+ episodes hash lookup by tid", 5 },
+	{ "step3", "+ tid/tgid loaded from the task", 2 },
+	{ "step4", "+ bpf_jiffies64()", 3 },
+	{ "step5", "+ io_seq, nr_migrations (4 task loads)", 4 },
+	{ "step6", "+ the per-CPU slot: lookup, owner and epoch test", 5 },
 	{ "step7", "+ the rest of fl_event() = faultloop's program", 6 },
-	{ "alt_pid", "step 3, tid/tgid loaded from the task instead", 3 },
-	{ "alt_jiffies", "step 4, bpf_jiffies64() instead", 4 },
-	{ "alt_tls", "step 6, task-local storage instead of the hash", 6 },
-	{ "alt_all", "step 6 with all three alternatives", 6 },
+	{ "old_pid", "step 3 with bpf_get_current_pid_tgid() (before)", 3 },
+	{ "old_ktime", "step 4 with bpf_ktime_get_ns() (before)", 4 },
+	{ "old_hash", "step 6 with the tid hash lookup (before)", 6 },
+	{ "old_all", "step 6 with all three as before", 6 },
 };
 
 static double now_s(void)
@@ -113,6 +114,8 @@ int main(int argc, char **argv)
 	int rounds = 5, opt, r, s, stats_fd;
 	struct bpf_program *progs[NPROGS];
 	struct parts_bpf *skel;
+	const char *hz_source = NULL;
+	unsigned int hz;
 	char path[] = "/dev/shm/faultloop-parts-XXXXXX";
 
 	while ((opt = getopt(argc, argv, "w:d:r:")) != -1) {
@@ -140,8 +143,18 @@ int main(int argc, char **argv)
 	memset(wbuf, 'x', 4096);
 
 	libbpf_set_print(silent);
-	skel = parts_bpf__open_and_load();
+	skel = parts_bpf__open();
 	if (!skel) {
+		fprintf(stderr, "parts: open failed: %s\n", strerror(errno));
+		return 1;
+	}
+	/* the coarse clock as faultloop sets it (src/faultloop.c) */
+	hz = fl_kernel_hz(&hz_source);
+	if (hz) {
+		skel->rodata->jiffy_ns = 1000000000ULL / hz;
+		skel->rodata->gap_j = hz;	/* 1 s, faultloop's default gap */
+	}
+	if (parts_bpf__load(skel)) {
 		fprintf(stderr, "parts: load failed: %s\n", strerror(errno));
 		return 1;
 	}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <zlib.h>
+#include "hz.h"
+#include "util.h"
+
+unsigned int fl_config_hz_line(const char *line)
+{
+	unsigned long v;
+	char *end;
+
+	if (strncmp(line, "CONFIG_HZ=", 10))
+		return 0;
+	errno = 0;
+	v = strtoul(line + 10, &end, 10);
+	if (errno || end == line + 10 || (*end && *end != '\n') || v == 0 || v > 100000)
+		return 0;
+	return v;
+}
+
+/* "now at 21412374583386 nsecs" (line 3) and the first "jiffies: N" */
+int fl_timer_list_parse(const char *text, uint64_t *now_ns, uint64_t *jiffies)
+{
+	const char *p = text;
+	bool have_now = false;
+	unsigned long long v;
+
+	while (p && *p) {
+		if (!have_now && sscanf(p, "now at %llu nsecs", &v) == 1) {
+			*now_ns = v;
+			have_now = true;
+		} else if (have_now && sscanf(p, "jiffies: %llu", &v) == 1) {
+			*jiffies = v;
+			return 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -ENOENT;
+}
+
+unsigned int fl_hz_from_rate(double r)
+{
+	/* every choice of kernel/Kconfig.hz, and arch-specific ones */
+	static const unsigned int known[] = { 24, 32, 48, 64, 100, 128, 200, 250, 256, 300, 500, 1000, 1024 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(known); i++)
+		if (r > known[i] * 0.93 && r < known[i] * 1.07)
+			return known[i];
+	return 0;
+}
+
+static unsigned int hz_from_config_file(const char *path)
+{
+	unsigned int hz = 0;
+	char line[256];
+	gzFile f;
+
+	/* gzopen() reads plain files as they are */
+	f = gzopen(path, "rb");
+	if (!f)
+		return 0;
+	while (!hz && gzgets(f, line, sizeof(line)))
+		hz = fl_config_hz_line(line);
+	gzclose(f);
+	return hz;
+}
+
+/* Only the head of the file: it lists every timer of every CPU after that. */
+static int timer_list_read(uint64_t *now_ns, uint64_t *jiffies)
+{
+	char buf[16384];
+	size_t n;
+	FILE *f;
+
+	f = fopen("/proc/timer_list", "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return fl_timer_list_parse(buf, now_ns, jiffies);
+}
+
+unsigned int fl_measured_hz(const char **source)
+{
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	uint64_t n0, j0, n1, j1;
+	unsigned int hz;
+
+	if (timer_list_read(&n0, &j0)) {
+		*source = "no kernel config and no /proc/timer_list";
+		return 0;
+	}
+	nanosleep(&ts, NULL);
+	if (timer_list_read(&n1, &j1) || n1 <= n0 || j1 < j0) {
+		*source = "/proc/timer_list unreadable";
+		return 0;
+	}
+	hz = fl_hz_from_rate((double)(j1 - j0) * 1e9 / (double)(n1 - n0));
+	*source = hz ? "measured (/proc/timer_list)" : "measured rate is no known HZ";
+	return hz;
+}
+
+unsigned int fl_kernel_hz(const char **source)
+{
+	struct utsname u;
+	char path[320];
+	unsigned int hz;
+
+	if (!uname(&u)) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		hz = hz_from_config_file(path);
+		if (hz) {
+			*source = "/boot/config";
+			return hz;
+		}
+	}
+	hz = hz_from_config_file("/proc/config.gz");
+	if (hz) {
+		*source = "/proc/config.gz";
+		return hz;
+	}
+	return fl_measured_hz(source);
+}
