@@ -335,14 +335,13 @@ static __always_inline struct fl_episode *fl_promote(void *ctx, struct fl_stats 
 		st->cnt[FL_CNT_EPISODES_DROPPED]++;
 		return NULL;
 	}
+	c->live = 0;
+	/* EEXIST is not reachable while nr_promoted is exact: the task had no
+	 * episode in the hash when its slot opened and has not left this CPU
+	 * since.  Should it happen, that episode carries on. */
+	if (err)
+		return ep;
 	now = fl_ev_ns(ev);
-	if (err) {
-		/* Not reachable while nr_promoted is exact: the task had no
-		 * episode in the hash when its slot opened, and has not left
-		 * this CPU since.  Should it happen, the old one ends. */
-		fl_close(ctx, st, ep, FL_END_SYSCALL, 0, 0, false, now);
-		__builtin_memset(ep, 0, sizeof(*ep));
-	}
 	ep->start_ns = now - fl_coarse_ns(ev->now_j - c->start_j);
 	ep->last_ns = now - fl_coarse_ns(ev->now_j - c->last_j);
 	ep->io_seq = c->io_seq;
@@ -355,7 +354,6 @@ static __always_inline struct fl_episode *fl_promote(void *ctx, struct fl_stats 
 	ep->sig_mask = c->sig_mask;
 	__builtin_memcpy(ep->lo, c->lo, sizeof(ep->lo));
 	__builtin_memcpy(ep->hi, c->hi, sizeof(ep->hi));
-	c->live = 0;
 	return ep;
 }
 
@@ -365,6 +363,7 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 				      __u32 sig, __u64 ua)
 {
 	__u64 bit = 1ULL << sig, now = fl_ev_ns(ev);
+	__u8 kind;
 	__u32 r;
 
 	ep->events++;
@@ -396,14 +395,16 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 		    now - ep->start_ns < min_duration_ns)
 			return;
 		ep->flags |= FL_EP_REPORTED;
-		ep->last_report_ns = now;
 		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
-		fl_emit(ctx, st, ep, FL_REPORT_DETECTED, sig, 0, now, now);
 		st->cnt[FL_CNT_DETECTED]++;
+		kind = FL_REPORT_DETECTED;
 	} else if (now - ep->last_report_ns >= ongoing_ns) {
-		ep->last_report_ns = now;
-		fl_emit(ctx, st, ep, FL_REPORT_ONGOING, sig, 0, now, now);
+		kind = FL_REPORT_ONGOING;
+	} else {
+		return;
 	}
+	ep->last_report_ns = now;
+	fl_emit(ctx, st, ep, kind, sig, 0, now, now);
 }
 
 /* Ends a hash episode's life in the map; the caller has closed it. */
@@ -455,9 +456,9 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 			if (!fl_cur_add(c, ev, sig, ua))
 				return;		/* the common case */
 			ep = fl_promote(ctx, st, c, ev);
-			if (ep)
-				fl_ep_add(ctx, st, ep, ev, sig, ua);
-			return;
+			if (!ep)
+				return;
+			goto add;
 		}
 		fl_cur_close(st, c, reason);
 	}
@@ -472,10 +473,8 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 				reason = FL_END_GAP;
 			else if (ep->io_seq != ev->io_seq)
 				reason = FL_END_SYSCALL;
-			if (reason == FL_END_NONE) {
-				fl_ep_add(ctx, st, ep, ev, sig, ua);
-				return;
-			}
+			if (reason == FL_END_NONE)
+				goto add;
 			fl_close(ctx, st, ep, reason, 0, 0, false, now);
 			fl_ep_delete(tid);
 		}
@@ -486,6 +485,9 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 	if (c->live)	/* another task's: it left this CPU without a retry */
 		fl_cur_close(st, c, FL_END_LEFT_CPU);
 	fl_cur_open(st, c, ev, sig, ua);
+	return;
+add:	/* one copy of the report path in the program, not one per caller */
+	fl_ep_add(ctx, st, ep, ev, sig, ua);
 }
 
 /*

@@ -461,8 +461,8 @@ struct {
 
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 {
+	__u32 zero = 0, tid, *last, sig = FL_SIG_PF_KERNEL_ATOMIC;
 	struct task_struct *t;
-	__u32 zero = 0, tid, *last;
 
 	if (!fl_user_addr(address))
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
@@ -472,13 +472,13 @@ static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 	if (fl_pagefault_disabled(t) > 0) {
 		if (last)
 			*last = tid;
-		return fl_probe_task_event(ctx, t, FL_SIG_PF_KERNEL_ATOMIC, address,
-					   0, false, false);
-	}
-	if (!last || *last != tid)
+	} else if (!last || *last != tid) {
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
-	return fl_probe_task_event(ctx, t, FL_SIG_PF_KERNEL, address, 0, false,
-				   false);
+	} else {
+		sig = FL_SIG_PF_KERNEL;
+	}
+	/* one call site: the detector is inlined once per program */
+	return fl_probe_task_event(ctx, t, sig, address, 0, false, false);
 }
 
 SEC("tp_btf/page_fault_kernel")

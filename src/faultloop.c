@@ -121,7 +121,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
 	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
-	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Tasks tracked at once (default 4096)", 0 },
+	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Retrying tasks tracked at once (default 4096)", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print which probes attach on this kernel and exit", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (twice: libbpf too)", 0 },
@@ -894,6 +894,8 @@ int main(int argc, char **argv)
 #endif
 	bpf_map__set_max_entries(rt.skel->maps.episodes, env.max_tasks);
 	err = fl_probes_prepare(&set, rt.skel->obj);
+	if (!fl_probes_need_stash(&set))	/* 385 KiB for nothing otherwise */
+		bpf_map__set_max_entries(rt.skel->maps.stash, 1);
 	if (!err && iter_ok)
 		err = bpf_program__set_autoload(rt.skel->progs.fl_task_iter, true);
 	if (!err)

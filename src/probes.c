@@ -663,6 +663,20 @@ int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 	return 0;
 }
 
+/* A kprobe on a copy may run: its kretprobe needs the entry's arguments
+ * from the stash map (fl_stash_put in bpf/faultloop.bpf.c). */
+bool fl_probes_need_stash(const struct fl_probe_set *set)
+{
+	int i, k;
+
+	for (i = 0; i < set->n; i++)
+		for (k = 0; k < set->probes[i].ntries; k++)
+			if (set->probes[i].def->kind == FL_K_COPY &&
+			    set->probes[i].tries[k].impl->mode == FL_MODE_KPROBE)
+				return true;
+	return false;
+}
+
 bool fl_mode_patches_text(enum fl_mode m)
 {
 	return m == FL_MODE_FENTRY || m == FL_MODE_KPROBE;

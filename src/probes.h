@@ -141,6 +141,7 @@ int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
 /* Does attaching this mode patch kernel text (fentry, kprobe)? */
 bool fl_mode_patches_text(enum fl_mode m);
+bool fl_probes_need_stash(const struct fl_probe_set *set);
 void fl_probes_detach(struct fl_probe_set *set);
 void fl_probes_free(struct fl_probe_set *set);
 
