@@ -33,8 +33,8 @@ $(OUT)/%.bpf.o: tools/bench/%.bpf.c | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-# parts.bpf.c builds faultloop's own detector (bpf/core.bpf.h)
-$(OUT)/parts.bpf.o: bpf/core.bpf.h include/faultloop.h
+# parts.bpf.c builds faultloop's own detector and glue
+$(OUT)/parts.bpf.o: bpf/core.bpf.h bpf/probe.bpf.h include/faultloop.h
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@

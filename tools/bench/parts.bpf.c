@@ -3,12 +3,13 @@
  * Where faultloop's per-event time goes: its page_fault_kernel program
  * rebuilt step by step, each program one step more than the one before
  * (tools/bench/parts runs each alone and reads its ns/run).  The detector
- * itself (fl_event) and the maps are the real ones from bpf/core.bpf.h; the
- * probe glue mirrors fl_pf_kernel() / fl_probe_event() in
- * bpf/faultloop.bpf.c for the tp_btf attach mode on a 6.x kernel, minus
- * the atomic-fault gate (every fault takes the detector's path here).
+ * (fl_event), the glue and the maps are the real ones (bpf/core.bpf.h,
+ * bpf/probe.bpf.h).  The steps take the detector's path for every fault,
+ * without the atomic-fault gate; "gate" is the gate alone, as a kernel
+ * fault with page faults enabled takes it, and "prog" is faultloop's
+ * page_fault_kernel program itself.
  */
-#include "core.bpf.h"
+#include "probe.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -120,6 +121,39 @@ int BPF_PROG(name, unsigned long address, struct pt_regs *regs,		\
 	     unsigned long error_code)						\
 {										\
 	return steps(ctx, address, n, alt);					\
+}
+
+/* the gate of fl_pf_kernel() for a fault that is not atomic and does not
+ * follow the same task's atomic one: counted, nothing else */
+static __always_inline int gate(void *ctx, __u64 address)
+{
+	__u32 zero = 0, tid, *last;
+	struct task_struct *t;
+
+	if (!fl_user_addr(address))
+		return fl_probe_count(FL_SIG_PF_KERNEL, false);
+	t = fl_current();
+	tid = (__u32)fl_task_id(t);
+	last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+	if (fl_pagefault_disabled(t) > 0 && last)
+		*last = tid;
+	if (last && *last == tid)
+		sink = tid;
+	return fl_probe_count(FL_SIG_PF_KERNEL, false);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(gate_only, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	return gate(ctx, address);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(prog, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	return fl_pf_kernel(ctx, address);
 }
 
 STEP(step0, 0, 0)

@@ -26,14 +26,13 @@
 #include "parts.skel.h"
 #include "hz.h"
 
-#define NPROGS 12
 #define MAXR 64
 #define PAGES 256
 
 static const struct {
 	const char *name, *what;
 	int vs;		/* the step it adds to / replaces */
-} progs_def[NPROGS] = {
+} progs_def[] = {
 	{ "step0", "empty program (the floor)", -1 },
 	{ "step1", "+ user-address check, task->pagefault_disabled", 0 },
 	{ "step2", "+ per-CPU stats lookup, events[sig]++", 1 },
@@ -46,7 +45,10 @@ static const struct {
 	{ "old_ktime", "step 4 with bpf_ktime_get_ns() (before)", 4 },
 	{ "old_hash", "step 6 with the tid hash lookup (before)", 6 },
 	{ "old_all", "step 6 with all three as before", 6 },
+	{ "gate_only", "the atomic-fault gate alone: count, no detector", 0 },
+	{ "prog", "faultloop's page_fault_kernel program, gate included", 0 },
 };
+#define NPROGS (int)(sizeof(progs_def) / sizeof(progs_def[0]))
 
 static double now_s(void)
 {

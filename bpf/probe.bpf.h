@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The probes' glue between the kernel and the detector (bpf/core.bpf.h):
+ * who the current task is, its call boundary, the filters, and the
+ * page_fault_kernel program body.  Included by bpf/faultloop.bpf.c and by
+ * tools/bench/parts.bpf.c, which measures this very code.
+ */
+#ifndef FAULTLOOP_PROBE_BPF_H
+#define FAULTLOOP_PROBE_BPF_H
+
+#include "core.bpf.h"
+
+/* ---- current-task helpers --------------------------------------------- */
+
+/*
+ * bpf_get_current_task_btf() (5.11, 3ca1032ab7ab) gives a pointer the
+ * program may dereference with plain loads; each event takes it once.  On
+ * 5.10 we fall back to bpf_get_current_task() and bpf_probe_read_kernel(),
+ * which itself runs under pagefault_disable() (copy_from_kernel_nofault)
+ * and so reads pagefault_disabled one too high.  The enum test is a CO-RE
+ * constant: the verifier drops the branch this kernel does not take.
+ */
+#define FL_HAVE_TASK_BTF \
+	bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
+static __always_inline struct task_struct *fl_current(void)
+{
+	if (FL_HAVE_TASK_BTF)
+		return bpf_get_current_task_btf();
+	return (void *)bpf_get_current_task();
+}
+
+static __always_inline int fl_pagefault_disabled(struct task_struct *t)
+{
+	if (FL_HAVE_TASK_BTF)
+		return t->pagefault_disabled;
+	return BPF_CORE_READ(t, pagefault_disabled) - 1;
+}
+
+/* bpf_get_current_pid_tgid() without the helper call, where we can */
+static __always_inline __u64 fl_task_id(struct task_struct *t)
+{
+	if (FL_HAVE_TASK_BTF)
+		return (__u64)t->tgid << 32 | (__u32)t->pid;
+	return bpf_get_current_pid_tgid();
+}
+
+/*
+ * A cheap boundary between calls, with no per-syscall program:
+ * - task->ioac.syscr + syscw count once per read-/write-type syscall
+ *   (CONFIG_TASK_IO_ACCOUNTING, on in Debian 5.10-6.12): consecutive
+ *   write()s of one buffer must not merge into one endless episode where
+ *   no owner probe attaches;
+ * - task->nvcsw counts voluntary sleeps: a task that blocked (wait4, I/O)
+ *   has left whatever loop it was in.  Measured on 6.18: bash forking in a
+ *   loop re-faults its COW'd stack in copy_fpstate_to_sigframe() at each
+ *   SIGCHLD, 64 "retries" in 22 ms across wait4() calls without it.  A
+ *   live-lock spins without sleeping (preemption counts in nivcsw, not
+ *   here), so it stays one episode.
+ * And se.nr_migrations (set_task_cpu(), every kernel): the per-CPU slot
+ * (struct fl_cur) is the task's only while it has not moved.
+ */
+static __always_inline void fl_task_seq(struct task_struct *t, struct fl_ev *ev)
+{
+	if (FL_HAVE_TASK_BTF) {
+		ev->io_seq = t->nvcsw;
+		if (bpf_core_field_exists(t->ioac))
+			ev->io_seq += t->ioac.syscr + t->ioac.syscw;
+		ev->migr = t->se.nr_migrations;
+	} else {
+		ev->io_seq = BPF_CORE_READ(t, nvcsw);
+		if (bpf_core_field_exists(t->ioac))
+			ev->io_seq += BPF_CORE_READ(t, ioac.syscr) +
+				      BPF_CORE_READ(t, ioac.syscw);
+		ev->migr = BPF_CORE_READ(t, se.nr_migrations);
+	}
+}
+
+static __always_inline bool fl_pass(struct fl_stats *st, __u64 id)
+{
+	if (targ_tgid && (id >> 32) != targ_tgid)
+		goto filtered;
+	if (filter_cg && !bpf_current_task_under_cgroup(&cgroup_filter, 0))
+		goto filtered;
+	return true;
+filtered:
+	st->cnt[FL_CNT_FILTERED]++;
+	return false;
+}
+
+/* t: the current task (fl_current()), which gated callers already hold */
+static __always_inline int fl_probe_task_event(void *ctx, struct task_struct *t,
+					       __u32 sig, __u64 addr, __u64 size,
+					       bool failed, bool join_only)
+{
+	struct fl_stats *st = fl_stats();
+	__u64 id = fl_task_id(t);
+	struct fl_ev ev;
+
+	if (!st || !fl_pass(st, id))
+		return 0;
+	ev.now = 0;
+	ev.now_j = fl_coarse_now();
+	ev.addr = addr;
+	ev.size = size;
+	fl_task_seq(t, &ev);
+	ev.pid = id >> 32;
+	ev.tid = (__u32)id;
+	ev.sig = sig;
+	ev.failed = failed;
+	ev.join_only = join_only;
+	fl_event(ctx, st, &ev);
+	return 0;
+}
+
+static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
+					  __u64 size, bool failed)
+{
+	return fl_probe_task_event(ctx, fl_current(), sig, addr, size, failed,
+				   false);
+}
+
+/* Count only (address-less signals, successful copies). */
+static __always_inline int fl_probe_count(__u32 sig, bool failed)
+{
+	struct fl_stats *st = fl_stats();
+
+	if (!st || sig >= FL_SIG__MAX)
+		return 0;
+	st->events[sig]++;
+	if (failed)
+		st->failures[sig]++;
+	return 0;
+}
+
+static __always_inline int fl_probe_owner_exit(void *ctx, __u32 owner, long ret)
+{
+	struct fl_stats *st = fl_stats();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!st)
+		return 0;
+	fl_owner_exit(ctx, st, (__u32)id, owner, ret, 0);
+	return 0;
+}
+
+static __always_inline int fl_probe_boundary(void *ctx, __u32 sig, __u8 reason)
+{
+	struct fl_stats *st = fl_stats();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!st)
+		return 0;
+	fl_boundary(ctx, st, (__u32)id, sig, reason, 0);
+	return 0;
+}
+
+/* ---- page_fault_kernel --------------------------------------------------- */
+
+/* x86 exceptions:page_fault_kernel fires first thing in handle_page_fault(),
+ * before the exception-table fixup, for every kernel-mode #PF, including
+ * uaccess under pagefault_disable() (which is how the notrace atomic copies
+ * are seen).  pagefault_disabled tells an atomic copy from a fault-in. */
+/*
+ * The task that last took a page fault under pagefault_disable() on this
+ * CPU.  A kernel fault with page faults enabled (a read() into fresh
+ * pages, a plain copy_to_user()) is part of a fault-in/uaccess loop only
+ * right after that task's atomic copy faulted: the loop's fault-in then
+ * faults the same range in.  Every other one is only counted, which keeps
+ * the detector (a clock read and a hash lookup, about 150 ns) off the most
+ * common kernel fault there is (BENCHMARKS.md, w2k).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pf_atomic_tid SEC(".maps");
+
+static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
+{
+	__u32 zero = 0, tid, *last, sig = FL_SIG_PF_KERNEL_ATOMIC;
+	struct task_struct *t;
+
+	if (!fl_user_addr(address))
+		return fl_probe_count(FL_SIG_PF_KERNEL, false);
+	t = fl_current();
+	tid = (__u32)fl_task_id(t);
+	last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+	if (fl_pagefault_disabled(t) > 0) {
+		if (last)
+			*last = tid;
+	} else if (!last || *last != tid) {
+		return fl_probe_count(FL_SIG_PF_KERNEL, false);
+	} else {
+		sig = FL_SIG_PF_KERNEL;
+	}
+	/* one call site: the detector is inlined once per program */
+	return fl_probe_task_event(ctx, t, sig, address, 0, false, false);
+}
+
+#endif /* FAULTLOOP_PROBE_BPF_H */
