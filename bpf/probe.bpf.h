@@ -166,9 +166,11 @@ static __always_inline int fl_probe_boundary(void *ctx, __u32 sig, __u8 reason)
  * CPU.  A kernel fault with page faults enabled (a read() into fresh
  * pages, a plain copy_to_user()) is part of a fault-in/uaccess loop only
  * right after that task's atomic copy faulted: the loop's fault-in then
- * faults the same range in.  Every other one is only counted, which keeps
- * the detector (a clock read and a hash lookup, about 150 ns) off the most
- * common kernel fault there is (BENCHMARKS.md, w2k).
+ * faults the failing address in, and that is its first fault.  So the
+ * pass is good for one fault: kept, one atomic fault of a task (one in
+ * execve is enough) would let every later fault of it on that CPU into
+ * the detector.  Every other one is only counted, which keeps the
+ * detector off the most common kernel fault there is (BENCHMARKS.md, w2k).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -193,6 +195,7 @@ static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 	} else if (!last || *last != tid) {
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
 	} else {
+		*last = 0;	/* tid 0, the idle task, takes no user fault */
 		sig = FL_SIG_PF_KERNEL;
 	}
 	/* one call site: the detector is inlined once per program */

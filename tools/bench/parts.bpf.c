@@ -149,6 +149,51 @@ int BPF_PROG(gate_only, unsigned long address, struct pt_regs *regs,
 	return gate(ctx, address);
 }
 
+volatile __u32 never;
+
+/* the gate, plus the detector behind a branch that is never taken */
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(gate_big, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	if (never)
+		return fl_probe_task_event(ctx, fl_current(), FL_SIG_PF_KERNEL, address, 0,
+					   false, false);
+	return gate(ctx, address);
+}
+
+/* the gate, with a stack frame as deep as the detector's behind a branch
+ * never taken: kernels from 6.13 give such programs a private stack */
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(gate_stack, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	if (never) {
+		char buf[256];
+
+		__builtin_memset(buf, never, sizeof(buf));
+		bpf_probe_read_kernel(buf, sizeof(buf), (void *)address);
+		sink = buf[never & 255];
+		return 0;
+	}
+	return gate(ctx, address);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(gate_stack48, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	if (never) {
+		char buf[40];
+
+		__builtin_memset(buf, never, sizeof(buf));
+		bpf_probe_read_kernel(buf, sizeof(buf), (void *)address);
+		sink = buf[never & 31];
+		return 0;
+	}
+	return gate(ctx, address);
+}
+
 SEC("tp_btf/page_fault_kernel")
 int BPF_PROG(prog, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)

@@ -46,6 +46,9 @@ static const struct {
 	{ "old_hash", "step 6 with the tid hash lookup (before)", 6 },
 	{ "old_all", "step 6 with all three as before", 6 },
 	{ "gate_only", "the atomic-fault gate alone: count, no detector", 0 },
+	{ "gate_big", "the gate, the detector behind a branch never taken", 0 },
+	{ "gate_stack", "the gate, a 256-byte stack frame behind that branch", 0 },
+	{ "gate_stack48", "the gate, a 48-byte stack frame behind that branch", 0 },
 	{ "prog", "faultloop's page_fault_kernel program, gate included", 0 },
 };
 #define NPROGS (int)(sizeof(progs_def) / sizeof(progs_def[0]))
