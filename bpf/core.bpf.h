@@ -256,6 +256,31 @@ static __always_inline void fl_close(void *ctx, struct fl_stats *st,
 	st->cnt[FL_CNT_ENDED]++;
 }
 
+/* sig's covered range [lo[sig], hi[sig]] takes ua in (see struct
+ * fl_episode); true when ua was inside it already: a retry, and nothing
+ * changes.  mask: the signals the episode has seen. */
+static __always_inline bool fl_cover(__u64 *lo, __u64 *hi, __u64 mask,
+				     __u32 sig, __u64 ua)
+{
+	if (!(mask & (1ULL << sig))) {
+		lo[sig] = ua;
+		hi[sig] = ua;
+	} else if (ua > hi[sig]) {
+		hi[sig] = ua;
+	} else if (ua < lo[sig]) {
+		lo[sig] = ua;
+	} else {
+		return true;
+	}
+	return false;
+}
+
+/* Whether sig's address becomes the episode's: see FL_FAULT_SIGS. */
+static __always_inline bool fl_takes_addr(__u64 mask, __u32 sig)
+{
+	return ((1ULL << sig) & FL_FAULT_SIGS) || !(mask & FL_FAULT_SIGS);
+}
+
 /* An episode in the slot ends: it had no retry and was never reported. */
 static __always_inline void fl_cur_close(struct fl_stats *st, struct fl_cur *c,
 					 __u8 reason)
@@ -266,7 +291,8 @@ static __always_inline void fl_cur_close(struct fl_stats *st, struct fl_cur *c,
 	if (reason < FL_END__MAX)
 		st->ended[reason]++;
 	st->hist_retries[0]++;
-	st->hist_duration_us[fl_slot(d / 1000)]++;
+	/* mostly 0 (one write, one jiffy): no division then */
+	st->hist_duration_us[d ? fl_slot(d / 1000) : 0]++;
 	st->sum_duration_ns += d;
 }
 
@@ -295,23 +321,13 @@ static __always_inline void fl_cur_open(struct fl_stats *st, struct fl_cur *c,
 static __always_inline bool fl_cur_add(struct fl_cur *c, const struct fl_ev *ev,
 				       __u32 sig, __u64 ua)
 {
-	__u64 bit = 1ULL << sig;
-
-	if (!(c->sig_mask & bit)) {
-		c->lo[sig] = ua;
-		c->hi[sig] = ua;
-	} else if (ua > c->hi[sig]) {
-		c->hi[sig] = ua;
-	} else if (ua < c->lo[sig]) {
-		c->lo[sig] = ua;
-	} else {
+	if (fl_cover(c->lo, c->hi, c->sig_mask, sig, ua))
 		return true;
-	}
-	if ((bit & FL_FAULT_SIGS) || !(c->sig_mask & FL_FAULT_SIGS)) {
+	if (fl_takes_addr(c->sig_mask, sig)) {
 		c->addr = ua;	/* untagged on arm64 */
 		c->size = ev->size;
 	}
-	c->sig_mask |= bit;
+	c->sig_mask |= 1ULL << sig;
 	c->events++;
 	c->last_j = ev->now_j;
 	return false;
@@ -342,8 +358,8 @@ static __always_inline struct fl_episode *fl_promote(void *ctx, struct fl_stats 
 	if (err)
 		return ep;
 	now = fl_ev_ns(ev);
+	/* last_ns: fl_ep_add() sets it, with the event that promoted */
 	ep->start_ns = now - fl_coarse_ns(ev->now_j - c->start_j);
-	ep->last_ns = now - fl_coarse_ns(ev->now_j - c->last_j);
 	ep->io_seq = c->io_seq;
 	ep->addr = c->addr;
 	ep->size = c->size;
@@ -362,25 +378,17 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 				      struct fl_episode *ep, struct fl_ev *ev,
 				      __u32 sig, __u64 ua)
 {
-	__u64 bit = 1ULL << sig, now = fl_ev_ns(ev);
+	__u64 now = fl_ev_ns(ev);
 	__u8 kind;
 	__u32 r;
 
 	ep->events++;
 	ep->last_ns = now;
-	if ((bit & FL_FAULT_SIGS) || !(ep->sig_mask & FL_FAULT_SIGS)) {
+	if (fl_takes_addr(ep->sig_mask, sig)) {
 		ep->addr = ua;
 		ep->size = ev->size;
 	}
-
-	if (!(ep->sig_mask & bit)) {
-		ep->lo[sig] = ua;
-		ep->hi[sig] = ua;
-	} else if (ua > ep->hi[sig]) {
-		ep->hi[sig] = ua;
-	} else if (ua < ep->lo[sig]) {
-		ep->lo[sig] = ua;
-	} else {
+	if (fl_cover(ep->lo, ep->hi, ep->sig_mask, sig, ua)) {
 		r = ++ep->sig_retries[sig];
 		if (r > ep->retries) {
 			ep->retries = r;
@@ -388,7 +396,7 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 			st->cnt[FL_CNT_RETRIES]++;
 		}
 	}
-	ep->sig_mask |= bit;
+	ep->sig_mask |= 1ULL << sig;
 
 	if (!(ep->flags & FL_EP_REPORTED)) {
 		if (ep->retries < threshold ||
@@ -518,20 +526,6 @@ static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
 		return;
 	fl_close(ctx, st, ep, reason, has_ret ? sig : 0, ret, has_ret, fl_now(now));
 	fl_ep_delete(tid);
-}
-
-static __always_inline void fl_owner_exit(void *ctx, struct fl_stats *st,
-					  __u32 tid, __u32 owner, __s64 ret,
-					  __u64 now)
-{
-	fl_end(ctx, st, tid, owner, FL_END_OWNER_RETURN, ret, true, now);
-}
-
-static __always_inline void fl_boundary(void *ctx, struct fl_stats *st,
-					__u32 tid, __u32 sig, __u8 reason,
-					__u64 now)
-{
-	fl_end(ctx, st, tid, sig, reason, 0, false, now);
 }
 
 #endif /* FAULTLOOP_CORE_BPF_H */

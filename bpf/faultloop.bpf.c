@@ -154,8 +154,7 @@ volatile __u32 faultin_joins_only = 0;
 static __always_inline int fl_faultin_event(void *ctx, __u32 sig, __u64 addr,
 					    __u64 size, bool failed)
 {
-	return fl_probe_task_event(ctx, fl_current(), sig, addr, size, failed,
-				   faultin_joins_only);
+	return fl_probe_any_event(ctx, sig, addr, size, failed, faultin_joins_only);
 }
 
 #define FAULTIN_UADDR(name, SIG)						\
@@ -416,14 +415,15 @@ ARM64_FAULT(__do_kernel_fault, FL_SIG_KERNEL_FAULT)
 SEC("fexit/" #name)								\
 int fl_##name##__fexit##N(__u64 *ctx)						\
 {										\
-	return fl_probe_owner_exit(ctx, SIG, (long)ctx[N]);			\
+	return fl_probe_end(ctx, SIG, FL_END_OWNER_RETURN, (long)ctx[N],	\
+			    true);						\
 }
 
 #define OWNER_KRET(name, SIG)							\
 SEC("kretprobe/" #name)								\
 int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
 {										\
-	return fl_probe_owner_exit(ctx, SIG, ret);				\
+	return fl_probe_end(ctx, SIG, FL_END_OWNER_RETURN, ret, true);	\
 }
 
 /* btrfs search_ioctl(inode|root, sk, buf_size, ubuf): entry too, so each
@@ -431,13 +431,13 @@ int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
 SEC("fentry/search_ioctl")
 int BPF_PROG(fl_search_ioctl__fentry)
 {
-	return fl_probe_boundary(ctx, FL_SIG_OWNER_SEARCH_IOCTL, FL_END_OWNER_ENTRY);
+	return fl_probe_end(ctx, FL_SIG_OWNER_SEARCH_IOCTL, FL_END_OWNER_ENTRY, 0, false);
 }
 
 SEC("kprobe/search_ioctl")
 int BPF_KPROBE(fl_search_ioctl__kprobe)
 {
-	return fl_probe_boundary(ctx, FL_SIG_OWNER_SEARCH_IOCTL, FL_END_OWNER_ENTRY);
+	return fl_probe_end(ctx, FL_SIG_OWNER_SEARCH_IOCTL, FL_END_OWNER_ENTRY, 0, false);
 }
 
 OWNER_FEXIT(search_ioctl, FL_SIG_OWNER_SEARCH_IOCTL, 4)
@@ -464,19 +464,19 @@ OWNER_KRET(fuse_perform_write, FL_SIG_OWNER_FUSE_PERFORM_WRITE)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(fl_task_exit__tp_btf)
 {
-	return fl_probe_boundary(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT);
+	return fl_probe_end(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
 }
 
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(fl_task_exit__raw_tp)
 {
-	return fl_probe_boundary(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT);
+	return fl_probe_end(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
 }
 
 SEC("tracepoint/sched/sched_process_exit")
 int fl_task_exit__tp(void *args)
 {
-	return fl_probe_boundary(args, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT);
+	return fl_probe_end(args, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
 }
 
 /* ---- stuck tasks: what /proc cannot say about a running thread ------------- */

@@ -88,13 +88,13 @@ filtered:
 	return false;
 }
 
-/* t: the current task (fl_current()), which gated callers already hold */
+/* t, id: the current task (fl_current()) and fl_task_id(t), which gated
+ * callers already hold */
 static __always_inline int fl_probe_task_event(void *ctx, struct task_struct *t,
-					       __u32 sig, __u64 addr, __u64 size,
-					       bool failed, bool join_only)
+					       __u64 id, __u32 sig, __u64 addr,
+					       __u64 size, bool failed, bool join_only)
 {
 	struct fl_stats *st = fl_stats();
-	__u64 id = fl_task_id(t);
 	struct fl_ev ev;
 
 	if (!st || !fl_pass(st, id))
@@ -113,11 +113,19 @@ static __always_inline int fl_probe_task_event(void *ctx, struct task_struct *t,
 	return 0;
 }
 
+static __always_inline int fl_probe_any_event(void *ctx, __u32 sig, __u64 addr,
+					      __u64 size, bool failed, bool join_only)
+{
+	struct task_struct *t = fl_current();
+
+	return fl_probe_task_event(ctx, t, fl_task_id(t), sig, addr, size,
+				   failed, join_only);
+}
+
 static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
 					  __u64 size, bool failed)
 {
-	return fl_probe_task_event(ctx, fl_current(), sig, addr, size, failed,
-				   false);
+	return fl_probe_any_event(ctx, sig, addr, size, failed, false);
 }
 
 /* Count only (address-less signals, successful copies). */
@@ -133,25 +141,17 @@ static __always_inline int fl_probe_count(__u32 sig, bool failed)
 	return 0;
 }
 
-static __always_inline int fl_probe_owner_exit(void *ctx, __u32 owner, long ret)
+/* The task's episode ends (fl_end): an owner returned (has_ret) or began,
+ * or the task exits. */
+static __always_inline int fl_probe_end(void *ctx, __u32 sig, __u8 reason,
+					long ret, bool has_ret)
 {
 	struct fl_stats *st = fl_stats();
 	__u64 id = bpf_get_current_pid_tgid();
 
 	if (!st)
 		return 0;
-	fl_owner_exit(ctx, st, (__u32)id, owner, ret, 0);
-	return 0;
-}
-
-static __always_inline int fl_probe_boundary(void *ctx, __u32 sig, __u8 reason)
-{
-	struct fl_stats *st = fl_stats();
-	__u64 id = bpf_get_current_pid_tgid();
-
-	if (!st)
-		return 0;
-	fl_boundary(ctx, st, (__u32)id, sig, reason, 0);
+	fl_end(ctx, st, (__u32)id, sig, reason, ret, has_ret, 0);
 	return 0;
 }
 
@@ -179,27 +179,38 @@ struct {
 	__type(value, __u32);
 } pf_atomic_tid SEC(".maps");
 
+/* The gate: the signal a kernel fault on user memory feeds the detector
+ * with, or 0 when it is only counted.  tid: the current task's. */
+static __always_inline __u32 fl_pf_sig(struct task_struct *t, __u32 tid)
+{
+	__u32 zero = 0, *last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+
+	if (fl_pagefault_disabled(t) > 0) {
+		if (last)
+			*last = tid;
+		return FL_SIG_PF_KERNEL_ATOMIC;
+	}
+	if (!last || *last != tid)
+		return 0;
+	*last = 0;	/* tid 0, the idle task, takes no user fault */
+	return FL_SIG_PF_KERNEL;
+}
+
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 {
-	__u32 zero = 0, tid, *last, sig = FL_SIG_PF_KERNEL_ATOMIC;
 	struct task_struct *t;
+	__u32 sig;
+	__u64 id;
 
 	if (!fl_user_addr(address))
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
 	t = fl_current();
-	tid = (__u32)fl_task_id(t);
-	last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
-	if (fl_pagefault_disabled(t) > 0) {
-		if (last)
-			*last = tid;
-	} else if (!last || *last != tid) {
+	id = fl_task_id(t);
+	sig = fl_pf_sig(t, (__u32)id);
+	if (!sig)
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
-	} else {
-		*last = 0;	/* tid 0, the idle task, takes no user fault */
-		sig = FL_SIG_PF_KERNEL;
-	}
 	/* one call site: the detector is inlined once per program */
-	return fl_probe_task_event(ctx, t, sig, address, 0, false, false);
+	return fl_probe_task_event(ctx, t, id, sig, address, 0, false, false);
 }
 
 #endif /* FAULTLOOP_PROBE_BPF_H */

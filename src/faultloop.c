@@ -804,6 +804,7 @@ int main(int argc, char **argv)
 	int err, cg_fd = -1, n, nstuck;
 	bool iter_ok, caps_dropped = false;
 	const char *hz_source = NULL;
+	uint64_t jiffy_ns, gap_j;
 	unsigned int hz;
 
 	fl_user_stats_init(&rt.ustats);
@@ -875,20 +876,15 @@ int main(int argc, char **argv)
 	rt.skel->rodata->min_duration_ns = env.min_duration_ns;
 	rt.skel->rodata->gap_ns = env.gap_ns;
 	rt.skel->rodata->ongoing_ns = env.interval_ns;
-	if (hz) {
-		__u64 j = 1000000000ULL / hz;
-
-		rt.skel->rodata->jiffy_ns = j;
-		rt.skel->rodata->gap_j = (env.gap_ns + j - 1) / j;
-		if (env.verbose)
-			fprintf(stderr, "faultloop: kernel HZ %u (%s): episodes without a retry keep jiffies\n",
-				hz, hz_source);
-	} else {
-		/* a degradation, not an error: the slot reads the precise clock */
-		rt.skel->rodata->gap_j = env.gap_ns;
+	fl_clock_knobs(hz, env.gap_ns, &jiffy_ns, &gap_j);
+	rt.skel->rodata->jiffy_ns = jiffy_ns;
+	rt.skel->rodata->gap_j = gap_j;
+	if (!hz)	/* a degradation, not an error: the slot reads the precise clock */
 		fprintf(stderr, "faultloop: kernel HZ unknown (%s): using the precise clock on every event\n",
 			hz_source);
-	}
+	else if (env.verbose)
+		fprintf(stderr, "faultloop: kernel HZ %u (%s): episodes without a retry keep jiffies\n",
+			hz, hz_source);
 #if defined(__aarch64__)
 	rt.skel->rodata->addr_mask = (1ULL << 56) - 1;	/* TBI: drop the tag */
 #endif

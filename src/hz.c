@@ -90,6 +90,14 @@ static int timer_list_read(uint64_t *now_ns, uint64_t *jiffies)
 	return fl_timer_list_parse(buf, now_ns, jiffies);
 }
 
+void fl_clock_knobs(unsigned int hz, uint64_t gap_ns, uint64_t *jiffy_ns, uint64_t *gap_j)
+{
+	uint64_t j = hz ? 1000000000ULL / hz : 0;
+
+	*jiffy_ns = j;
+	*gap_j = j ? (gap_ns + j - 1) / j : gap_ns;
+}
+
 unsigned int fl_measured_hz(const char **source)
 {
 	struct timespec ts = { 0, 200 * 1000 * 1000 };

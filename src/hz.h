@@ -16,6 +16,14 @@
  */
 unsigned int fl_kernel_hz(const char **source);
 
+/*
+ * The BPF knobs of the coarse clock (see jiffy_ns, gap_j in
+ * bpf/core.bpf.h) for HZ hz and an idle gap of gap_ns: ns per jiffy and
+ * the gap in jiffies, rounded up; hz 0 (unknown): 0 and gap_ns, the slot
+ * then reads the precise clock.
+ */
+void fl_clock_knobs(unsigned int hz, uint64_t gap_ns, uint64_t *jiffy_ns, uint64_t *gap_j);
+
 /* Pieces, for the unit tests. */
 unsigned int fl_measured_hz(const char **source);
 unsigned int fl_config_hz_line(const char *line);	/* "CONFIG_HZ=250" -> 250, else 0 */

@@ -34,13 +34,13 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 		fl_event(ctx, st, &ev);
 		return 0;
 	case FL_TEST_OWNER_ENTRY:
-		fl_boundary(ctx, st, tid, sig, FL_END_OWNER_ENTRY, now);
+		fl_end(ctx, st, tid, sig, FL_END_OWNER_ENTRY, 0, false, now);
 		return 0;
 	case FL_TEST_OWNER_EXIT:
-		fl_owner_exit(ctx, st, tid, sig, (long)ctx->args[6], now);
+		fl_end(ctx, st, tid, sig, FL_END_OWNER_RETURN, (long)ctx->args[6], true, now);
 		return 0;
 	case FL_TEST_TASK_EXIT:
-		fl_boundary(ctx, st, tid, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, now);
+		fl_end(ctx, st, tid, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false, now);
 		return 0;
 	}
 	return 2;

@@ -123,22 +123,16 @@ int BPF_PROG(name, unsigned long address, struct pt_regs *regs,		\
 	return steps(ctx, address, n, alt);					\
 }
 
-/* the gate of fl_pf_kernel() for a fault that is not atomic and does not
- * follow the same task's atomic one: counted, nothing else */
+/* faultloop's gate (fl_pf_sig) and its count, never the detector: what a
+ * fault that only counts costs */
 static __always_inline int gate(void *ctx, __u64 address)
 {
-	__u32 zero = 0, tid, *last;
 	struct task_struct *t;
 
 	if (!fl_user_addr(address))
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
 	t = fl_current();
-	tid = (__u32)fl_task_id(t);
-	last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
-	if (fl_pagefault_disabled(t) > 0 && last)
-		*last = tid;
-	if (last && *last == tid)
-		sink = tid;
+	sink = fl_pf_sig(t, (__u32)fl_task_id(t));
 	return fl_probe_count(FL_SIG_PF_KERNEL, false);
 }
 
@@ -157,42 +151,31 @@ int BPF_PROG(gate_big, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)
 {
 	if (never)
-		return fl_probe_task_event(ctx, fl_current(), FL_SIG_PF_KERNEL, address, 0,
-					   false, false);
+		return fl_probe_event(ctx, FL_SIG_PF_KERNEL, address, 0, false);
 	return gate(ctx, address);
 }
 
-/* the gate, with a stack frame as deep as the detector's behind a branch
- * never taken: kernels from 6.13 give such programs a private stack */
-SEC("tp_btf/page_fault_kernel")
-int BPF_PROG(gate_stack, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
-{
-	if (never) {
-		char buf[256];
-
-		__builtin_memset(buf, never, sizeof(buf));
-		bpf_probe_read_kernel(buf, sizeof(buf), (void *)address);
-		sink = buf[never & 255];
-		return 0;
-	}
-	return gate(ctx, address);
+/* the gate, with a stack frame of BYTES behind a branch never taken (MASK
+ * keeps the index in it): kernels from 6.13 give tracing programs with a
+ * frame of 64 bytes or more a private stack */
+#define GATE_FRAME(name, BYTES, MASK)						\
+SEC("tp_btf/page_fault_kernel")							\
+int BPF_PROG(name, unsigned long address, struct pt_regs *regs,		\
+	     unsigned long error_code)						\
+{										\
+	if (never) {								\
+		char buf[BYTES];						\
+										\
+		__builtin_memset(buf, never, sizeof(buf));			\
+		bpf_probe_read_kernel(buf, sizeof(buf), (void *)address);	\
+		sink = buf[never & (MASK)];					\
+		return 0;							\
+	}									\
+	return gate(ctx, address);						\
 }
 
-SEC("tp_btf/page_fault_kernel")
-int BPF_PROG(gate_stack48, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
-{
-	if (never) {
-		char buf[40];
-
-		__builtin_memset(buf, never, sizeof(buf));
-		bpf_probe_read_kernel(buf, sizeof(buf), (void *)address);
-		sink = buf[never & 31];
-		return 0;
-	}
-	return gate(ctx, address);
-}
+GATE_FRAME(gate_stack, 256, 255)
+GATE_FRAME(gate_stack48, 40, 31)
 
 SEC("tp_btf/page_fault_kernel")
 int BPF_PROG(prog, unsigned long address, struct pt_regs *regs,

@@ -120,6 +120,7 @@ int main(int argc, char **argv)
 	struct bpf_program *progs[NPROGS];
 	struct parts_bpf *skel;
 	const char *hz_source = NULL;
+	uint64_t jiffy_ns, gap_j;
 	unsigned int hz;
 	char path[] = "/dev/shm/faultloop-parts-XXXXXX";
 
@@ -153,12 +154,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "parts: open failed: %s\n", strerror(errno));
 		return 1;
 	}
-	/* the coarse clock as faultloop sets it (src/faultloop.c) */
+	/* the coarse clock as faultloop sets it, for its default 1 s gap */
 	hz = fl_kernel_hz(&hz_source);
-	if (hz) {
-		skel->rodata->jiffy_ns = 1000000000ULL / hz;
-		skel->rodata->gap_j = hz;	/* 1 s, faultloop's default gap */
-	}
+	fl_clock_knobs(hz, 1000000000ULL, &jiffy_ns, &gap_j);
+	skel->rodata->jiffy_ns = jiffy_ns;
+	skel->rodata->gap_j = gap_j;
 	if (parts_bpf__load(skel)) {
 		fprintf(stderr, "parts: load failed: %s\n", strerror(errno));
 		return 1;
