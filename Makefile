@@ -52,7 +52,7 @@ INCLUDES += -I$(MHD_PREFIX)/include
 HTTP_LIBS := $(MHD_LIB)
 endif
 LIB_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-BPF_HDRS := bpf/core.bpf.h bpf/probe.bpf.h include/faultloop.h $(VMLINUX)
+BPF_HDRS := bpf/detector.bpf.h bpf/probe.bpf.h include/faultloop.h $(VMLINUX)
 
 ifeq ($(V),1)
 Q =

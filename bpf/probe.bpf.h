@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The probes' glue between the kernel and the detector (bpf/core.bpf.h):
+ * The probes' glue between the kernel and the detector (bpf/detector.bpf.h):
  * who the current task is, its call boundary, the filters, and the
  * page_fault_kernel program body.  Included by bpf/faultloop.bpf.c and by
  * tools/bench/parts.bpf.c, which measures this very code.
@@ -8,7 +8,7 @@
 #ifndef FAULTLOOP_PROBE_BPF_H
 #define FAULTLOOP_PROBE_BPF_H
 
-#include "core.bpf.h"
+#include "detector.bpf.h"
 
 /* ---- current-task helpers --------------------------------------------- */
 

@@ -18,7 +18,7 @@ unsigned int fl_kernel_hz(const char **source);
 
 /*
  * The BPF knobs of the coarse clock (see jiffy_ns, gap_j in
- * bpf/core.bpf.h) for HZ hz and an idle gap of gap_ns: ns per jiffy and
+ * bpf/detector.bpf.h) for HZ hz and an idle gap of gap_ns: ns per jiffy and
  * the gap in jiffies, rounded up; hz 0 (unknown): 0 and gap_ns, the slot
  * then reads the precise clock.
  */

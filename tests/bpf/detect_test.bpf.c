@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * BPF_PROG_TEST_RUN driver for the detector: feeds synthetic events into
- * the same core.bpf.h code the probes use, through the real verifier and
+ * the same detector.bpf.h code the probes use, through the real verifier and
  * JIT.  args[]: op, sig, tid, addr, now (ns), io_seq, ret/pid, migrations.
  * The coarse clock is now / jiffy_ns, as the test sets it.
  */
-#include "core.bpf.h"
+#include "detector.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

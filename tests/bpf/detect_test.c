@@ -2,7 +2,7 @@
 /*
  * The detector through the real verifier and JIT: synthetic event
  * sequences fed with BPF_PROG_TEST_RUN into tests/bpf/detect_test.bpf.c,
- * which runs bpf/core.bpf.h, the code the probes run.  Needs root.
+ * which runs bpf/detector.bpf.h, the code the probes run.  Needs root.
  */
 #include <errno.h>
 #include <setjmp.h>

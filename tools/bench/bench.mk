@@ -34,7 +34,7 @@ $(OUT)/%.bpf.o: tools/bench/%.bpf.c | $(OUT)
 	$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
 # parts.bpf.c builds faultloop's own detector and glue
-$(OUT)/parts.bpf.o: bpf/core.bpf.h bpf/probe.bpf.h include/faultloop.h
+$(OUT)/parts.bpf.o: bpf/detector.bpf.h bpf/probe.bpf.h include/faultloop.h
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@

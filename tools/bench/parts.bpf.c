@@ -3,7 +3,7 @@
  * Where faultloop's per-event time goes: its page_fault_kernel program
  * rebuilt step by step, each program one step more than the one before
  * (tools/bench/parts runs each alone and reads its ns/run).  The detector
- * (fl_event), the glue and the maps are the real ones (bpf/core.bpf.h,
+ * (fl_event), the glue and the maps are the real ones (bpf/detector.bpf.h,
  * bpf/probe.bpf.h).  The steps take the detector's path for every fault,
  * without the atomic-fault gate; "gate" is the gate alone, as a kernel
  * fault with page faults enabled takes it, and "prog" is faultloop's

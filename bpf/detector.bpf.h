@@ -10,8 +10,8 @@
  * keyed by tid.  The ring buffer is only written when an episode crosses
  * the threshold (then rate limited).
  */
-#ifndef FAULTLOOP_CORE_BPF_H
-#define FAULTLOOP_CORE_BPF_H
+#ifndef FAULTLOOP_DETECTOR_BPF_H
+#define FAULTLOOP_DETECTOR_BPF_H
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -528,4 +528,4 @@ static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
 	fl_ep_delete(tid);
 }
 
-#endif /* FAULTLOOP_CORE_BPF_H */
+#endif /* FAULTLOOP_DETECTOR_BPF_H */
