@@ -3,6 +3,7 @@
 #   make                 ./faultloop for this machine
 #   make STATIC=1        fully static binary (VM tests)
 #   make ARCH=arm64      cross build with aarch64-linux-gnu-gcc
+#   make check           warning-free build (-Werror) and unit tests, no root
 #   make test            every test (root)        make V=1: show commands
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
@@ -33,15 +34,15 @@ LIBS := $(if $(STATIC),-static) \
 # clang -target bpf does not search the host's multiarch include dirs
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function \
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function $(BPF_WERROR) \
 	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
 
-LIB_SRCS := src/util.c src/hz.c src/json.c src/ksyms.c src/cgroup.c src/probes.c src/report.c src/metrics.c src/stuck.c
+# every stage but main.c: the unit tests link them too
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 # Debian's libmicrohttpd.a needs gnutls and p11-kit, which have no static
 # libraries: static builds link one without HTTPS, built from Debian's
 # source package by tools/build-microhttpd.sh into $(FL_CACHE), per arch,
-# rebuilt only when its version changes. (src/metrics_stub.h and
-# -DFL_NO_METRICS still give a build without the endpoint.)
+# rebuilt only when its version changes.
 ifeq ($(STATIC),)
 HTTP_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 else
@@ -65,7 +66,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop bench
+.PHONY: all clean check test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop bench
 
 all: faultloop tools
 
@@ -89,7 +90,7 @@ $(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/faultloop.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
-$(OUTPUT)/faultloop.o: src/faultloop.c $(OUTPUT)/faultloop.skel.h $(wildcard src/*.h)
+$(OUTPUT)/session.o: $(OUTPUT)/faultloop.skel.h
 
 ifneq ($(STATIC),)
 # FORCE: the script runs every time but leaves the library untouched (no
@@ -97,13 +98,13 @@ ifneq ($(STATIC),)
 $(MHD_LIB): FORCE
 	$(Q)CC="$(CC)" tools/build-microhttpd.sh $(ARCH) $(MHD_PREFIX)
 
-$(OUTPUT)/metrics.o: $(MHD_LIB)
+$(OUTPUT)/http.o: $(MHD_LIB)
 endif
 # phony, or .SECONDARY would let make skip it
 .PHONY: FORCE
 FORCE:
 
-$(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)
+$(OUTPUT)/faultloop: $(OUTPUT)/main.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
@@ -154,6 +155,13 @@ $(OUTPUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c $(BPF_HDRS) | $(OUTPUT)
 $(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c $(OUTPUT)/detect_test.skel.h $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
+
+# the edit-compile loop: everything built with -Werror in its own output
+# dir (so a warning-free build is not mistaken for a cached one), then the
+# unit tests, none of which needs root
+check:
+	$(Q)$(MAKE) OUTPUT=.output/check-$(ARCH) CFLAGS='$(CFLAGS) -Werror' \
+		BPF_WERROR=-Werror all .output/check-$(ARCH)/tests/detect_test unit-test
 
 unit-test: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do $$t; done

@@ -184,17 +184,20 @@ static __always_inline bool fl_user_addr(__u64 addr)
 #define FL_FAULT_SIGS	(((1ULL << (FL_SIG_KERNEL_FAULT + 1)) - 1) & \
 			 ~((1ULL << FL_SIG_PF_KERNEL) - 1))
 
-static __always_inline void fl_emit(void *ctx, struct fl_stats *st,
-				    const struct fl_episode *ep, __u8 kind,
-				    __u32 last_sig, __u8 reason, __u64 now,
-				    __u64 end_ns)
+/* Reserve and fill a report of ep; NULL when the ring buffer is full
+ * (counted).  The caller submits it (fl_submit) or discards it. */
+static __always_inline struct fl_report *fl_report(void *ctx, struct fl_stats *st,
+						   const struct fl_episode *ep,
+						   __u8 kind, __u32 last_sig,
+						   __u8 reason, __u64 now,
+						   __u64 end_ns)
 {
 	struct fl_report *r;
 
 	r = bpf_ringbuf_reserve(&reports, sizeof(*r), 0);
 	if (!r) {
 		st->cnt[FL_CNT_REPORTS_LOST]++;
-		return;
+		return NULL;
 	}
 	r->kind = kind;
 	r->sig = ep->top_sig;
@@ -220,40 +223,63 @@ static __always_inline void fl_emit(void *ctx, struct fl_stats *st,
 	/* The stack of the event that made the report: for DETECTED/ONGOING
 	 * that is inside the loop, so it names the loop owner; for an owner's
 	 * return it shows its caller.  An episode closed by the task's next
-	 * event or exit gets none: that stack belongs to something else. */
+	 * event, its exit or the sweep gets none: that stack belongs to
+	 * something else. */
 	if (kind != FL_REPORT_ENDED || reason == FL_END_OWNER_RETURN)
 		r->stack_sz = bpf_get_stack(ctx, r->stack, sizeof(r->stack), 0);
 	else
 		r->stack_sz = 0;
+	return r;
+}
+
+static __always_inline void fl_submit(struct fl_stats *st, struct fl_report *r)
+{
 	bpf_ringbuf_submit(r, 0);
 	st->cnt[FL_CNT_REPORTS]++;
 }
 
-/* Account an episode that is ending; report it if it had crossed. */
-static __always_inline void fl_close(void *ctx, struct fl_stats *st,
-				     struct fl_episode *ep, __u8 reason,
-				     __u32 owner, __s64 ret, bool has_ret,
-				     __u64 now)
+/*
+ * An episode in the hash ends: its ENDED report (if it had crossed) and
+ * its accounting happen only if this side's delete succeeds.  The idle
+ * sweep (fl_sweep_one, run by user space) races with the probes; whoever
+ * deletes the element owns the end, so an episode is reported ended once.
+ * Returns whether this side ended it.
+ */
+static __always_inline bool fl_ep_close(void *ctx, struct fl_stats *st,
+					struct fl_episode *ep, __u32 tid,
+					__u8 reason, __u32 owner, __s64 ret,
+					bool has_ret, __u64 now)
 {
 	/* A loop that went quiet ended at its last event, not when we noticed. */
 	__u64 end = (reason == FL_END_GAP || reason == FL_END_SYSCALL) ?
 		    ep->last_ns : now;
+	__u64 dur = end - ep->start_ns, retries = ep->retries;
+	struct fl_report *r = NULL;
 
+	if (ep->flags & FL_EP_REPORTED) {
+		ep->owner = owner;
+		if (has_ret) {
+			ep->owner_ret = ret;
+			ep->flags |= FL_EP_HAS_RET;
+		}
+		r = fl_report(ctx, st, ep, FL_REPORT_ENDED, owner, reason, now, end);
+	}
+	/* another CPU may reuse ep once it is deleted: only locals below */
+	if (bpf_map_delete_elem(&episodes, &tid)) {
+		if (r)
+			bpf_ringbuf_discard(r, 0);
+		return false;
+	}
+	__sync_fetch_and_add(&nr_promoted, -1);
 	if (reason < FL_END__MAX)
 		st->ended[reason]++;
-	st->hist_retries[fl_slot(ep->retries)]++;
-	st->hist_duration_us[fl_slot((end - ep->start_ns) / 1000)]++;
-	st->sum_retries += ep->retries;
-	st->sum_duration_ns += end - ep->start_ns;
-	if (!(ep->flags & FL_EP_REPORTED))
-		return;
-	ep->owner = owner;
-	if (has_ret) {
-		ep->owner_ret = ret;
-		ep->flags |= FL_EP_HAS_RET;
-	}
-	fl_emit(ctx, st, ep, FL_REPORT_ENDED, owner, reason, now, end);
-	st->cnt[FL_CNT_ENDED]++;
+	st->hist_retries[fl_slot(retries)]++;
+	st->hist_duration_us[fl_slot(dur / 1000)]++;
+	st->sum_retries += retries;
+	st->sum_duration_ns += dur;
+	if (r)
+		fl_submit(st, r);
+	return true;
 }
 
 /* sig's covered range [lo[sig], hi[sig]] takes ua in (see struct
@@ -379,8 +405,9 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 				      __u32 sig, __u64 ua)
 {
 	__u64 now = fl_ev_ns(ev);
+	struct fl_report *r;
+	__u32 n;
 	__u8 kind;
-	__u32 r;
 
 	ep->events++;
 	ep->last_ns = now;
@@ -389,9 +416,9 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 		ep->size = ev->size;
 	}
 	if (fl_cover(ep->lo, ep->hi, ep->sig_mask, sig, ua)) {
-		r = ++ep->sig_retries[sig];
-		if (r > ep->retries) {
-			ep->retries = r;
+		n = ++ep->sig_retries[sig];
+		if (n > ep->retries) {
+			ep->retries = n;
 			ep->top_sig = sig;
 			st->cnt[FL_CNT_RETRIES]++;
 		}
@@ -412,14 +439,9 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 		return;
 	}
 	ep->last_report_ns = now;
-	fl_emit(ctx, st, ep, kind, sig, 0, now, now);
-}
-
-/* Ends a hash episode's life in the map; the caller has closed it. */
-static __always_inline void fl_ep_delete(__u32 tid)
-{
-	if (!bpf_map_delete_elem(&episodes, &tid))
-		__sync_fetch_and_add(&nr_promoted, -1);
+	r = fl_report(ctx, st, ep, kind, sig, 0, now, now);
+	if (r)
+		fl_submit(st, r);
 }
 
 /*
@@ -483,8 +505,7 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 				reason = FL_END_SYSCALL;
 			if (reason == FL_END_NONE)
 				goto add;
-			fl_close(ctx, st, ep, reason, 0, 0, false, now);
-			fl_ep_delete(tid);
+			fl_ep_close(ctx, st, ep, tid, reason, 0, 0, false, now);
 		}
 	}
 
@@ -524,8 +545,35 @@ static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
 	ep = bpf_map_lookup_elem(&episodes, &tid);
 	if (!ep)
 		return;
-	fl_close(ctx, st, ep, reason, has_ret ? sig : 0, ret, has_ret, fl_now(now));
-	fl_ep_delete(tid);
+	fl_ep_close(ctx, st, ep, tid, reason, has_ret ? sig : 0, ret, has_ret,
+		    fl_now(now));
 }
+
+/*
+ * The idle sweep, which user space runs with BPF_PROG_TEST_RUN (fl_sweep
+ * in bpf/faultloop.bpf.c) for each key of the episodes hash: a task that
+ * stopped producing events sends none to close its episode.  all:
+ * faultloop is detaching, end every episode.  now: 0 reads the clock.
+ * The probes' own close (fl_ep_close): one report path, and only the side
+ * whose delete wins reports.
+ */
+static __always_inline bool fl_sweep_one(void *ctx, __u32 tid, bool all, __u64 now)
+{
+	struct fl_stats *st = fl_stats();
+	struct fl_episode *ep;
+
+	if (!st)
+		return false;
+	now = fl_now(now);
+	ep = bpf_map_lookup_elem(&episodes, &tid);
+	if (!ep)
+		return false;
+	/* last_ns may be newer than now: its task runs on another CPU */
+	if (!all && (ep->last_ns >= now || now - ep->last_ns <= gap_ns))
+		return false;
+	return fl_ep_close(ctx, st, ep, tid, all ? FL_END_DETACH : FL_END_GAP,
+			   0, 0, false, now);
+}
+
 
 #endif /* FAULTLOOP_DETECTOR_BPF_H */

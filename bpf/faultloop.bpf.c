@@ -493,6 +493,11 @@ static __always_inline long fl_task_state(struct task_struct *t)
 	return BPF_CORE_READ((struct task_struct___state_old *)t, state);
 }
 
+/* THREAD_SIZE: 16 KiB on x86_64 and arm64 with 4K pages, doubled by
+ * KASAN, the page size on arm64 with 64K pages; the loader finds it
+ * (fl_kernel_thread_size in src/kconfig.c). */
+const volatile __u64 thread_size = 16384;
+
 /* The syscall a task is in, from the pt_regs saved at kernel entry. */
 static __always_inline long fl_task_syscall(struct task_struct *t)
 {
@@ -502,14 +507,13 @@ static __always_inline long fl_task_syscall(struct task_struct *t)
 		/* 5.15 (dd6e10fbd9fb): also right with x86 FRED's stack padding */
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	} else {
-		/* 5.10-5.14: task_pt_regs() is the top of the 16 KiB kernel
-		 * stack on x86_64 and arm64 (no padding on 64-bit; Debian
-		 * kernels have no KASAN, which would double it). */
+		/* 5.10-5.14: task_pt_regs() is the top of the kernel stack
+		 * (no padding on 64-bit), THREAD_SIZE bytes above its base */
 		void *stack = BPF_CORE_READ(t, stack);
 
 		if (!stack)
 			return -1;
-		regs = stack + 16384 - bpf_core_type_size(struct pt_regs);
+		regs = stack + thread_size - bpf_core_type_size(struct pt_regs);
 	}
 #if defined(__TARGET_ARCH_x86)
 	return (long)BPF_CORE_READ(regs, orig_ax);
@@ -537,4 +541,15 @@ int fl_task_iter(struct bpf_iter__task *ctx)
 	r.now_ns = bpf_ktime_get_ns();
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
+}
+
+/* ---- the idle sweep ---------------------------------------------------------- */
+
+/* Run by user space with BPF_PROG_TEST_RUN (5.10, 1b4d60ec162f), never
+ * attached: args[0] tid, args[1] all (detach).  Returns 1 when it ended
+ * the episode. */
+SEC("raw_tp")
+int fl_sweep(struct bpf_raw_tracepoint_args *ctx)
+{
+	return fl_sweep_one(ctx, (__u32)ctx->args[0], ctx->args[1], 0);
 }

@@ -78,7 +78,6 @@ enum fl_counter {
 	FL_CNT_EPISODES,	/* episodes opened */
 	FL_CNT_RETRIES,		/* retries counted (episode maximum grew) */
 	FL_CNT_DETECTED,
-	FL_CNT_ENDED,		/* ENDED reports (episodes that had crossed) */
 	FL_CNT_REPORTS,		/* reports submitted to the ring buffer */
 	FL_CNT_REPORTS_LOST,	/* ring buffer full */
 	FL_CNT_EPISODES_DROPPED,/* episode map full: a retrying task not tracked */
@@ -207,14 +206,5 @@ struct fl_task_rec {
 	__u64 last_arrival_ns;	/* sched_clock; 0: CONFIG_SCHED_INFO off */
 	__u64 now_ns;		/* bpf_ktime_get_ns() at the read */
 };
-
-/* BPF_PROG_TEST_RUN driver ops (tests/bpf). */
-enum fl_test_op {
-	FL_TEST_EVENT = 1,
-	FL_TEST_OWNER_ENTRY,
-	FL_TEST_OWNER_EXIT,
-	FL_TEST_TASK_EXIT,
-};
-#define FL_TEST_JOIN_ONLY	0x100	/* or'ed into the signal: a fault-in that only joins */
 
 #endif /* FAULTLOOP_H */

@@ -4,24 +4,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
-#include <zlib.h>
 #include "hz.h"
+#include "kconfig.h"
 #include "util.h"
+
+/* A CONFIG_HZ value: a whole positive number, nothing after it. */
+static unsigned int hz_value(const char *v)
+{
+	unsigned long hz;
+	char *end;
+
+	errno = 0;
+	hz = strtoul(v, &end, 10);
+	if (errno || end == v || (*end && *end != '\n') || hz == 0 || hz > 100000)
+		return 0;
+	return hz;
+}
 
 unsigned int fl_config_hz_line(const char *line)
 {
-	unsigned long v;
-	char *end;
+	const char *v = fl_kconfig_line(line, "HZ");
 
-	if (strncmp(line, "CONFIG_HZ=", 10))
-		return 0;
-	errno = 0;
-	v = strtoul(line + 10, &end, 10);
-	if (errno || end == line + 10 || (*end && *end != '\n') || v == 0 || v > 100000)
-		return 0;
-	return v;
+	return v ? hz_value(v) : 0;
 }
 
 /* "now at 21412374583386 nsecs" (line 3) and the first "jiffies: N" */
@@ -56,22 +61,6 @@ unsigned int fl_hz_from_rate(double r)
 		if (r > known[i] * 0.93 && r < known[i] * 1.07)
 			return known[i];
 	return 0;
-}
-
-static unsigned int hz_from_config_file(const char *path)
-{
-	unsigned int hz = 0;
-	char line[256];
-	gzFile f;
-
-	/* gzopen() reads plain files as they are */
-	f = gzopen(path, "rb");
-	if (!f)
-		return 0;
-	while (!hz && gzgets(f, line, sizeof(line)))
-		hz = fl_config_hz_line(line);
-	gzclose(f);
-	return hz;
 }
 
 /* Only the head of the file: it lists every timer of every CPU after that. */
@@ -120,22 +109,13 @@ unsigned int fl_measured_hz(const char **source)
 
 unsigned int fl_kernel_hz(const char **source)
 {
-	struct utsname u;
-	char path[320];
+	char val[32];
 	unsigned int hz;
 
-	if (!uname(&u)) {
-		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
-		hz = hz_from_config_file(path);
-		if (hz) {
-			*source = "/boot/config";
+	if (fl_kconfig_get("HZ", val, sizeof(val), source) == 1) {
+		hz = hz_value(val);
+		if (hz)
 			return hz;
-		}
-	}
-	hz = hz_from_config_file("/proc/config.gz");
-	if (hz) {
-		*source = "/proc/config.gz";
-		return hz;
 	}
 	return fl_measured_hz(source);
 }

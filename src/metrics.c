@@ -1,14 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <microhttpd.h>
 #include "metrics.h"
-#include "probes.h"
+#include "signals.h"
 #include "util.h"
 
 /* ---- user-space counters --------------------------------------------------- */
@@ -66,25 +60,13 @@ out:
 	pthread_mutex_unlock(&u->lock);
 }
 
-static unsigned int slot(uint64_t v)
-{
-	unsigned int s = 0;
-
-	while (v) {
-		s++;
-		v >>= 1;
-	}
-	return s < FL_HIST_SLOTS ? s : FL_HIST_SLOTS - 1;
-}
-
-void fl_user_stats_episode(struct fl_user_stats *u, uint64_t retries,
-			   uint64_t duration_ns)
+void fl_user_stats_scrape(struct fl_user_stats *u, bool ok)
 {
 	pthread_mutex_lock(&u->lock);
-	u->hist_retries[slot(retries)]++;
-	u->hist_duration_us[slot(duration_ns / 1000)]++;
-	u->sum_retries += retries;
-	u->sum_duration_ns += duration_ns;
+	if (ok)
+		u->scrapes++;
+	else
+		u->scrape_errors++;
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -138,15 +120,15 @@ static void scalar(FILE *out, bool om, const char *name, enum mtype t,
 	fprintf(out, "%s %llu\n", name, v);
 }
 
-/* BPF's buckets plus user space's (episodes it closed itself) */
+/* log2 buckets: see fl_slot() in bpf/detector.bpf.h */
 static void histogram(FILE *out, const char *name, const __u64 *b,
-		      const __u64 *ub, double sum, bool duration)
+		      double sum, bool duration)
 {
 	uint64_t cum = 0;
 	int i;
 
 	for (i = 0; i < FL_HIST_SLOTS; i++) {
-		cum += b[i] + ub[i];
+		cum += b[i];
 		/* slot i holds integers in [2^(i-1), 2^i): at most 2^i - 1 */
 		if (duration)
 			fprintf(out, "%s_bucket{le=\"%g\"} %llu\n", name,
@@ -160,23 +142,17 @@ static void histogram(FILE *out, const char *name, const __u64 *b,
 	fprintf(out, "%s_count %llu\n", name, (unsigned long long)cum);
 }
 
-static const char *mode_of(const struct fl_probe_set *ps, unsigned int sig)
-{
-	const struct fl_probe *p = fl_probes_get(ps, sig);
-
-	return p && p->status == FL_ST_ATTACHED ? fl_mode_name(p->impl) : "none";
-}
-
-static enum fl_kind kind_of(unsigned int sig)
+static const char *mode_of(const struct fl_metrics_snapshot *s, unsigned int sig)
 {
 	int i;
 
+	/* the atomic flavour of page_fault_kernel comes from the same probe */
 	if (sig == FL_SIG_PF_KERNEL_ATOMIC)
-		return FL_K_FAULT;
-	for (i = 0; i < fl_nr_probe_defs; i++)
-		if (fl_probe_defs[i].sig == sig)
-			return fl_probe_defs[i].kind;
-	return FL_K_HOUSEKEEPING;
+		sig = FL_SIG_PF_KERNEL;
+	for (i = 0; i < s->nprobes; i++)
+		if (s->probes[i].sig == sig)
+			return s->probes[i].mode;
+	return "none";
 }
 
 static void per_signal(FILE *out, bool om, const char *name, const char *help,
@@ -187,11 +163,11 @@ static void per_signal(FILE *out, bool om, const char *name, const char *help,
 
 	family(out, om, name, M_COUNTER, help);
 	for (sig = 1; sig < FL_SIG__MAX; sig++) {
-		if (!with_mode && kind_of(sig) != kind)
+		if (!with_mode && fl_sig_kind(sig) != kind)
 			continue;
 		fprintf(out, "%s{signal=\"%s\"", name, fl_sig_name(sig));
 		if (with_mode)
-			fprintf(out, ",mode=\"%s\"", mode_of(s->probes, sig));
+			fprintf(out, ",mode=\"%s\"", mode_of(s, sig));
 		fprintf(out, "} %llu\n", (unsigned long long)v[sig]);
 	}
 }
@@ -239,16 +215,24 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 
 	family(out, om, "faultloop_episode_retries", M_HISTOGRAM,
 	       "Retries per ended episode.");
-	histogram(out, "faultloop_episode_retries", b->hist_retries, u->hist_retries,
-		  (double)(b->sum_retries + u->sum_retries), false);
+	histogram(out, "faultloop_episode_retries", b->hist_retries,
+		  (double)b->sum_retries, false);
 	family(out, om, "faultloop_episode_duration_seconds", M_HISTOGRAM,
 	       "Duration of ended episodes.");
 	histogram(out, "faultloop_episode_duration_seconds", b->hist_duration_us,
-		  u->hist_duration_us, (b->sum_duration_ns + u->sum_duration_ns) / 1e9, true);
+		  b->sum_duration_ns / 1e9, true);
+	family(out, om, "faultloop_episodes_ended_total", M_COUNTER,
+	       "Episodes ended, by why they ended.");
+	for (i = 1; i < FL_END__MAX; i++)
+		fprintf(out, "faultloop_episodes_ended_total{reason=\"%s\"} %llu\n",
+			fl_end_reason_name(i), (unsigned long long)b->ended[i]);
 	pthread_mutex_unlock(&u->lock);
 
 	scalar(out, om, "faultloop_reports_lost_total", M_COUNTER,
 	       "Reports dropped because the ring buffer was full.", b->cnt[FL_CNT_REPORTS_LOST]);
+	scalar(out, om, "faultloop_events_filtered_total", M_COUNTER,
+	       "Events of tasks outside --pid / --cgroup, dropped before the detector.",
+	       b->cnt[FL_CNT_FILTERED]);
 	scalar(out, om, "faultloop_tasks_untracked_total", M_COUNTER,
 	       "Events of tasks not tracked because the episode map was full (--max-tasks).",
 	       b->cnt[FL_CNT_EPISODES_DROPPED]);
@@ -274,14 +258,13 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 
 	family(out, om, "faultloop_probe_info", M_INFO,
 	       "One series per probe: the symbol and mode attached, or why not (status).");
-	for (i = 0; s->probes && i < s->probes->n; i++) {
-		const struct fl_probe *p = &s->probes->probes[i];
-		bool ok = p->status == FL_ST_ATTACHED;
+	for (i = 0; i < s->nprobes; i++) {
+		const struct fl_probe_row *p = &s->probes[i];
 
-		fprintf(out, "faultloop_probe_info{signal=\"%s\",kind=\"%s\",symbol=\"", p->def->name,
-			fl_kind_name(p->def->kind));
-		esc(out, ok ? p->sym : p->def->cand[0].sym);
-		fprintf(out, "\",mode=\"%s\",status=\"%s\"} 1\n", ok ? fl_mode_name(p->impl) : "none",
+		fprintf(out, "faultloop_probe_info{signal=\"%s\",kind=\"%s\",symbol=\"", p->name,
+			fl_kind_name(fl_sig_kind(p->sig)));
+		esc(out, p->sym);
+		fprintf(out, "\",mode=\"%s\",status=\"%s\"} 1\n", p->mode,
 			fl_status_name(p->status));
 	}
 
@@ -298,6 +281,14 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 				s->progs[i].name, s->progs[i].run_time_ns / 1e9);
 	}
 
+	family(out, om, "faultloop_scrapes_total", M_COUNTER,
+	       "Scrapes of this endpoint before this one, by result.");
+	pthread_mutex_lock(&u->lock);
+	fprintf(out, "faultloop_scrapes_total{result=\"ok\"} %llu\n", (unsigned long long)u->scrapes);
+	fprintf(out, "faultloop_scrapes_total{result=\"error\"} %llu\n",
+		(unsigned long long)u->scrape_errors);
+	pthread_mutex_unlock(&u->lock);
+
 	family(out, om, "faultloop_build_info", M_INFO, "faultloop's version.");
 	fprintf(out, "faultloop_build_info{version=\"");
 	esc(out, s->version ? s->version : "unknown");
@@ -306,211 +297,3 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 		fputs("# EOF\n", out);
 }
 
-/* ---- HTTP ------------------------------------------------------------------- */
-
-struct fl_http {
-	struct MHD_Daemon *d;
-	fl_snapshot_fn snap;
-	fl_snapshot_free_fn snap_free;
-	void *ctx;
-	struct fl_user_stats *u;
-};
-
-int fl_metrics_parse_listen(const char *s, void *ss, unsigned int *len, const char **why)
-{
-	struct sockaddr_in *v4 = ss;
-	struct sockaddr_in6 *v6 = ss;
-	char host[128] = "127.0.0.1";
-	const char *port_s = s, *colon;
-	uint64_t port;
-	bool is6 = false;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host)) {
-			*why = "expected [IPV6]:PORT";
-			return -EINVAL;
-		}
-		memcpy(host, s + 1, end - s - 1);
-		host[end - s - 1] = 0;
-		port_s = end + 2;
-		is6 = true;
-	} else if ((colon = strrchr(s, ':'))) {
-		if ((size_t)(colon - s) >= sizeof(host)) {
-			*why = "address too long";
-			return -EINVAL;
-		}
-		memcpy(host, s, colon - s);
-		host[colon - s] = 0;
-		if (!host[0])
-			strcpy(host, "0.0.0.0");
-		port_s = colon + 1;
-	}
-	if (parse_u64(port_s, 1, 65535, &port, why)) {
-		*why = "port must be 1-65535";
-		return -EINVAL;
-	}
-	memset(ss, 0, sizeof(struct sockaddr_in6));
-	if (is6) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons(port);
-		if (inet_pton(AF_INET6, host, &v6->sin6_addr) != 1) {
-			*why = "not an IPv6 address";
-			return -EINVAL;
-		}
-		*len = sizeof(*v6);
-	} else {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(port);
-		if (inet_pton(AF_INET, host, &v4->sin_addr) != 1) {
-			*why = "not an IPv4 address";
-			return -EINVAL;
-		}
-		*len = sizeof(*v4);
-	}
-	return 0;
-}
-
-static const char landing[] =
-	"<!DOCTYPE html>\n<html><head><title>faultloop</title></head><body>\n"
-	"<h1>faultloop</h1>\n"
-	"<p>Catches the kernel stuck in fault-in/uaccess retry loops.</p>\n"
-	"<p><a href=\"/metrics\">Metrics</a></p>\n</body></html>\n";
-
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code,
-			     const char *type, const char *body, size_t len,
-			     bool must_free)
-{
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	r = MHD_create_response_from_buffer(len, (void *)body,
-					    must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (!r) {
-		if (must_free)
-			free((void *)body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
-	ret = MHD_queue_response(c, code, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-/* OpenMetrics only when the scraper asks for it (Prometheus does). */
-static bool wants_openmetrics(struct MHD_Connection *c)
-{
-	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-
-	return accept && strstr(accept, "application/openmetrics-text");
-}
-
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-			       const char *method, const char *version,
-			       const char *upload, size_t *upload_size, void **state)
-{
-	static int first_call;
-	struct fl_http *h = cls;
-	struct fl_metrics_snapshot snap;
-	char *body = NULL;
-	size_t len = 0;
-	bool om;
-	FILE *f;
-
-	(void)version;
-	(void)upload;
-	if (strcmp(method, MHD_HTTP_METHOD_GET)) {
-		/* drain any request body, then refuse */
-		if (*upload_size) {
-			*upload_size = 0;
-			return MHD_YES;
-		}
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
-			     "405 method not allowed: use GET\n", 32, false);
-	}
-	if (!*state) {		/* headers only so far */
-		*state = &first_call;
-		return MHD_YES;
-	}
-	if (*upload_size) {	/* GET with a body: ignore it */
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (!strcmp(url, "/"))
-		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", landing,
-			     sizeof(landing) - 1, false);
-	if (strcmp(url, "/metrics"))
-		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
-			     "404 not found: try /metrics\n", 28, false);
-
-	memset(&snap, 0, sizeof(snap));
-	if (h->snap(h->ctx, &snap)) {
-		pthread_mutex_lock(&h->u->lock);
-		h->u->http_errors++;
-		pthread_mutex_unlock(&h->u->lock);
-		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
-			     "500 cannot read the BPF maps\n", 29, false);
-	}
-	om = wants_openmetrics(c);
-	f = open_memstream(&body, &len);
-	if (!f) {
-		h->snap_free(h->ctx, &snap);
-		return MHD_NO;
-	}
-	fl_metrics_render(f, om, &snap, h->u);
-	fclose(f);
-	h->snap_free(h->ctx, &snap);
-	pthread_mutex_lock(&h->u->lock);
-	h->u->scrapes++;
-	pthread_mutex_unlock(&h->u->lock);
-	return reply(c, MHD_HTTP_OK,
-		     om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-			: "text/plain; version=0.0.4; charset=utf-8",
-		     body, len, true);
-}
-
-struct fl_http *fl_http_start(const void *sa, unsigned int len, fl_snapshot_fn snap,
-			      fl_snapshot_free_fn snap_free, void *ctx,
-			      struct fl_user_stats *u)
-{
-	struct fl_http *h = calloc(1, sizeof(*h));
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
-
-	if (!h)
-		return NULL;
-	(void)len;
-	h->snap = snap;
-	h->snap_free = snap_free;
-	h->ctx = ctx;
-	h->u = u;
-	if (((const struct sockaddr *)sa)->sa_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	/*
-	 * One polling thread; bounded connections (a scraper needs one),
-	 * 10 s idle timeout against slow clients, 32 KiB of memory per
-	 * connection so oversized headers are refused, not buffered.
-	 */
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h,
-				MHD_OPTION_SOCK_ADDR, sa,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)16,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-				MHD_OPTION_END);
-	if (!h->d) {
-		free(h);
-		return NULL;
-	}
-	return h;
-}
-
-void fl_http_stop(struct fl_http *h)
-{
-	if (!h)
-		return;
-	MHD_stop_daemon(h->d);
-	free(h);
-}

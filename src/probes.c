@@ -37,133 +37,85 @@
 
 const struct fl_probe_def fl_probe_defs[] = {
 	/* fault-in attempts */
-	{ "fault_in_readable", FL_SIG_FAULT_IN_READABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	{ "fault_in_readable", FL_SIG_FAULT_IN_READABLE, FL_ARCH_ALL,
 	  "5.16 (bb523b406c84)", { CAND_FEXIT_KPROBE(fault_in_readable, 2) } },
-	{ "fault_in_writeable", FL_SIG_FAULT_IN_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	{ "fault_in_writeable", FL_SIG_FAULT_IN_WRITEABLE, FL_ARCH_ALL,
 	  "5.16 (bb523b406c84)", { CAND_FEXIT_KPROBE(fault_in_writeable, 2) } },
-	{ "fault_in_safe_writeable", FL_SIG_FAULT_IN_SAFE_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	{ "fault_in_safe_writeable", FL_SIG_FAULT_IN_SAFE_WRITEABLE, FL_ARCH_ALL,
 	  "5.16 (cdd591fc86e3)", { CAND_FEXIT_KPROBE(fault_in_safe_writeable, 2) } },
-	{ "fault_in_subpage_writeable", FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	{ "fault_in_subpage_writeable", FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE, FL_ARCH_ALL,
 	  "5.19 (da32b5817253)", { CAND_FEXIT_KPROBE(fault_in_subpage_writeable, 2) } },
-	{ "fault_in_iov_readable", FL_SIG_FAULT_IN_IOV_READABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	{ "fault_in_iov_readable", FL_SIG_FAULT_IN_IOV_READABLE, FL_ARCH_ALL,
 	  "5.16 rename of iov_iter_fault_in_readable (a6294593e8a1)",
 	  { CAND_FEXIT_KPROBE(fault_in_iov_iter_readable, 2),
 	    CAND_FEXIT_KPROBE(iov_iter_fault_in_readable, 2) } },
-	{ "fault_in_iov_writeable", FL_SIG_FAULT_IN_IOV_WRITEABLE, FL_K_FAULTIN, FL_ARCH_ALL,
+	{ "fault_in_iov_writeable", FL_SIG_FAULT_IN_IOV_WRITEABLE, FL_ARCH_ALL,
 	  "5.16 (cdd591fc86e3)", { CAND_FEXIT_KPROBE(fault_in_iov_iter_writeable, 2) } },
 
 	/* failed atomic / nofault copies */
-	{ "copy_atomic", FL_SIG_COPY_ATOMIC, FL_K_COPY, FL_ARCH_ALL,
+	{ "copy_atomic", FL_SIG_COPY_ATOMIC, FL_ARCH_ALL,
 	  "folio 6.6 / page 5.14 / iov_iter_copy_from_user_atomic <= 5.13",
 	  { CAND_FEXIT_KPROBE(copy_folio_from_iter_atomic, 4),
 	    CAND_FEXIT_KPROBE(copy_page_from_iter_atomic, 4),
 	    CAND_FEXIT_KPROBE(iov_iter_copy_from_user_atomic, 4) } },
-	{ "copy_to_user_nofault", FL_SIG_COPY_TO_USER_NOFAULT, FL_K_COPY, FL_ARCH_ALL,
+	{ "copy_to_user_nofault", FL_SIG_COPY_TO_USER_NOFAULT, FL_ARCH_ALL,
 	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_to_user_nofault, 3) } },
-	{ "copy_from_user_nofault", FL_SIG_COPY_FROM_USER_NOFAULT, FL_K_COPY, FL_ARCH_ALL,
+	{ "copy_from_user_nofault", FL_SIG_COPY_FROM_USER_NOFAULT, FL_ARCH_ALL,
 	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_from_user_nofault, 3) } },
-	{ "eb_to_user_nofault", FL_SIG_EB_TO_USER_NOFAULT, FL_K_COPY, FL_ARCH_ALL,
+	{ "eb_to_user_nofault", FL_SIG_EB_TO_USER_NOFAULT, FL_ARCH_ALL,
 	  "5.9 btrfs (a48b73eca4ce)",
 	  { CAND_FEXIT_KPROBE(read_extent_buffer_to_user_nofault, 4) } },
 
 	/* fault path */
-	{ "page_fault_kernel", FL_SIG_PF_KERNEL, FL_K_FAULT, FL_ARCH_X86,
+	{ "page_fault_kernel", FL_SIG_PF_KERNEL, FL_ARCH_X86,
 	  "x86 exceptions tracepoint (3.18, d34603b07c4f)",
 	  { CAND_TP("exceptions/page_fault_kernel", pf_kernel) } },
-	{ "fixup_exception", FL_SIG_FIXUP_EXCEPTION, FL_K_FAULT, FL_ARCH_ALL,
+	{ "fixup_exception", FL_SIG_FIXUP_EXCEPTION, FL_ARCH_ALL,
 	  "x86 fault_addr argument 4.19 (81fd9c18444d)",
 	  { CAND_FENTRY_KPROBE(fixup_exception) } },
-	{ "handle_mm_fault", FL_SIG_HANDLE_MM_FAULT, FL_K_FAULT, FL_ARCH_ALL,
+	{ "handle_mm_fault", FL_SIG_HANDLE_MM_FAULT, FL_ARCH_ALL,
 	  "regs argument 5.9 (bce617edecad)", { CAND_FENTRY_KPROBE(handle_mm_fault) } },
-	{ "do_page_fault", FL_SIG_DO_PAGE_FAULT, FL_K_FAULT, FL_ARCH_ARM64,
+	{ "do_page_fault", FL_SIG_DO_PAGE_FAULT, FL_ARCH_ARM64,
 	  "arm64; not traceable on 6.12", { CAND_FENTRY_KPROBE(do_page_fault) } },
-	{ "do_tag_check_fault", FL_SIG_TAG_CHECK_FAULT, FL_K_FAULT, FL_ARCH_ARM64,
+	{ "do_tag_check_fault", FL_SIG_TAG_CHECK_FAULT, FL_ARCH_ARM64,
 	  "arm64 MTE 5.10 (98c970da8b35)", { CAND_FENTRY_KPROBE(do_tag_check_fault) } },
-	{ "__do_kernel_fault", FL_SIG_KERNEL_FAULT, FL_K_FAULT, FL_ARCH_ARM64,
+	{ "__do_kernel_fault", FL_SIG_KERNEL_FAULT, FL_ARCH_ARM64,
 	  "arm64", { CAND_FENTRY_KPROBE(__do_kernel_fault) } },
 
 	/* loop owners */
-	{ "search_ioctl", FL_SIG_OWNER_SEARCH_IOCTL, FL_K_OWNER, FL_ARCH_ALL,
+	{ "search_ioctl", FL_SIG_OWNER_SEARCH_IOCTL, FL_ARCH_ALL,
 	  "btrfs fault-in loop 5.9 (a48b73eca4ce); fixed 5.19 (18788e34642e)",
 	  { { "search_ioctl", { { FL_MODE_FENTRY, P(search_ioctl) "__fentry",
 				  P(search_ioctl) "__fexit4", 4 },
 				I_KPROBE2(search_ioctl) } } } },
-	{ "generic_perform_write", FL_SIG_OWNER_GENERIC_PERFORM_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	{ "generic_perform_write", FL_SIG_OWNER_GENERIC_PERFORM_WRITE, FL_ARCH_ALL,
 	  "(file, i, pos) until 5.18, (iocb, i) from 5.19 (182c25e9c157)",
 	  { { "generic_perform_write", { I_FEXITN(generic_perform_write, 2),
 					 I_FEXITN(generic_perform_write, 3),
 					 I_KRETPROBE(generic_perform_write) } } } },
-	{ "btrfs_buffered_write", FL_SIG_OWNER_BTRFS_BUFFERED_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	{ "btrfs_buffered_write", FL_SIG_OWNER_BTRFS_BUFFERED_WRITE, FL_ARCH_ALL,
 	  "btrfs; .isra clone on 5.10",
 	  { { "btrfs_buffered_write", { I_FEXITN(btrfs_buffered_write, 2),
 					I_KRETPROBE(btrfs_buffered_write) } } } },
-	{ "iomap_file_buffered_write", FL_SIG_OWNER_IOMAP_BUFFERED_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	{ "iomap_file_buffered_write", FL_SIG_OWNER_IOMAP_BUFFERED_WRITE, FL_ARCH_ALL,
 	  "3 args <= 6.6, 4 from 6.7 (private), 5 in 6.18",
 	  { { "iomap_file_buffered_write", { I_FEXITN(iomap_file_buffered_write, 3),
 					     I_FEXITN(iomap_file_buffered_write, 4),
 					     I_FEXITN(iomap_file_buffered_write, 5),
 					     I_KRETPROBE(iomap_file_buffered_write) } } } },
-	{ "fuse_perform_write", FL_SIG_OWNER_FUSE_PERFORM_WRITE, FL_K_OWNER, FL_ARCH_ALL,
+	{ "fuse_perform_write", FL_SIG_OWNER_FUSE_PERFORM_WRITE, FL_ARCH_ALL,
 	  "fuse; (iocb, ii) from 6.x, 4 args on 5.10",
 	  { { "fuse_perform_write", { I_FEXITN(fuse_perform_write, 2),
 				      I_FEXITN(fuse_perform_write, 4),
 				      I_KRETPROBE(fuse_perform_write) } } } },
 
 	/* housekeeping: drop a task's episode when it exits */
-	{ "task_exit", FL_SIG_TASK_EXIT, FL_K_HOUSEKEEPING, FL_ARCH_ALL,
+	{ "task_exit", FL_SIG_TASK_EXIT, FL_ARCH_ALL,
 	  "sched tracepoint", { CAND_TP("sched/sched_process_exit", task_exit) } },
 };
 const int fl_nr_probe_defs = ARRAY_SIZE(fl_probe_defs);
 
 /* ---- names --------------------------------------------------------------- */
-
-static const char *const sig_names[FL_SIG__MAX] = {
-	[FL_SIG_NONE] = "none",
-	[FL_SIG_FAULT_IN_READABLE] = "fault_in_readable",
-	[FL_SIG_FAULT_IN_WRITEABLE] = "fault_in_writeable",
-	[FL_SIG_FAULT_IN_SAFE_WRITEABLE] = "fault_in_safe_writeable",
-	[FL_SIG_FAULT_IN_SUBPAGE_WRITEABLE] = "fault_in_subpage_writeable",
-	[FL_SIG_FAULT_IN_IOV_READABLE] = "fault_in_iov_readable",
-	[FL_SIG_FAULT_IN_IOV_WRITEABLE] = "fault_in_iov_writeable",
-	[FL_SIG_COPY_ATOMIC] = "copy_atomic",
-	[FL_SIG_COPY_TO_USER_NOFAULT] = "copy_to_user_nofault",
-	[FL_SIG_COPY_FROM_USER_NOFAULT] = "copy_from_user_nofault",
-	[FL_SIG_EB_TO_USER_NOFAULT] = "eb_to_user_nofault",
-	[FL_SIG_PF_KERNEL] = "page_fault_kernel",
-	[FL_SIG_PF_KERNEL_ATOMIC] = "page_fault_kernel_atomic",
-	[FL_SIG_FIXUP_EXCEPTION] = "fixup_exception",
-	[FL_SIG_HANDLE_MM_FAULT] = "handle_mm_fault",
-	[FL_SIG_DO_PAGE_FAULT] = "do_page_fault",
-	[FL_SIG_TAG_CHECK_FAULT] = "do_tag_check_fault",
-	[FL_SIG_KERNEL_FAULT] = "__do_kernel_fault",
-	[FL_SIG_OWNER_SEARCH_IOCTL] = "search_ioctl",
-	[FL_SIG_OWNER_GENERIC_PERFORM_WRITE] = "generic_perform_write",
-	[FL_SIG_OWNER_BTRFS_BUFFERED_WRITE] = "btrfs_buffered_write",
-	[FL_SIG_OWNER_IOMAP_BUFFERED_WRITE] = "iomap_file_buffered_write",
-	[FL_SIG_OWNER_FUSE_PERFORM_WRITE] = "fuse_perform_write",
-	[FL_SIG_TASK_EXIT] = "task_exit",
-};
-
-const char *fl_sig_name(unsigned int sig)
-{
-	return sig < FL_SIG__MAX && sig_names[sig] ? sig_names[sig] : "unknown";
-}
-
-const char *fl_end_reason_name(unsigned int r)
-{
-	static const char *const names[FL_END__MAX] = {
-		[FL_END_NONE] = "none",
-		[FL_END_OWNER_RETURN] = "owner_return",
-		[FL_END_OWNER_ENTRY] = "owner_entry",
-		[FL_END_GAP] = "idle",
-		[FL_END_SYSCALL] = "next_call",
-		[FL_END_TASK_EXIT] = "task_exit",
-		[FL_END_DETACH] = "detach",
-		[FL_END_LEFT_CPU] = "left_cpu",
-	};
-
-	return r < FL_END__MAX ? names[r] : "unknown";
-}
 
 const char *fl_mode_name(const struct fl_impl *impl)
 {
@@ -199,18 +151,6 @@ const char *fl_status_name(enum fl_status st)
 	return "?";
 }
 
-const char *fl_kind_name(enum fl_kind k)
-{
-	switch (k) {
-	case FL_K_FAULTIN: return "fault-in";
-	case FL_K_COPY: return "copy";
-	case FL_K_FAULT: return "fault";
-	case FL_K_OWNER: return "owner";
-	case FL_K_HOUSEKEEPING: return "housekeeping";
-	}
-	return "?";
-}
-
 int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out)
 {
 	static const struct { const char *n; enum fl_mode_sel v; } t[] = {
@@ -233,10 +173,20 @@ static bool is_tp_mode(enum fl_mode m)
 	return m == FL_MODE_TP_BTF || m == FL_MODE_RAW_TP || m == FL_MODE_TRACEPOINT;
 }
 
-/* fentry/kprobe restrict the function probes; tracepoints always attach. */
-bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_kind kind, enum fl_mode m)
+const char *fl_mode_sel_name(enum fl_mode_sel sel)
 {
-	(void)kind;
+	switch (sel) {
+	case FL_SEL_AUTO: return "auto";
+	case FL_SEL_FENTRY: return "fentry";
+	case FL_SEL_KPROBE: return "kprobe";
+	case FL_SEL_TRACEPOINT: return "tracepoint";
+	}
+	return "?";
+}
+
+/* fentry/kprobe restrict the function probes; tracepoints always attach. */
+bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_mode m)
+{
 	if (is_tp_mode(m))
 		return true;
 	switch (sel) {
@@ -449,24 +399,39 @@ static int attach_impl(const struct fl_impl *impl, struct bpf_object *obj,
 	return 0;
 }
 
-static int libbpf_silent(enum libbpf_print_level l, const char *f, va_list ap)
+static int log_verbose;
+static bool log_quiet;	/* trials and attaches: refusals are expected */
+
+static int libbpf_print(enum libbpf_print_level level, const char *format,
+			va_list args)
 {
-	(void)l; (void)f; (void)ap;
-	return 0;
+	int need = level == LIBBPF_DEBUG ? 2 : level == LIBBPF_INFO ? 1 : 0;
+
+	if (log_quiet && log_verbose < 2)
+		return 0;
+	if (log_verbose < need)
+		return 0;
+	return vfprintf(stderr, format, args);
+}
+
+void fl_libbpf_log_init(int verbose)
+{
+	log_verbose = verbose;
+	libbpf_set_print(libbpf_print);
 }
 
 /*
- * Load only this impl's programs in a fresh object: the verifier checks
- * fentry/tp_btf programs against their target here.  Nothing is attached:
- * every attach patches kernel text (on arm64 through stop_machine), so
- * each probe is attached once, in the final object.
+ * The verifier checks fentry/tp_btf programs against their target at load.
+ * Nothing is attached: every attach patches kernel text (on arm64 through
+ * stop_machine), so each probe is attached once, in the final object.
  */
-static int try_load(const struct fl_impl *impl, const char *sym,
-		    fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
+int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
+		  const struct fl_impl *impl, const char *sym)
 {
 	struct bpf_object *obj;
 	struct bpf_program *prog;
 	struct bpf_map *map;
+	bool quiet = log_quiet;
 	int err = 0, i;
 
 	obj = open_obj(ctx);
@@ -478,7 +443,8 @@ static int try_load(const struct fl_impl *impl, const char *sym,
 	bpf_object__for_each_map(map, obj) {
 		if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF)
 			bpf_map__set_max_entries(map, 4096);
-		else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH)
+		else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH ||
+			 bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH)
 			bpf_map__set_max_entries(map, 1);
 	}
 	for (i = 0; i < 2; i++) {
@@ -492,9 +458,12 @@ static int try_load(const struct fl_impl *impl, const char *sym,
 			goto out;
 		}
 		bpf_program__set_autoload(prog, true);
-		set_target(impl, prog, sym);
+		if (sym)
+			set_target(impl, prog, sym);
 	}
+	log_quiet = true;
 	err = bpf_object__load(obj);
+	log_quiet = quiet;
 out:
 	close_obj(ctx, obj);
 	return err;
@@ -556,7 +525,7 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 			const char *sym = cand->sym;
 			int err;
 
-			if (!fl_mode_allowed(sel, d->kind, impl->mode))
+			if (!fl_mode_allowed(sel, impl->mode))
 				continue;
 			any_allowed = true;
 			if (impl->mode == FL_MODE_FENTRY) {
@@ -583,7 +552,7 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 				}
 				sym = kallsym->name;	/* may be a .isra clone */
 			}
-			err = try_load(impl, sym, open_obj, close_obj, ctx);
+			err = fl_trial_load(open_obj, close_obj, ctx, impl, sym);
 			if (err) {
 				add_reason(p, "%s %s: %s", sym, fl_mode_name(impl),
 					   explain(impl->mode, true, err));
@@ -608,7 +577,6 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
 {
-	libbpf_print_fn_t old = NULL;
 	struct kinfo ki = {};
 	int i, n = 0;
 
@@ -616,19 +584,17 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 	if (!set->probes)
 		return -ENOMEM;
 	set->n = fl_nr_probe_defs;
+	pthread_mutex_init(&set->lock, NULL);
+	log_quiet = true;	/* refusals are expected: summarised per probe */
 	ki.vmlinux = btf__load_vmlinux_btf();
 	ki.kprobe_pmu = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
-	/* refusals are expected here; they are summarised per probe */
-	if (!set->verbose)
-		old = libbpf_set_print(libbpf_silent);
 	for (i = 0; i < set->n; i++) {
 		set->probes[i].def = &fl_probe_defs[i];
 		select_one(&set->probes[i], &ki, ks, set->sel, open_obj,
 			   close_obj, ctx);
 		n += set->probes[i].ntries;
 	}
-	if (!set->verbose)
-		libbpf_set_print(old);
+	log_quiet = false;
 	kinfo_free(&ki);
 	return n;
 }
@@ -671,7 +637,7 @@ bool fl_probes_need_stash(const struct fl_probe_set *set)
 
 	for (i = 0; i < set->n; i++)
 		for (k = 0; k < set->probes[i].ntries; k++)
-			if (set->probes[i].def->kind == FL_K_COPY &&
+			if (fl_sig_kind(set->probes[i].def->sig) == FL_K_COPY &&
 			    set->probes[i].tries[k].impl->mode == FL_MODE_KPROBE)
 				return true;
 	return false;
@@ -682,48 +648,61 @@ bool fl_mode_patches_text(enum fl_mode m)
 	return m == FL_MODE_FENTRY || m == FL_MODE_KPROBE;
 }
 
+/* Attach p's candidates in order until one sticks; publish the result
+ * under set->lock (the attach itself may take long: not under it). */
+static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
+			struct bpf_object *obj)
+{
+	struct bpf_link *links[2] = {};
+	const struct fl_try *won = NULL;
+	enum fl_status st = p->status;
+	bool held = false;
+	int k, err;
+
+	for (k = 0; k < p->ntries && !won; k++) {
+		const struct fl_try *t = &p->tries[k];
+
+		if (set->hold && fl_mode_patches_text(t->impl->mode)) {
+			if (p->status != FL_ST_HELD)
+				add_reason(p, "%s %s: held: %s", t->sym,
+					   fl_mode_name(t->impl), set->hold);
+			held = true;
+			continue;	/* a tracepoint candidate may follow */
+		}
+		err = attach_impl(t->impl, obj, t->sym, links);
+		if (err)
+			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+				   explain(t->impl->mode, false, err));
+		else
+			won = t;
+	}
+	if (won)
+		st = FL_ST_ATTACHED;
+	else if (p->ntries)
+		st = held ? FL_ST_HELD : FL_ST_REFUSED;
+	pthread_mutex_lock(&set->lock);
+	if (won) {
+		p->impl = won->impl;
+		snprintf(p->sym, sizeof(p->sym), "%s", won->sym);
+		p->links[0] = links[0];
+		p->links[1] = links[1];
+	}
+	p->status = st;
+	pthread_mutex_unlock(&set->lock);
+	return won != NULL;
+}
+
 /* Phase 3: per probe, attach the candidates in order until one sticks. */
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 {
-	libbpf_print_fn_t old = NULL;
-	int i, k, n = 0, err;
+	bool quiet = log_quiet;
+	int i, n = 0;
 
-	if (!set->verbose)
-		old = libbpf_set_print(libbpf_silent);
-	for (i = 0; i < set->n; i++) {
-		struct fl_probe *p = &set->probes[i];
-
-		bool held = false;
-
-		if (p->status == FL_ST_ATTACHED)
-			continue;	/* a second call arms what was held */
-		for (k = 0; k < p->ntries; k++) {
-			const struct fl_try *t = &p->tries[k];
-
-			if (set->hold && fl_mode_patches_text(t->impl->mode)) {
-				if (p->status != FL_ST_HELD)
-					add_reason(p, "%s %s: held: %s", t->sym,
-						   fl_mode_name(t->impl), set->hold);
-				held = true;
-				continue;	/* a tracepoint candidate may follow */
-			}
-			err = attach_impl(t->impl, obj, t->sym, p->links);
-			if (err) {
-				add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
-					   explain(t->impl->mode, false, err));
-				continue;
-			}
-			p->status = FL_ST_ATTACHED;
-			p->impl = t->impl;
-			snprintf(p->sym, sizeof(p->sym), "%s", t->sym);
-			n++;
-			break;
-		}
-		if (p->status != FL_ST_ATTACHED && p->ntries)
-			p->status = held ? FL_ST_HELD : FL_ST_REFUSED;
-	}
-	if (!set->verbose)
-		libbpf_set_print(old);
+	log_quiet = true;
+	for (i = 0; i < set->n; i++)
+		if (set->probes[i].status != FL_ST_ATTACHED)	/* a second call arms what was held */
+			n += attach_probe(set, &set->probes[i], obj);
+	log_quiet = quiet;
 	return n;
 }
 
@@ -731,21 +710,78 @@ void fl_probes_detach(struct fl_probe_set *set)
 {
 	int i, j;
 
+	pthread_mutex_lock(&set->lock);
 	for (i = 0; i < set->n; i++) {
 		for (j = 0; j < 2; j++) {
 			bpf_link__destroy(set->probes[i].links[j]);
 			set->probes[i].links[j] = NULL;
 		}
 	}
+	pthread_mutex_unlock(&set->lock);
 }
 
 void fl_probes_free(struct fl_probe_set *set)
 {
-	if (set->probes)
+	if (set->probes) {
 		fl_probes_detach(set);
+		pthread_mutex_destroy(&set->lock);
+	}
 	free(set->probes);
 	set->probes = NULL;
 	set->n = 0;
+}
+
+int fl_probes_rows(struct fl_probe_set *set, struct fl_probe_row *rows, int max)
+{
+	int i;
+
+	pthread_mutex_lock(&set->lock);
+	for (i = 0; i < set->n && i < max; i++) {
+		const struct fl_probe *p = &set->probes[i];
+		bool ok = p->status == FL_ST_ATTACHED;
+
+		rows[i].name = p->def->name;
+		rows[i].sig = p->def->sig;
+		rows[i].status = p->status;
+		rows[i].mode = ok ? fl_mode_name(p->impl) : "none";
+		snprintf(rows[i].sym, sizeof(rows[i].sym), "%s",
+			 ok ? p->sym : p->def->cand[0].sym);
+		rows[i].prog[0] = ok ? p->impl->entry : NULL;
+		rows[i].prog[1] = ok ? p->impl->exit : NULL;
+	}
+	pthread_mutex_unlock(&set->lock);
+	return i;
+}
+
+int fl_probes_missing(const struct fl_probe_set *set)
+{
+	int i, n = 0;
+
+	for (i = 0; i < set->n; i++)
+		n += set->probes[i].status != FL_ST_ATTACHED &&
+		     set->probes[i].status != FL_ST_OTHER_ARCH;
+	return n;
+}
+
+bool fl_probes_have_addr(const struct fl_probe_set *set, unsigned int kinds)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++) {
+		unsigned int sig = set->probes[i].def->sig;
+
+		if (set->probes[i].status == FL_ST_ATTACHED && fl_sig_has_addr(sig) &&
+		    (!kinds || (kinds & (1u << fl_sig_kind(sig)))))
+			return true;
+	}
+	return false;
+}
+
+bool fl_probes_have(const struct fl_probe_set *set, unsigned int sig)
+{
+	const struct fl_probe *p = fl_probes_get(set, sig);
+
+	return p && p->status == FL_ST_ATTACHED;
 }
 
 const struct fl_probe *fl_probes_get(const struct fl_probe_set *set, unsigned int sig)
@@ -788,7 +824,7 @@ void fl_probes_print_table(const struct fl_probe_set *set, FILE *out)
 		bool ok = p->status == FL_ST_ATTACHED;
 
 		fprintf(out, "%-26s %-12s %-11s %-36s %-16s %s\n", p->def->name,
-			fl_kind_name(p->def->kind), fl_status_name(p->status),
+			fl_kind_name(fl_sig_kind(p->def->sig)), fl_status_name(p->status),
 			ok ? p->sym : p->def->cand[0].sym,
 			ok ? fl_mode_name(p->impl) : "-",
 			ok ? (p->reason[0] ? p->reason : "") : p->reason);
@@ -806,7 +842,7 @@ void fl_probes_print_json(const struct fl_probe_set *set, struct jw *w)
 
 		jw_object_start(w);
 		jw_kv_string(w, "signal", p->def->name);
-		jw_kv_string(w, "kind", fl_kind_name(p->def->kind));
+		jw_kv_string(w, "kind", fl_kind_name(fl_sig_kind(p->def->sig)));
 		jw_kv_string(w, "status", fl_status_name(p->status));
 		jw_kv_bool(w, "attached", ok);
 		jw_name(w, "symbol");
@@ -838,7 +874,7 @@ void fl_probes_print_summary(const struct fl_probe_set *set, FILE *out)
 		for (i = 0; i < set->n; i++) {
 			const struct fl_probe *p = &set->probes[i];
 
-			if (p->def->kind != kinds[k] || p->status == FL_ST_OTHER_ARCH)
+			if (fl_sig_kind(p->def->sig) != kinds[k] || p->status == FL_ST_OTHER_ARCH)
 				continue;
 			total++;
 			if (p->status == FL_ST_ATTACHED) {
@@ -852,7 +888,7 @@ void fl_probes_print_summary(const struct fl_probe_set *set, FILE *out)
 			for (i = 0; i < set->n; i++) {
 				const struct fl_probe *p = &set->probes[i];
 
-				if (p->def->kind == kinds[k] && p->status != FL_ST_ATTACHED &&
+				if (fl_sig_kind(p->def->sig) == kinds[k] && p->status != FL_ST_ATTACHED &&
 				    p->status != FL_ST_OTHER_ARCH)
 					fprintf(out, " %s", p->def->name);
 			}

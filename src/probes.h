@@ -8,9 +8,11 @@
 #ifndef FL_PROBES_H
 #define FL_PROBES_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include "faultloop.h"
+#include "signals.h"
 
 struct bpf_object;
 struct bpf_link;
@@ -34,14 +36,6 @@ enum fl_mode_sel {
 	FL_SEL_TRACEPOINT,
 };
 
-enum fl_kind {
-	FL_K_FAULTIN,
-	FL_K_COPY,
-	FL_K_FAULT,
-	FL_K_OWNER,
-	FL_K_HOUSEKEEPING,
-};
-
 #define FL_ARCH_X86	0x1
 #define FL_ARCH_ARM64	0x2
 #define FL_ARCH_ALL	(FL_ARCH_X86 | FL_ARCH_ARM64)
@@ -63,8 +57,7 @@ struct fl_cand {
 
 struct fl_probe_def {
 	const char *name;	/* logical signal name */
-	enum fl_signal sig;
-	enum fl_kind kind;
+	enum fl_signal sig;	/* its kind: fl_sig_kind() */
 	unsigned int arch;
 	const char *since;	/* kernel version / commit the symbol appeared */
 	struct fl_cand cand[FL_MAX_CANDS];
@@ -102,24 +95,42 @@ struct fl_probe {
 struct fl_probe_set {
 	struct fl_probe *probes;
 	int n;
+	/* Taken by fl_probes_attach() around every change of a probe's
+	 * status, impl, sym and links, and by fl_probes_rows(): the HTTP
+	 * thread reads the set while held probes are being armed. */
+	pthread_mutex_t lock;
 	enum fl_mode_sel sel;
-	bool verbose;
 	/* Non-NULL: fl_probes_attach() leaves fentry/kprobe candidates
 	 * unattached (FL_ST_HELD) for this reason; clear it and call
 	 * fl_probes_attach() again to arm them. */
 	const char *hold;
 };
 
+typedef struct bpf_object *(*fl_open_fn)(void *ctx);
+typedef void (*fl_close_fn)(void *ctx, struct bpf_object *obj);
+
 extern const struct fl_probe_def fl_probe_defs[];
 extern const int fl_nr_probe_defs;
 
-const char *fl_sig_name(unsigned int sig);
 const char *fl_mode_name(const struct fl_impl *impl);
+const char *fl_mode_sel_name(enum fl_mode_sel sel);
 const char *fl_status_name(enum fl_status st);
-const char *fl_kind_name(enum fl_kind k);
-const char *fl_end_reason_name(unsigned int r);
 int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out);
-bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_kind kind, enum fl_mode m);
+bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_mode m);
+
+/* libbpf's messages go through one callback, installed once: -v shows
+ * info, -vv debug.  Trials and attaches expect refusals and summarise
+ * them per probe, so they silence it below -vv. */
+void fl_libbpf_log_init(int verbose);
+
+/*
+ * Load only the named programs (entry, exit; either may be NULL) of a
+ * freshly opened object, with their attach target set to sym when their
+ * type needs one at load (fentry, tp_btf); maps shrunk to their minimum.
+ * Nothing is attached.  0 or a negative errno.
+ */
+int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
+		  const struct fl_impl *impl, const char *sym);
 
 /*
  * Three phases, so that each probe patches kernel text once:
@@ -133,8 +144,6 @@ bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_kind kind, enum fl_mode m);
  *    sticks (notrace functions load as fentry but refuse the attach).
  *    Returns the number of probes attached.
  */
-typedef struct bpf_object *(*fl_open_fn)(void *ctx);
-typedef void (*fl_close_fn)(void *ctx, struct bpf_object *obj);
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx);
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
@@ -150,6 +159,24 @@ const struct fl_probe *fl_probes_get(const struct fl_probe_set *set, unsigned in
 /* The symbol a signal's events come from ("?" if not attached). */
 const char *fl_probes_symbol(const struct fl_probe_set *set, unsigned int sig);
 int fl_probes_count(const struct fl_probe_set *set, enum fl_status st);
+/* Probes of this architecture that are not attached. */
+int fl_probes_missing(const struct fl_probe_set *set);
+/* An attached probe feeds the detector a user address (fl_sig_has_addr);
+ * with kinds != 0, only a probe of one of those kinds (1 << FL_K_*). */
+bool fl_probes_have_addr(const struct fl_probe_set *set, unsigned int kinds);
+bool fl_probes_have(const struct fl_probe_set *set, unsigned int sig);
+
+/* What the HTTP thread shows of a probe: a copy, taken under set->lock. */
+struct fl_probe_row {
+	const char *name;	/* static: the table's */
+	unsigned int sig;
+	enum fl_status status;
+	const char *mode;	/* static; "none" when not attached */
+	char sym[128];		/* attached symbol, else the first candidate */
+	const char *prog[2];	/* entry, exit program names; NULL: none */
+};
+/* Fills rows[] (set->n of them); returns how many. */
+int fl_probes_rows(struct fl_probe_set *set, struct fl_probe_row *rows, int max);
 
 void fl_probes_print_table(const struct fl_probe_set *set, FILE *out);
 void fl_probes_print_json(const struct fl_probe_set *set, struct jw *w);

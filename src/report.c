@@ -4,21 +4,12 @@
 #include "json.h"
 #include "ksyms.h"
 #include "probes.h"
+#include "signals.h"
 #include "report.h"
 #include "stuck.h"
 #include "util.h"
 
 static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr);
-
-const char *fl_report_kind_name(unsigned int kind)
-{
-	switch (kind) {
-	case FL_REPORT_DETECTED: return "detected";
-	case FL_REPORT_ONGOING: return "ongoing";
-	case FL_REPORT_ENDED: return "ended";
-	}
-	return "unknown";
-}
 
 static int nr_frames(const struct fl_report *r)
 {
@@ -32,7 +23,7 @@ unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *
 	char base[128];
 	int i, s;
 
-	if (r->owner >= FL_NR_ADDR_SIGS && r->owner < FL_SIG_TASK_EXIT)
+	if (fl_sig_is_owner(r->owner))
 		return r->owner;
 	if (!ks)
 		return 0;
@@ -41,10 +32,9 @@ unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *
 
 		if (!k)
 			continue;
-		ksyms__base_name(k->name, base, sizeof(base));
-		for (s = FL_NR_ADDR_SIGS; s < FL_SIG_TASK_EXIT; s++)
-			if (!strcmp(base, fl_sig_name(s)))
-				return s;
+		s = fl_sig_by_name(ksyms__base_name(k->name, base, sizeof(base)));
+		if (fl_sig_is_owner(s))
+			return s;
 	}
 	return 0;
 }
@@ -184,19 +174,6 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 	fputc('\n', c->out);
 }
 
-/* comm is user-chosen: keep the text output one line per field */
-static void safe_comm(const struct fl_report *r, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(r->comm) && r->comm[i] && i + 1 < len; i++) {
-		unsigned char ch = r->comm[i];
-
-		buf[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : ch;
-	}
-	buf[i] = 0;
-}
-
 static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
 		       const char *owner, const char *cg)
 {
@@ -205,7 +182,7 @@ static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
 
 	fmt_time(c, r->ts_ns, false, t, sizeof(t));
 	fmt_duration(r->duration_ns, d, sizeof(d));
-	safe_comm(r, comm, sizeof(comm));
+	fl_sanitize_comm(r->comm, sizeof(r->comm), comm, sizeof(comm));
 	fprintf(c->out, "%s %-8s pid %u tid %u comm %s cgroup %s\n", t,
 		r->kind == FL_REPORT_DETECTED ? "DETECTED" :
 		r->kind == FL_REPORT_ONGOING ? "ONGOING" : "ENDED",
@@ -249,11 +226,8 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 {
 	const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
 	char ts[64], d[32], comm[sizeof(t->comm)];
-	size_t i;
 
-	for (i = 0; i < sizeof(comm) - 1 && t->comm[i]; i++)
-		comm[i] = ((unsigned char)t->comm[i] < 0x20 || t->comm[i] == 0x7f) ? '?' : t->comm[i];
-	comm[i] = 0;
+	fl_sanitize_comm(t->comm, sizeof(t->comm), comm, sizeof(comm));
 	if (c->json) {
 		struct jw w;
 
@@ -294,4 +268,33 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 				t->cpu, d, t->sys_pct);
 	}
 	fflush(c->out);
+}
+
+void fl_report_print_summary(FILE *out, const struct fl_stats *s, uint64_t sweep_errors,
+			     int verbose)
+{
+	__u64 events = 0;
+	int i;
+
+	for (i = 0; i < FL_SIG__MAX; i++)
+		events += s->events[i];
+	fprintf(out,
+		"faultloop: %llu events, %llu episodes, %llu retries, %llu loops detected, "
+		"%llu reports lost, %llu tasks untracked (map full), %llu stash drops, "
+		"%llu events filtered, %llu sweep errors\n",
+		(unsigned long long)events, (unsigned long long)s->cnt[FL_CNT_EPISODES],
+		(unsigned long long)s->cnt[FL_CNT_RETRIES],
+		(unsigned long long)s->cnt[FL_CNT_DETECTED],
+		(unsigned long long)s->cnt[FL_CNT_REPORTS_LOST],
+		(unsigned long long)s->cnt[FL_CNT_EPISODES_DROPPED],
+		(unsigned long long)s->cnt[FL_CNT_STASH_DROPPED],
+		(unsigned long long)s->cnt[FL_CNT_FILTERED],
+		(unsigned long long)sweep_errors);
+	if (!verbose)
+		return;
+	for (i = 1; i < FL_SIG__MAX; i++)
+		if (s->events[i])
+			fprintf(out, "  %-28s %12llu events %10llu failed\n", fl_sig_name(i),
+				(unsigned long long)s->events[i],
+				(unsigned long long)s->failures[i]);
 }

@@ -21,7 +21,6 @@ struct fl_report_ctx {
 	const char *(*cgroup_path)(uint64_t id, char *buf, size_t len);
 };
 
-const char *fl_report_kind_name(unsigned int kind);
 /*
  * The loop owner: the owner probe that returned (ENDED), else the first
  * known owner function found in the kernel stack (compiler clones such as
@@ -36,5 +35,9 @@ struct fl_stuck_task;
 /* A task found spinning in the kernel (stuck.h), or leaving that state. */
 void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_task *t,
 			   bool ended, uint64_t now_mono_ns);
+
+/* The exit summary: what BPF counted, and what was lost. */
+void fl_report_print_summary(FILE *out, const struct fl_stats *s, uint64_t sweep_errors,
+			     int verbose);
 
 #endif

@@ -18,7 +18,8 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		return -EINVAL;
 	}
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	/* decimal only: base 0 read "010" as 8 and took "0x10" */
+	v = strtoull(s, &end, 10);
 	if (errno == ERANGE) {
 		*err = "too large";
 		return -EINVAL;
@@ -117,4 +118,18 @@ const char *fmt_duration(uint64_t ns, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.2fs", ns / 1e9);
 	return buf;
+}
+
+void fl_sanitize_comm(const char *in, size_t inlen, char *out, size_t outlen)
+{
+	size_t i;
+
+	if (!outlen)
+		return;
+	for (i = 0; i < inlen && in[i] && i + 1 < outlen; i++) {
+		unsigned char ch = in[i];
+
+		out[i] = ch < 0x20 || ch >= 0x7f ? '?' : ch;
+	}
+	out[i] = 0;
 }

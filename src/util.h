@@ -31,4 +31,8 @@ uint64_t now_real_ns(void);
 /* "12.3ms" style rendering of a duration, into buf. */
 const char *fmt_duration(uint64_t ns, char *buf, size_t len);
 
+/* A comm (chosen by any user, possibly unterminated within inlen) made
+ * printable ASCII: control bytes, DEL and non-ASCII bytes become '?'.  out is terminated. */
+void fl_sanitize_comm(const char *in, size_t inlen, char *out, size_t outlen);
+
 #endif

@@ -6,6 +6,7 @@
  * The coarse clock is now / jiffy_ns, as the test sets it.
  */
 #include "detector.bpf.h"
+#include "detect_test.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -42,6 +43,21 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 	case FL_TEST_TASK_EXIT:
 		fl_end(ctx, st, tid, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false, now);
 		return 0;
+	case FL_TEST_SWEEP:
+		return fl_sweep_one(ctx, tid, ctx->args[5], now) ? 0 : 3;
+	case FL_TEST_LOST_END: {
+		/* what a probe's fl_end does, with the user-space sweep's
+		 * delete landing between its lookup and its close */
+		__u32 key = tid;
+		struct fl_episode *ep = bpf_map_lookup_elem(&episodes, &key);
+
+		if (!ep)
+			return 4;
+		if (bpf_map_delete_elem(&episodes, &key))
+			return 5;
+		return fl_ep_close(ctx, st, ep, key, FL_END_OWNER_RETURN, sig, 0,
+				   true, now) ? 6 : 0;
+	}
 	}
 	return 2;
 }

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include "faultloop.h"
 #include "detect_test.skel.h"
+#include "detect_test.h"
 
 #define MS 1000000ULL
 #define JIFFY 1000ULL	/* the tests' coarse clock: 1 us, so times stay exact */

@@ -13,15 +13,16 @@ static void test_parse_u64_ok(void **state)
 
 	assert_int_equal(parse_u64("64", 1, 100, &v, &err), 0);
 	assert_int_equal(v, 64);
-	assert_int_equal(parse_u64("0x10", 1, 100, &v, &err), 0);
-	assert_int_equal(v, 16);
+	/* decimal: "-t 010" is ten, not eight (strtoull base 0 read octal) */
+	assert_int_equal(parse_u64("010", 1, 100, &v, &err), 0);
+	assert_int_equal(v, 10);
 	assert_int_equal(parse_u64("1", 1, 1, &v, &err), 0);
 }
 
 static void test_parse_u64_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"", "-1", "+3", " 3", "3 ", "12abc", "abc", "1e3", "0", "101",
+		"", "-1", "+3", " 3", "3 ", "12abc", "abc", "1e3", "0", "101", "0x10",
 		"99999999999999999999999", "18446744073709551616",
 	};
 	const char *err;
@@ -82,10 +83,24 @@ static void test_fmt_duration(void **state)
 	assert_string_equal(fmt_duration(2500000000ULL, buf, sizeof(buf)), "2.50s");
 }
 
+/* One sanitizer for the comm in text reports and stuck-task reports. */
+static void test_sanitize_comm(void **state)
+{
+	const char raw[16] = { 'a', '\n', 'b', 0x7f, (char)0xc3, (char)0xa9, 'c', 'd', 'e', 'f',
+			       'g', 'h', 'i', 'j', 'k', 'l' };	/* no terminator */
+	char out[17];
+
+	fl_sanitize_comm(raw, sizeof(raw), out, sizeof(out));
+	assert_string_equal(out, "a?b???cdefghijkl");
+	fl_sanitize_comm("abc", 4, out, 3);
+	assert_string_equal(out, "ab");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_u64_ok),
+		cmocka_unit_test(test_sanitize_comm),
 		cmocka_unit_test(test_parse_u64_rejects),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_duration_rejects),

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <argp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "config.h"
+#include "http.h"
+#include "util.h"
+
+#ifndef FAULTLOOP_VERSION
+#define FAULTLOOP_VERSION "0.1.0"
+#endif
+
+/* Benign maxima measured on the race workload and ordinary load are
+ * documented in README ("Choosing the threshold"); the default sits well
+ * above them while a real live-lock reaches it within milliseconds. */
+#define DEFAULT_THRESHOLD	64
+/* A live-lock never ends; contended copies under emulation retry thousands
+ * of times and finish within half a second (README, "Choosing the
+ * threshold"): a loop must also last this long before it is reported. */
+#define DEFAULT_MIN_DURATION_NS	(1000ULL * 1000000ULL)
+#define DEFAULT_GAP_NS		(1000ULL * 1000000ULL)
+#define DEFAULT_INTERVAL_NS	(1000ULL * 1000000ULL)
+#define DEFAULT_MAX_TASKS	4096
+#define DEFAULT_METRICS		"127.0.0.1:19477"
+
+#define NS_PER_SEC	1000000000ULL
+#define NS_PER_MS	1000000ULL
+
+const char *argp_program_version = "faultloop " FAULTLOOP_VERSION;
+const char *argp_program_bug_address = "<https://github.com/faultloop/faultloop/issues>";
+static const char doc[] =
+"Catch the kernel stuck in a fault-in/uaccess retry loop.\n"
+"\n"
+"A task's episode is the run of fault-in attempts, failed atomic/nofault\n"
+"copies and kernel page faults it makes on user addresses; an event that\n"
+"comes back inside the address range its probe already covered is a\n"
+"retry. An episode that reaches the threshold of retries and has lasted\n"
+"--min-duration is a loop: reported DETECTED once, ONGOING while it lasts\n"
+"(rate limited), ENDED with totals.\n"
+"\v"
+"EXAMPLES:\n"
+"    faultloop                     # watch every task, default threshold\n"
+"    faultloop --probes            # what can be attached on this kernel\n"
+"    faultloop --probes --json     # the same, machine readable\n"
+"    faultloop -p 1234 -t 8        # one process, report at 8 retries\n"
+"    faultloop -t 2 -D 0 --json    # every episode with 2 retries, however short\n"
+"    faultloop --cgroup /system.slice/foo.service --json\n"
+"    faultloop --mode kprobe -d 60 # kprobes for functions, stop after 60 s\n"
+"    faultloop --metrics :19477    # metrics on every address (default: loopback)\n"
+"    faultloop --metrics off --json\n"
+"\n"
+"EXIT STATUS:\n"
+"    0  stopped by SIGINT/SIGTERM or --duration, or --probes printed\n"
+"    1  a run-time failure: privileges, no BTF, no probe, port in use\n"
+"    2  a usage error: unknown flag, missing or bad value, stray argument\n";
+
+enum {
+	OPT_PROBES = 0x100,
+	OPT_MAX_TASKS,
+	OPT_INTERVAL,
+	OPT_METRICS,
+	OPT_BPF_STATS,
+};
+
+static const struct argp_option opts[] = {
+	{ "pid", 'p', "PID", 0, "Only this process (tgid)", 0 },
+	{ "cgroup", 'c', "PATH", 0, "Only tasks in this cgroup v2 (absolute, or relative to the cgroup2 mount)", 0 },
+	{ "threshold", 't', "N", 0, "Report an episode once it has N retries (default 64)", 0 },
+	{ "min-duration", 'D', "DURATION", 0, "A loop must also have lasted this long (default 1s; 0: retries alone)", 0 },
+	{ "gap", 'g', "DURATION", 0, "Idle gap that ends an episode (default 1s; units ns us ms s m h)", 0 },
+	{ "metrics", OPT_METRICS, "[ADDR:]PORT|off", 0, "Serve Prometheus metrics on GET /metrics (default " DEFAULT_METRICS ")", 0 },
+	{ "bpf-stats", OPT_BPF_STATS, NULL, 0, "Enable the kernel's BPF run-time stats and export them (costs a little per event)", 0 },
+	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
+	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
+	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Retrying tasks tracked at once (default 4096)", 0 },
+	{ "probes", OPT_PROBES, NULL, 0, "Print which probes attach on this kernel and exit", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object per line", 0 },
+	{ "verbose", 'v', NULL, 0, "Verbose debug output (twice: libbpf too)", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+/* One line, exit status 2 (argp_error would add a usage hint). */
+static void bad_value(struct argp_state *state, const char *flag,
+		      const char *arg, const char *why)
+{
+	argp_failure(state, FL_EXIT_USAGE, 0, "invalid %s '%s': %s", flag, arg, why);
+}
+
+/* Duration flags: name, unit of a bare number, range, message below min. */
+static const struct {
+	int key;
+	const char *flag;
+	uint64_t unit, min, max;
+	const char *too_small;
+	size_t off;
+} durations[] = {
+	{ 'D', "--min-duration", NS_PER_SEC, 0, 3600 * NS_PER_SEC, NULL,
+	  offsetof(struct fl_config, min_duration_ns) },
+	{ 'g', "--gap", NS_PER_MS, NS_PER_MS, 3600 * NS_PER_SEC, "must be at least 1ms",
+	  offsetof(struct fl_config, gap_ns) },
+	{ OPT_INTERVAL, "--interval", NS_PER_MS, 10 * NS_PER_MS, 3600 * NS_PER_SEC,
+	  "must be at least 10ms", offsetof(struct fl_config, interval_ns) },
+	{ 'd', "--duration", NS_PER_SEC, NS_PER_MS, 365ULL * 86400 * NS_PER_SEC, NULL,
+	  offsetof(struct fl_config, duration_ns) },
+};
+
+/* Integer flags. */
+static const struct {
+	int key;
+	const char *flag;
+	uint64_t min, max;
+	size_t off;
+} integers[] = {
+	{ 'p', "--pid", 1, 0x3fffffff /* PID_MAX_LIMIT */, offsetof(struct fl_config, pid) },
+	{ 't', "--threshold", 1, 1000000000, offsetof(struct fl_config, threshold) },
+	{ OPT_MAX_TASKS, "--max-tasks", 1, 1 << 22, offsetof(struct fl_config, max_tasks) },
+};
+
+static bool parse_number(struct fl_config *cfg, int key, const char *arg,
+			 struct argp_state *state)
+{
+	const char *why;
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(durations); i++) {
+		if (durations[i].key != key)
+			continue;
+		if (parse_duration_ns(arg, durations[i].unit, durations[i].min,
+				      durations[i].max, &v, &why))
+			bad_value(state, durations[i].flag, arg,
+				  durations[i].too_small && !strcmp(why, "too small") ?
+				  durations[i].too_small : why);
+		*(uint64_t *)((char *)cfg + durations[i].off) = v;
+		return true;
+	}
+	for (i = 0; i < ARRAY_SIZE(integers); i++) {
+		if (integers[i].key != key)
+			continue;
+		if (parse_u64(arg, integers[i].min, integers[i].max, &v, &why))
+			bad_value(state, integers[i].flag, arg, why);
+		*(uint32_t *)((char *)cfg + integers[i].off) = v;
+		return true;
+	}
+	return false;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct fl_config *cfg = state->input;
+	struct sockaddr_storage ss;
+	unsigned int len;
+	const char *why;
+
+	if (parse_number(cfg, key, arg, state))
+		return 0;
+	switch (key) {
+	case 'c':
+		if (!*arg)
+			bad_value(state, "--cgroup", arg, "empty path");
+		cfg->cgroup = arg;
+		break;
+	case OPT_METRICS:
+		if (!strcmp(arg, "off")) {
+			cfg->metrics = NULL;
+			break;
+		}
+		if (fl_http_parse_listen(arg, &ss, &len, &why))
+			bad_value(state, "--metrics", arg, why);
+		cfg->metrics = arg;
+		break;
+	case OPT_BPF_STATS:
+		cfg->bpf_stats = true;
+		break;
+	case 'm':
+		if (fl_mode_sel_parse(arg, &cfg->mode))
+			bad_value(state, "--mode", arg, "expected auto, fentry, kprobe or tracepoint");
+		break;
+	case OPT_PROBES:
+		cfg->probes = true;
+		break;
+	case 'j':
+		cfg->json = true;
+		break;
+	case 'v':
+		cfg->verbose++;
+		break;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case ARGP_KEY_ARG:
+		argp_failure(state, FL_EXIT_USAGE, 0, "unexpected argument '%s' (see --help)", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+void fl_config_parse(struct fl_config *cfg, int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = opts,
+		.parser = parse_arg,
+		.doc = doc,
+	};
+
+	*cfg = (struct fl_config){
+		.threshold = DEFAULT_THRESHOLD,
+		.min_duration_ns = DEFAULT_MIN_DURATION_NS,
+		.gap_ns = DEFAULT_GAP_NS,
+		.interval_ns = DEFAULT_INTERVAL_NS,
+		.max_tasks = DEFAULT_MAX_TASKS,
+		.mode = FL_SEL_AUTO,
+		.metrics = DEFAULT_METRICS,
+	};
+	/* unknown flags and missing values: argp_error() exits with this */
+	argp_err_exit_status = FL_EXIT_USAGE;
+	argp_parse(&argp, argc, argv, 0, NULL, cfg);
+}
+
+const char *fl_config_version(void)
+{
+	return FAULTLOOP_VERSION;
+}

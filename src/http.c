@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+#include "http.h"
+#include "util.h"
+
+struct fl_http {
+	struct MHD_Daemon *d;
+	fl_http_render_fn render;
+	void *ctx;
+};
+
+int fl_http_parse_listen(const char *s, void *ss, unsigned int *len, const char **why)
+{
+	struct sockaddr_in *v4 = ss;
+	struct sockaddr_in6 *v6 = ss;
+	char host[128] = "127.0.0.1";
+	const char *port_s = s, *colon;
+	uint64_t port;
+	bool is6 = false;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host)) {
+			*why = "expected [IPV6]:PORT";
+			return -EINVAL;
+		}
+		memcpy(host, s + 1, end - s - 1);
+		host[end - s - 1] = 0;
+		port_s = end + 2;
+		is6 = true;
+	} else if ((colon = strrchr(s, ':'))) {
+		if ((size_t)(colon - s) >= sizeof(host)) {
+			*why = "address too long";
+			return -EINVAL;
+		}
+		memcpy(host, s, colon - s);
+		host[colon - s] = 0;
+		if (!host[0])
+			strcpy(host, "0.0.0.0");
+		port_s = colon + 1;
+	}
+	if (parse_u64(port_s, 1, 65535, &port, why)) {
+		*why = "port must be 1-65535";
+		return -EINVAL;
+	}
+	memset(ss, 0, sizeof(struct sockaddr_in6));
+	if (is6) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, host, &v6->sin6_addr) != 1) {
+			*why = "not an IPv6 address";
+			return -EINVAL;
+		}
+		*len = sizeof(*v6);
+	} else {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		if (inet_pton(AF_INET, host, &v4->sin_addr) != 1) {
+			*why = "not an IPv4 address";
+			return -EINVAL;
+		}
+		*len = sizeof(*v4);
+	}
+	return 0;
+}
+
+static const char landing[] =
+	"<!DOCTYPE html>\n<html><head><title>faultloop</title></head><body>\n"
+	"<h1>faultloop</h1>\n"
+	"<p>Catches the kernel stuck in fault-in/uaccess retry loops.</p>\n"
+	"<p><a href=\"/metrics\">Metrics</a></p>\n</body></html>\n";
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code,
+			     const char *type, const char *body, size_t len,
+			     bool must_free)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)body,
+					    must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		if (must_free)
+			free((void *)body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* OpenMetrics only when the scraper asks for it (Prometheus does). */
+static bool wants_openmetrics(struct MHD_Connection *c)
+{
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+
+	return accept && strstr(accept, "application/openmetrics-text");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version,
+			       const char *upload, size_t *upload_size, void **state)
+{
+	static int first_call;
+	struct fl_http *h = cls;
+	char *body = NULL;
+	size_t len = 0;
+	bool om;
+	FILE *f;
+
+	(void)version;
+	(void)upload;
+	if (strcmp(method, MHD_HTTP_METHOD_GET)) {
+		/* drain any request body, then refuse */
+		if (*upload_size) {
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
+			     "405 method not allowed: use GET\n", 32, false);
+	}
+	if (!*state) {		/* headers only so far */
+		*state = &first_call;
+		return MHD_YES;
+	}
+	if (*upload_size) {	/* GET with a body: ignore it */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!strcmp(url, "/"))
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", landing,
+			     sizeof(landing) - 1, false);
+	if (strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
+			     "404 not found: try /metrics\n", 28, false);
+
+	om = wants_openmetrics(c);
+	f = open_memstream(&body, &len);
+	if (!f)
+		return MHD_NO;
+	if (h->render(h->ctx, f, om)) {
+		fclose(f);
+		free(body);
+		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+			     "500 cannot read the BPF maps\n", 29, false);
+	}
+	fclose(f);
+	return reply(c, MHD_HTTP_OK,
+		     om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+			: "text/plain; version=0.0.4; charset=utf-8",
+		     body, len, true);
+}
+
+struct fl_http *fl_http_start(const void *sa, fl_http_render_fn render, void *ctx)
+{
+	struct fl_http *h = calloc(1, sizeof(*h));
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+
+	if (!h)
+		return NULL;
+	h->render = render;
+	h->ctx = ctx;
+	if (((const struct sockaddr *)sa)->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/*
+	 * One polling thread; bounded connections (a scraper needs one),
+	 * 10 s idle timeout against slow clients, 32 KiB of memory per
+	 * connection so oversized headers are refused, not buffered.
+	 */
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h,
+				MHD_OPTION_SOCK_ADDR, sa,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)16,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+				MHD_OPTION_END);
+	if (!h->d) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void fl_http_stop(struct fl_http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->d);
+	free(h);
+}

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * faultloop: catch the kernel stuck in a fault-in / uaccess retry loop.
+ *
+ * The stages, in the order data flows: probes.c (which kernel hooks) and
+ * session.c (the BPF object) -> bpf/detector.bpf.h (episodes, in the
+ * kernel) -> episodes.c (the report consumer) -> report.c / metrics.c
+ * (text, JSON, Prometheus), served by http.c.  stuckwatch.c finds tasks
+ * already spinning at start.  main() only wires them.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "cgroup.h"
+#include "config.h"
+#include "episodes.h"
+#include "http.h"
+#include "json.h"
+#include "metrics.h"
+#include "privs.h"
+#include "report.h"
+#include "session.h"
+#include "stuckwatch.h"
+#include "util.h"
+
+struct daemon {
+	struct fl_config cfg;		/* immutable after parsing */
+	struct fl_session s;
+	struct fl_stuckwatch stuck;
+	struct fl_episodes eps;
+	struct fl_report_ctx rctx;
+	struct fl_user_stats ustats;
+	struct fl_http *http;
+	bool caps_dropped;
+};
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static void print_probes(const struct daemon *d)
+{
+	struct jw w;
+
+	if (!d->cfg.json) {
+		fl_probes_print_table(&d->s.set, stdout);
+		return;
+	}
+	jw_init(&w, stdout);
+	fl_probes_print_json(&d->s.set, &w);
+	fputc('\n', stdout);
+}
+
+static void banner(const struct daemon *d)
+{
+	const struct fl_config *c = &d->cfg;
+
+	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries, min-duration %llums, "
+		"gap %llums, mode %s)%s\n", d->s.attached, c->threshold,
+		(unsigned long long)(c->min_duration_ns / 1000000),
+		(unsigned long long)(c->gap_ns / 1000000), fl_mode_sel_name(c->mode),
+		fl_probes_missing(&d->s.set) ? "; some signals missing:" : "");
+	fl_probes_print_summary(&d->s.set, stderr);
+	if (d->http)
+		fprintf(stderr, "faultloop: metrics on http://%s%s/metrics\n",
+			strchr(c->metrics, ':') ? "" : "127.0.0.1:", c->metrics);
+}
+
+/* The HTTP thread: a snapshot of every stage, then the exposition. */
+static int render_metrics(void *ctx, FILE *out, bool openmetrics)
+{
+	struct daemon *d = ctx;
+	struct fl_metrics_snapshot snap = { .version = fl_config_version() };
+	struct fl_probe_row rows[64];
+	struct fl_prog_stat progs[64];
+	struct fl_session_fds fds;
+	int err;
+
+	fl_session_fds(&d->s, &fds);
+	err = fl_stats_read(fds.stats, &snap.bpf);
+	if (!err)
+		err = fl_episodes_active(fds.episodes, d->cfg.max_tasks, &snap.loops_active);
+	fl_user_stats_scrape(&d->ustats, !err);
+	if (err)
+		return err;
+	snap.probes = rows;
+	snap.nprobes = fl_probes_rows(&d->s.set, rows, ARRAY_SIZE(rows));
+	snap.nstuck = fl_stuckwatch_copy(&d->stuck, snap.stuck, FL_STUCK_MAX);
+	snap.bpf_stats = d->s.stats_fd >= 0;
+	if (snap.bpf_stats) {
+		snap.progs = progs;
+		snap.nprogs = fl_session_prog_stats(&d->s, rows, snap.nprobes, progs,
+						    ARRAY_SIZE(progs));
+	}
+	fl_metrics_render(out, openmetrics, &snap, &d->ustats);
+	return 0;
+}
+
+static int serve_metrics(struct daemon *d)
+{
+	struct sockaddr_storage ss;
+	unsigned int len;
+	const char *why;
+
+	if (!d->cfg.metrics)
+		return 0;
+	fl_http_parse_listen(d->cfg.metrics, &ss, &len, &why);	/* checked by config */
+	d->http = fl_http_start(&ss, render_metrics, d);
+	if (d->http)
+		return 0;
+	fprintf(stderr, "faultloop: cannot serve metrics on %s (in use or not a local address; "
+		"--metrics off disables)\n", d->cfg.metrics);
+	return -EADDRINUSE;
+}
+
+/* Held probes still need CAP_PERFMON/CAP_SYS_ADMIN to be armed. */
+static int drop_privs_once(struct daemon *d)
+{
+	int err;
+
+	if (d->caps_dropped || d->s.set.hold)
+		return 0;
+	err = fl_privs_drop();
+	if (err)
+		fprintf(stderr, "faultloop: cannot drop capabilities: %s\n", strerror(-err));
+	d->caps_dropped = !err;
+	return err;
+}
+
+/*
+ * Arming a kprobe or an fentry waits for every CPU: arm64 patches kernel
+ * text under stop_machine(); on x86, BPF trampolines and kprobes wait for
+ * RCU-tasks grace periods, which need every CPU to schedule.  A CPU
+ * spinning in the kernel never does, and faultloop (and often the
+ * machine) stalls behind it: seen on Debian 5.10 arm64 with the btrfs
+ * search_ioctl MTE live-lock, and on 6.1 x86 under qemu with a writer
+ * live-locked in generic_perform_write() (faultloop blocked in attach for
+ * 400 s, rcu_tasks_rude hung).  Tracepoints only flip a static key.
+ */
+static const char *hold_reason(int nstuck)
+{
+	if (!nstuck)
+		return NULL;
+	fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel: "
+		"arming waits for every CPU (%s), and the spinning one never comes; "
+		"they are armed once no task is stuck\n", nstuck,
+#if defined(__aarch64__)
+		"stop_machine() on arm64"
+#else
+		"RCU-tasks grace periods on x86"
+#endif
+		);
+	return "a task spins in the kernel; arming waits for every CPU";
+}
+
+static int start(struct daemon *d)
+{
+	struct fl_session_fds fds;
+	int err;
+
+	fl_user_stats_init(&d->ustats);
+	fl_stuckwatch_init(&d->stuck, &d->rctx);
+	/* the stuck check's window is the probe selection in between */
+	fl_stuckwatch_begin(&d->stuck);
+	err = fl_session_open(&d->s, &d->cfg);
+	if (err)
+		return err;
+	d->rctx = (struct fl_report_ctx){
+		.out = stdout,
+		.json = d->cfg.json,
+		.ks = d->s.ks_hidden ? NULL : d->s.ks,
+		.probes = &d->s.set,
+		.real_minus_mono_ns = (int64_t)(now_real_ns() - now_mono_ns()),
+		.cgroup_path = cgroup2_mount() ? cgroup_path : NULL,
+	};
+	d->stuck.iter_fd = fl_session_iter_fd(&d->s);
+	/* --probes attaches for real too: only an attach proves a probe */
+	fl_session_arm(&d->s, hold_reason(fl_stuckwatch_first(&d->stuck)));
+	if (d->cfg.probes) {
+		print_probes(d);
+		return 0;
+	}
+	if (!fl_session_can_detect(&d->s)) {
+		fprintf(stderr, "faultloop: no fault-in, copy or fault probe could be attached on this kernel "
+			"(run 'faultloop --probes' for the reasons)\n");
+		return -ENOENT;
+	}
+	fl_session_fds(&d->s, &fds);
+	err = fl_episodes_open(&d->eps, fds.reports, fds.episodes, fds.stats, fds.sweep,
+			       d->cfg.max_tasks, &d->rctx, &d->ustats);
+	if (err) {
+		fprintf(stderr, "faultloop: cannot read reports: %s\n", strerror(-err));
+		return err;
+	}
+	if (d->cfg.bpf_stats && (err = fl_session_enable_stats(&d->s)))
+		return err;
+	err = serve_metrics(d);
+	if (!err)
+		err = drop_privs_once(d);
+	if (!err)
+		banner(d);
+	return err;
+}
+
+/* Until a signal or --duration: reports as they come, the idle sweep and
+ * the stuck recheck every half gap (50 ms to 1 s), held probes armed once
+ * no task is stuck. */
+static int run(struct daemon *d)
+{
+	uint64_t start_ns = now_mono_ns(), last_sweep = start_ns, now;
+	uint64_t every = d->cfg.gap_ns / 2;
+	int err = 0;
+
+	every = every < 50000000ULL ? 50000000ULL : every > 1000000000ULL ? 1000000000ULL : every;
+	while (!exiting && !err) {
+		err = fl_episodes_poll(&d->eps, 100);
+		if (err == -EINTR)
+			return 0;
+		if (err)
+			fprintf(stderr, "faultloop: polling the ring buffer: %s\n", strerror(-err));
+		now = now_mono_ns();
+		if (now - last_sweep >= every) {
+			fl_episodes_sweep(&d->eps, false);
+			fl_stuckwatch_recheck(&d->stuck, now);
+			last_sweep = now;
+		}
+		if (d->s.set.hold && !fl_stuckwatch_count(&d->stuck)) {
+			fprintf(stderr, "faultloop: no task is stuck in the kernel any more: %d held probes armed\n",
+				fl_session_arm(&d->s, NULL));
+			fl_probes_print_summary(&d->s.set, stderr);
+			err = drop_privs_once(d);
+		}
+		if (d->cfg.duration_ns && now - start_ns >= d->cfg.duration_ns)
+			break;
+	}
+	return err;
+}
+
+/* Drain what BPF queued, detach, then end what is still open. */
+static void stop(struct daemon *d)
+{
+	struct fl_stats st;
+	struct fl_session_fds fds;
+
+	if (d->eps.rb) {
+		fl_episodes_drain(&d->eps);
+		fl_session_detach(&d->s);
+		fl_episodes_drain(&d->eps);
+		fl_episodes_sweep(&d->eps, true);
+		fl_episodes_drain(&d->eps);
+		fl_session_fds(&d->s, &fds);
+		if (!fl_stats_read(fds.stats, &st))
+			fl_report_print_summary(stderr, &st, d->eps.sweep_errors, d->cfg.verbose);
+	}
+	fl_http_stop(d->http);
+	fl_episodes_close(&d->eps);
+	fl_session_close(&d->s);
+	fl_stuckwatch_free(&d->stuck);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	int err;
+
+	fl_config_parse(&d.cfg, argc, argv);
+	fl_libbpf_log_init(d.cfg.verbose);
+	if (fl_privs_preflight())
+		return FL_EXIT_FAILURE;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	err = start(&d);
+	if (!err && !d.cfg.probes)
+		err = run(&d);
+	stop(&d);
+	return err ? FL_EXIT_FAILURE : FL_EXIT_OK;
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What faultloop needs to start, and what it keeps once its probes are armed. */
+#ifndef FL_PRIVS_H
+#define FL_PRIVS_H
+
+/* Root, or CAP_BPF with CAP_PERFMON, and the kernel's BTF: one line on
+ * stderr and a negative errno when missing. */
+int fl_privs_preflight(void);
+/* Keep CAP_BPF only, bounding set included, and set no_new_privs. */
+int fl_privs_drop(void);
+
+#endif

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "faultloop.skel.h"
+#include "cgroup.h"
+#include "hz.h"
+#include "kconfig.h"
+#include "ksyms.h"
+#include "metrics.h"
+#include "session.h"
+
+/* Trial objects for probe selection: a fresh skeleton each. */
+static struct bpf_object *trial_open(void *p)
+{
+	struct faultloop_bpf **skel = p;
+
+	*skel = faultloop_bpf__open();
+	return *skel ? (*skel)->obj : NULL;
+}
+
+static void trial_close(void *p, struct bpf_object *obj)
+{
+	struct faultloop_bpf **skel = p;
+
+	(void)obj;
+	faultloop_bpf__destroy(*skel);
+	*skel = NULL;
+}
+
+/* The knobs the verifier prunes against (frozen .rodata). */
+static void set_rodata(struct fl_session *s)
+{
+	const struct fl_config *cfg = s->cfg;
+	struct faultloop_bpf *skel = s->skel;
+	const char *hz_source = NULL;
+	unsigned int hz = fl_kernel_hz(&hz_source);	/* may measure for 200 ms */
+	uint64_t jiffy_ns, gap_j;
+
+	skel->rodata->targ_tgid = cfg->pid;
+	skel->rodata->filter_cg = cfg->cgroup != NULL;
+	skel->rodata->threshold = cfg->threshold;
+	skel->rodata->min_duration_ns = cfg->min_duration_ns;
+	skel->rodata->gap_ns = cfg->gap_ns;
+	skel->rodata->ongoing_ns = cfg->interval_ns;
+	fl_clock_knobs(hz, cfg->gap_ns, &jiffy_ns, &gap_j);
+	skel->rodata->jiffy_ns = jiffy_ns;
+	skel->rodata->gap_j = gap_j;
+	skel->rodata->thread_size = fl_kernel_thread_size();
+	if (!hz)	/* a degradation, not an error: the slot reads the precise clock */
+		fprintf(stderr, "faultloop: kernel HZ unknown (%s): using the precise clock on every event\n",
+			hz_source);
+	else if (cfg->verbose)
+		fprintf(stderr, "faultloop: kernel HZ %u (%s): episodes without a retry keep jiffies\n",
+			hz, hz_source);
+#if defined(__aarch64__)
+	skel->rodata->addr_mask = (1ULL << 56) - 1;	/* TBI: drop the tag */
+#endif
+}
+
+/* The stuck-task iterator is optional: an iter/task program needs 5.8. */
+static bool iter_loads(void)
+{
+	static const struct fl_impl iter = { FL_MODE_TP_BTF, "fl_task_iter", NULL, 0 };
+	struct faultloop_bpf *skel = NULL;
+
+	return fl_trial_load(trial_open, trial_close, &skel, &iter, NULL) == 0;
+}
+
+static int load(struct fl_session *s, bool with_iter)
+{
+	struct faultloop_bpf *skel = s->skel;
+	int err;
+
+	bpf_map__set_max_entries(skel->maps.episodes, s->cfg->max_tasks);
+	err = fl_probes_prepare(&s->set, skel->obj);
+	if (!fl_probes_need_stash(&s->set))	/* a 4096-entry hash for nothing */
+		bpf_map__set_max_entries(skel->maps.stash, 1);
+	if (!err)
+		err = bpf_program__set_autoload(skel->progs.fl_sweep, true);
+	if (!err && with_iter)
+		err = bpf_program__set_autoload(skel->progs.fl_task_iter, true);
+	if (!err)
+		err = faultloop_bpf__load(skel);
+	if (err)
+		fprintf(stderr, "faultloop: failed to load BPF programs: %s\n", strerror(-err));
+	return err;
+}
+
+static int index_progs(struct fl_session *s)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, s->skel->obj)
+		n++;
+	s->progs = calloc(n, sizeof(*s->progs));
+	if (!s->progs)
+		return -ENOMEM;
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		if (bpf_program__fd(prog) < 0)
+			continue;
+		s->progs[s->nprogs].name = bpf_program__name(prog);
+		s->progs[s->nprogs++].fd = bpf_program__fd(prog);
+	}
+	return 0;
+}
+
+/* Before the slow part: a bad --cgroup fails at once. */
+static int open_cgroup(struct fl_session *s)
+{
+	char resolved[4096];
+
+	if (!s->cfg->cgroup)
+		return 0;
+	s->cg_fd = cgroup_open(s->cfg->cgroup, resolved, sizeof(resolved));
+	if (s->cg_fd < 0) {
+		fprintf(stderr, "faultloop: --cgroup '%s': %s\n", s->cfg->cgroup, strerror(-s->cg_fd));
+		return s->cg_fd;
+	}
+	return 0;
+}
+
+static int set_cgroup_filter(struct fl_session *s)
+{
+	__u32 zero = 0;
+
+	if (s->cg_fd < 0)
+		return 0;
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.cgroup_filter), &zero, &s->cg_fd, BPF_ANY)) {
+		fprintf(stderr, "faultloop: cannot set cgroup filter: %s\n", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
+{
+	struct faultloop_bpf *trial = NULL;
+	bool with_iter;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->cg_fd = -1;
+	s->stats_fd = -1;
+	s->ks = ksyms__load(NULL);
+	if (!s->ks) {
+		fprintf(stderr, "faultloop: cannot read /proc/kallsyms: %s\n", strerror(errno));
+		return -errno;
+	}
+	s->ks_hidden = ksyms__hidden(s->ks);
+	if (s->ks_hidden)
+		fprintf(stderr, "faultloop: kernel addresses are hidden (kptr_restrict): stacks will not be symbolized\n");
+	err = open_cgroup(s);
+	if (err)
+		return err;
+	with_iter = iter_loads();
+	s->set.sel = cfg->mode;
+	err = fl_probes_select(&s->set, s->ks, trial_open, trial_close, &trial);
+	if (err < 0) {
+		fprintf(stderr, "faultloop: probe selection failed: %s\n", strerror(-err));
+		return err;
+	}
+	s->skel = faultloop_bpf__open();
+	if (!s->skel) {
+		fprintf(stderr, "faultloop: failed to open BPF object: %s\n", strerror(errno));
+		return -errno;
+	}
+	set_rodata(s);
+	err = load(s, with_iter);
+	if (!err)
+		err = index_progs(s);
+	if (!err)
+		err = set_cgroup_filter(s);
+	if (err || !with_iter)
+		return err;
+	s->iter = bpf_program__attach_iter(s->skel->progs.fl_task_iter, NULL);
+	if (!s->iter && cfg->verbose)
+		fprintf(stderr, "faultloop: task iterator: %s (stuck tasks without syscall)\n",
+			strerror(errno));
+	return 0;
+}
+
+int fl_session_arm(struct fl_session *s, const char *hold)
+{
+	int n;
+
+	s->set.hold = hold;
+	n = fl_probes_attach(&s->set, s->skel->obj);
+	s->attached += n;
+	/* a fault-in only joins an episode once a copy or fault probe that
+	 * reports addresses runs (faultin_joins_only in bpf/faultloop.bpf.c) */
+	s->skel->bss->faultin_joins_only =
+		fl_probes_have_addr(&s->set, 1u << FL_K_COPY | 1u << FL_K_FAULT);
+	/* page_fault_kernel sees every fault handle_mm_fault would
+	 * (mm_fault_count_only in bpf/faultloop.bpf.c) */
+	s->skel->bss->mm_fault_count_only = fl_probes_have(&s->set, FL_SIG_PF_KERNEL);
+	return n;
+}
+
+bool fl_session_can_detect(const struct fl_session *s)
+{
+	return fl_probes_have_addr(&s->set, 0) || fl_probes_count(&s->set, FL_ST_HELD);
+}
+
+int fl_session_enable_stats(struct fl_session *s)
+{
+	/* run counts and times of every BPF program while the fd is open */
+	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (s->stats_fd < 0) {
+		fprintf(stderr, "faultloop: --bpf-stats: cannot enable BPF stats: %s\n",
+			strerror(-s->stats_fd));
+		return s->stats_fd;
+	}
+	return 0;
+}
+
+void fl_session_fds(const struct fl_session *s, struct fl_session_fds *fds)
+{
+	fds->reports = bpf_map__fd(s->skel->maps.reports);
+	fds->episodes = bpf_map__fd(s->skel->maps.episodes);
+	fds->stats = bpf_map__fd(s->skel->maps.stats);
+	fds->sweep = bpf_program__fd(s->skel->progs.fl_sweep);
+}
+
+int fl_session_iter_fd(const struct fl_session *s)
+{
+	return s->iter ? bpf_link__fd(s->iter) : -1;
+}
+
+static int prog_fd(const struct fl_session *s, const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < s->nprogs; i++)
+		if (!strcmp(s->progs[i].name, name))
+			return s->progs[i].fd;
+	return -1;
+}
+
+int fl_session_prog_stats(const struct fl_session *s, const struct fl_probe_row *rows,
+			  int nrows, struct fl_prog_stat *out, int max)
+{
+	int i, j, n = 0;
+
+	for (i = 0; i < nrows; i++) {
+		for (j = 0; j < 2 && n < max; j++) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+			int fd = prog_fd(s, rows[i].prog[j]);
+
+			if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+				continue;
+			snprintf(out[n].name, sizeof(out[n].name), "%s", rows[i].prog[j]);
+			out[n].run_cnt = info.run_cnt;
+			out[n].run_time_ns = info.run_time_ns;
+			n++;
+		}
+	}
+	return n;
+}
+
+void fl_session_detach(struct fl_session *s)
+{
+	fl_probes_detach(&s->set);
+}
+
+void fl_session_close(struct fl_session *s)
+{
+	bpf_link__destroy(s->iter);
+	if (s->stats_fd >= 0)
+		close(s->stats_fd);
+	fl_probes_free(&s->set);
+	faultloop_bpf__destroy(s->skel);
+	if (s->cg_fd >= 0)
+		close(s->cg_fd);
+	free(s->progs);
+	ksyms__free(s->ks);
+	cgroup_cache_free();
+	memset(s, 0, sizeof(*s));
+	s->cg_fd = s->stats_fd = -1;
+}

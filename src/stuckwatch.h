@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Threads spinning in the kernel when faultloop starts (stuck.h has the
+ * /proc parsers and the verdict): found before any probe is armed, named,
+ * exported, and rechecked until they leave, so that held probes can be
+ * armed.  The HTTP thread reads t[] through fl_stuckwatch_copy().
+ */
+#ifndef FL_STUCKWATCH_H
+#define FL_STUCKWATCH_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "stuck.h"
+
+struct bpf_link;
+struct fl_report_ctx;
+
+struct fl_stuckwatch {
+	pthread_mutex_t lock;		/* n and t[], for other threads */
+	struct fl_stuck_task t[FL_STUCK_MAX];
+	int n;
+	struct fl_proc_sample running;	/* the first sample */
+	struct fl_proc_sample prev;	/* the last sample of exactly t[] */
+	int iter_fd;			/* fl_task_iter link; -1: syscall unknown */
+	long clk_tck;
+	const struct fl_report_ctx *rctx;
+};
+
+void fl_stuckwatch_init(struct fl_stuckwatch *w, const struct fl_report_ctx *rctx);
+/* The first sample: every running thread now.  The window of the check
+ * runs from here to fl_stuckwatch_first() (at least FL_STUCK_WINDOW_NS). */
+void fl_stuckwatch_begin(struct fl_stuckwatch *w);
+/* The verdict; reports each stuck thread.  Returns how many. */
+int fl_stuckwatch_first(struct fl_stuckwatch *w);
+/* While any remain: report and drop those that scheduled or left. */
+void fl_stuckwatch_recheck(struct fl_stuckwatch *w, uint64_t now);
+int fl_stuckwatch_count(struct fl_stuckwatch *w);
+/* Copy t[] for another thread; returns n. */
+int fl_stuckwatch_copy(struct fl_stuckwatch *w, struct fl_stuck_task *out, int max);
+void fl_stuckwatch_free(struct fl_stuckwatch *w);
+
+#endif
