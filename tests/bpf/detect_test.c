@@ -96,6 +96,18 @@ static void run_m(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
 	ring_buffer__consume(f->rb);
 }
 
+/* The driver's return value, for the ops that report one. */
+static __u32 run_ret(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 now, __u64 flag)
+{
+	__u64 args[8] = { op, sig, tid, 0, now, flag, 0, 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
+		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
+	ring_buffer__consume(f->rb);
+	return opts.retval;
+}
+
 static void run(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
 		__u64 now, __u64 io_seq, __u64 extra)
 {
@@ -172,6 +184,18 @@ static void get_stats(struct fx *f, struct fl_stats *sum)
 	free(per);
 }
 
+/* fl_slot() of bpf/detector.bpf.h: bucket i holds [2^(i-1), 2^i) */
+static int fl_test_slot(__u64 v)
+{
+	int s = 0;
+
+	while (v) {
+		s++;
+		v >>= 1;
+	}
+	return s;
+}
+
 static int count_kind(struct fx *f, int kind)
 {
 	int i, n = 0;
@@ -179,6 +203,81 @@ static int count_kind(struct fx *f, int kind)
 	for (i = 0; i < f->nrep; i++)
 		n += f->reps[i].kind == kind;
 	return n;
+}
+
+/* A reported loop of tid: 5 faults at one address, T0 .. T0 + 4 ms. */
+static void reported_loop(struct fx *f, __u32 tid, __u64 addr)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, tid, addr, T0 + i * MS);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+}
+
+/* The idle sweep closes with the probes' own code: not before the gap,
+ * once after it, back-dated to the last event, and never again. */
+static void test_sweep_ends_idle_once(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	struct fl_episode ep;
+	struct fl_stats st;
+
+	reported_loop(f, 900, 0x7f0000001000ULL);
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 4 * MS + GAP / 2, 0), 3);
+	assert_true(in_hash(f, 900, &ep));
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 4 * MS + GAP + 1, 0), 0);
+	assert_false(in_hash(f, 900, &ep));
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_GAP);
+	assert_int_equal(f->reps[f->nrep - 1].duration_ns, 4 * MS);
+	assert_int_equal(f->reps[f->nrep - 1].stack_sz, 0);
+	assert_int_equal(nr_promoted(f), 0);
+	/* gone: a second sweep and the owner's late return end nothing */
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 3 * GAP, 0), 3);
+	run(f, FL_TEST_OWNER_EXIT, FL_SIG_OWNER_GENERIC_PERFORM_WRITE, 900, 0, T0 + 3 * GAP, 0, 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	get_stats(f, &st);
+	assert_int_equal(st.ended[FL_END_GAP], 1);
+	assert_int_equal(st.hist_retries[fl_test_slot(4)], 1);
+	fx_close(f);
+}
+
+/* At detach every episode ends, idle or not. */
+static void test_sweep_all_at_detach(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+
+	reported_loop(f, 901, 0x7f0000002000ULL);
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 901, T0 + 5 * MS, 1), 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_DETACH);
+	assert_int_equal(f->reps[f->nrep - 1].duration_ns, 5 * MS);
+	fx_close(f);
+}
+
+/*
+ * The ENDED race, provoked deterministically: a probe has looked the
+ * episode up, then the sweep's delete wins, then the probe closes it.  The
+ * probe must neither report ENDED a second time nor count the episode
+ * again.  (Before, BPF reported and then deleted, user space deleted and
+ * then reported: both reported.)
+ */
+static void test_lost_delete_reports_nothing(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	struct fl_stats before, after;
+
+	reported_loop(f, 902, 0x7f0000003000ULL);
+	get_stats(f, &before);
+	assert_int_equal(run_ret(f, FL_TEST_LOST_END, FL_SIG_OWNER_SEARCH_IOCTL, 902,
+				 T0 + 6 * MS, 0), 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 0);
+	get_stats(f, &after);
+	assert_int_equal(after.ended[FL_END_OWNER_RETURN], before.ended[FL_END_OWNER_RETURN]);
+	assert_int_equal(after.sum_retries, before.sum_retries);
+	assert_int_equal(after.cnt[FL_CNT_REPORTS], before.cnt[FL_CNT_REPORTS]);
+	fx_close(f);
 }
 
 /* Faults walking up a buffer page by page are progress, never retries. */
@@ -669,6 +768,9 @@ static void test_coarse_clock(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sweep_ends_idle_once),
+		cmocka_unit_test(test_sweep_all_at_detach),
+		cmocka_unit_test(test_lost_delete_reports_nothing),
 		cmocka_unit_test(test_progress_is_not_retry),
 		cmocka_unit_test(test_downward_progress),
 		cmocka_unit_test(test_threshold_and_ongoing),

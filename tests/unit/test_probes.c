@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The probe table against the BPF object it drives (opened, not loaded). */
+#include <pthread.h>
 #include <setjmp.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -163,6 +165,57 @@ static void test_has_addr(void **state)
 #endif
 }
 
+struct rows_reader {
+	struct fl_probe_set *set;
+	struct fl_probe_row rows[2];
+	int n;
+	volatile int done;
+};
+
+static void *read_rows(void *p)
+{
+	struct rows_reader *r = p;
+
+	r->n = fl_probes_rows(r->set, r->rows, 2);
+	r->done = 1;
+	return NULL;
+}
+
+/*
+ * The HTTP race, provoked deterministically: held probes are being armed
+ * (the set's lock held, a probe half written: attached, no impl yet)
+ * while a scrape reads the set.  The reader must wait for the whole
+ * update; it used to read status and impl unlocked, and dereference the
+ * NULL impl.
+ */
+static void test_rows_wait_for_arming(void **state)
+{
+	const struct fl_impl *impl = &fl_probe_defs[0].cand[0].impl[0];
+	struct fl_probe probes[1] = {};
+	struct fl_probe_set set = { .probes = probes, .n = 1 };
+	struct rows_reader r = { .set = &set };
+	pthread_t th;
+
+	probes[0].def = &fl_probe_defs[0];
+	probes[0].status = FL_ST_HELD;
+	pthread_mutex_init(&set.lock, NULL);
+	pthread_mutex_lock(&set.lock);
+	probes[0].status = FL_ST_ATTACHED;
+	assert_int_equal(pthread_create(&th, NULL, read_rows, &r), 0);
+	usleep(100 * 1000);
+	assert_false(r.done);		/* waits while the probe is half written */
+	probes[0].impl = impl;
+	snprintf(probes[0].sym, sizeof(probes[0].sym), "%s", "fault_in_readable");
+	pthread_mutex_unlock(&set.lock);
+	pthread_join(th, NULL);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.rows[0].status, FL_ST_ATTACHED);
+	assert_string_equal(r.rows[0].mode, fl_mode_name(impl));
+	assert_string_equal(r.rows[0].sym, "fault_in_readable");
+	assert_ptr_equal(r.rows[0].prog[1], impl->exit);
+	pthread_mutex_destroy(&set.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_mode_order),
 		cmocka_unit_test(test_missing_excludes_other_arch),
 		cmocka_unit_test(test_has_addr),
+		cmocka_unit_test(test_rows_wait_for_arming),
 	};
 
 	return cmocka_run_group_tests_name("probes", tests, NULL, NULL);
