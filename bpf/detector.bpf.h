@@ -26,9 +26,9 @@ const volatile bool filter_cg = false;
 const volatile __u32 threshold = 64;
 /* An episode is a loop only once it has also lasted this long: a live-lock
  * never ends, while a contended copy can retry thousands of times and then
- * complete (measured under qemu TCG: 1,821 retries in one pwrite() on 6.1,
- * 12,493 in one btrfs search ioctl lasting 414 ms on 6.12).  The loader
- * sets it (--min-duration, default 1s); 0 reports on retries alone. */
+ * complete (README, "Choosing the threshold", has the maxima measured
+ * under qemu TCG).  The loader sets it (--min-duration); 0 reports on
+ * retries alone. */
 const volatile __u64 min_duration_ns = 0;
 const volatile __u64 gap_ns = 1000000000ULL;
 const volatile __u64 ongoing_ns = 1000000000ULL;
@@ -37,8 +37,8 @@ const volatile __u64 addr_mask = ~0ULL;
 /*
  * The coarse clock of the per-CPU slot: ns per jiffy (the loader finds
  * HZ), so a slot event reads bpf_jiffies64(), which the verifier inlines,
- * instead of bpf_ktime_get_ns(), which cost 48-75 ns per event on the
- * benchmark host (BENCHMARKS.md).  0: HZ unknown, the slot uses ns.
+ * instead of bpf_ktime_get_ns(), a helper call and the largest single
+ * step of the slot's cost (BENCHMARKS.md).  0: HZ unknown, the slot uses ns.
  * gap_j is gap_ns in that clock.
  */
 const volatile __u64 jiffy_ns = 0;

@@ -352,8 +352,8 @@ int BPF_KPROBE(fl_fixup_exception__kprobe)
  * Set by the loader when exceptions:page_fault_kernel is attached too: it
  * sees every kernel fault handle_mm_fault() sees, earlier and with
  * pagefault_disabled, so a second detector run for the same fault at the
- * same address adds nothing (1.01 runs per kernel fault in the 6.1 and
- * 6.12 guests, BENCHMARKS.md).  handle_mm_fault then only counts.
+ * same address adds nothing but a second detector run per fault
+ * (BENCHMARKS.md).  handle_mm_fault then only counts.
  */
 volatile __u32 mm_fault_count_only = 0;
 

@@ -52,9 +52,9 @@ static __always_inline __u64 fl_task_id(struct task_struct *t)
  *   write()s of one buffer must not merge into one endless episode where
  *   no owner probe attaches;
  * - task->nvcsw counts voluntary sleeps: a task that blocked (wait4, I/O)
- *   has left whatever loop it was in.  Measured on 6.18: bash forking in a
- *   loop re-faults its COW'd stack in copy_fpstate_to_sigframe() at each
- *   SIGCHLD, 64 "retries" in 22 ms across wait4() calls without it.  A
+ *   has left whatever loop it was in: bash forking in a loop re-faults
+ *   its COW'd stack in copy_fpstate_to_sigframe() at each SIGCHLD, and
+ *   without this those faults add up to "retries" across wait4() calls.  A
  *   live-lock spins without sleeping (preemption counts in nivcsw, not
  *   here), so it stays one episode.
  * And se.nr_migrations (set_task_cpu(), every kernel): the per-CPU slot

@@ -49,11 +49,11 @@ static void print_probes(const struct daemon *d)
 	struct jw w;
 
 	if (!d->cfg.json) {
-		fl_probes_print_table(&d->s.set, stdout);
+		fl_report_probes(&d->s.set, stdout);
 		return;
 	}
 	jw_init(&w, stdout);
-	fl_probes_print_json(&d->s.set, &w);
+	fl_report_probes_json(&d->s.set, &w);
 	fputc('\n', stdout);
 }
 
@@ -66,7 +66,7 @@ static void banner(const struct daemon *d)
 		(unsigned long long)(c->min_duration_ns / 1000000),
 		(unsigned long long)(c->gap_ns / 1000000), fl_mode_sel_name(c->mode),
 		fl_probes_missing(&d->s.set) ? "; some signals missing:" : "");
-	fl_probes_print_summary(&d->s.set, stderr);
+	fl_report_probe_summary(&d->s.set, stderr);
 	if (d->http)
 		fprintf(stderr, "faultloop: metrics on http://%s%s/metrics\n",
 			strchr(c->metrics, ':') ? "" : "127.0.0.1:", c->metrics);
@@ -233,7 +233,7 @@ static int run(struct daemon *d)
 		if (d->s.set.hold && !fl_stuckwatch_count(&d->stuck)) {
 			fprintf(stderr, "faultloop: no task is stuck in the kernel any more: %d held probes armed\n",
 				fl_session_arm(&d->s, NULL));
-			fl_probes_print_summary(&d->s.set, stderr);
+			fl_report_probe_summary(&d->s.set, stderr);
 			err = drop_privs_once(d);
 		}
 		if (d->cfg.duration_ns && now - start_ns >= d->cfg.duration_ns)

@@ -172,12 +172,12 @@ static void per_signal(FILE *out, bool om, const char *name, const char *help,
 	}
 }
 
-void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
-		       struct fl_user_stats *u)
+static void render_events(FILE *out, bool om, const struct fl_metrics_snapshot *s,
+			  struct fl_user_stats *u)
 {
 	const struct fl_stats *b = &s->bpf;
-	int i;
 
+	(void)u;
 	per_signal(out, om, "faultloop_events_total",
 		   "Events seen per signal and the attach mode of its probe.",
 		   s, b->events, 0, true);
@@ -194,6 +194,13 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 	       "Retries counted: an episode's retry maximum grew by one.", b->cnt[FL_CNT_RETRIES]);
 	scalar(out, om, "faultloop_episodes_total", M_COUNTER,
 	       "Episodes opened (per task runs of fault-in/uaccess events).", b->cnt[FL_CNT_EPISODES]);
+}
+
+static void render_loops(FILE *out, bool om, const struct fl_metrics_snapshot *s,
+			  struct fl_user_stats *u)
+{
+	const struct fl_stats *b = &s->bpf;
+	int i;
 
 	family(out, om, "faultloop_loops_detected_total", M_COUNTER,
 	       "Episodes whose retries reached the threshold, by signal, loop owner and comm (16 comms, then \"other\").");
@@ -227,7 +234,15 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 		fprintf(out, "faultloop_episodes_ended_total{reason=\"%s\"} %llu\n",
 			fl_end_reason_name(i), (unsigned long long)b->ended[i]);
 	pthread_mutex_unlock(&u->lock);
+}
 
+static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *s,
+			  struct fl_user_stats *u)
+{
+	const struct fl_stats *b = &s->bpf;
+	int i;
+
+	(void)u;
 	scalar(out, om, "faultloop_reports_lost_total", M_COUNTER,
 	       "Reports dropped because the ring buffer was full.", b->cnt[FL_CNT_REPORTS_LOST]);
 	scalar(out, om, "faultloop_events_filtered_total", M_COUNTER,
@@ -255,7 +270,14 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 		else
 			fprintf(out, "\",syscall=\"unknown\"} %.3f\n", t->on_cpu_ns / 1e9);
 	}
+}
 
+static void render_probes(FILE *out, bool om, const struct fl_metrics_snapshot *s,
+			  struct fl_user_stats *u)
+{
+	int i;
+
+	(void)u;
 	family(out, om, "faultloop_probe_info", M_INFO,
 	       "One series per probe: the symbol and mode attached, or why not (status).");
 	for (i = 0; i < s->nprobes; i++) {
@@ -280,7 +302,11 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 			fprintf(out, "faultloop_bpf_prog_run_seconds_total{program=\"%s\"} %.9f\n",
 				s->progs[i].name, s->progs[i].run_time_ns / 1e9);
 	}
+}
 
+static void render_self(FILE *out, bool om, const struct fl_metrics_snapshot *s,
+			  struct fl_user_stats *u)
+{
 	family(out, om, "faultloop_scrapes_total", M_COUNTER,
 	       "Scrapes of this endpoint before this one, by result.");
 	pthread_mutex_lock(&u->lock);
@@ -293,7 +319,16 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 	fprintf(out, "faultloop_build_info{version=\"");
 	esc(out, s->version ? s->version : "unknown");
 	fprintf(out, "\"} 1\n");
+}
+
+void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
+		       struct fl_user_stats *u)
+{
+	render_events(out, om, s, u);
+	render_loops(out, om, s, u);
+	render_health(out, om, s, u);
+	render_probes(out, om, s, u);
+	render_self(out, om, s, u);
 	if (om)
 		fputs("# EOF\n", out);
 }
-

@@ -117,6 +117,8 @@ const char *fl_mode_sel_name(enum fl_mode_sel sel);
 const char *fl_status_name(enum fl_status st);
 int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out);
 bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_mode m);
+/* tp_btf, raw_tp and tracepoint: no kernel text patched, always allowed. */
+bool fl_mode_is_tp(enum fl_mode m);
 
 /* libbpf's messages go through one callback, installed once: -v shows
  * info, -vv debug.  Trials and attaches expect refusals and summarise
@@ -177,10 +179,5 @@ struct fl_probe_row {
 };
 /* Fills rows[] (set->n of them); returns how many. */
 int fl_probes_rows(struct fl_probe_set *set, struct fl_probe_row *rows, int max);
-
-void fl_probes_print_table(const struct fl_probe_set *set, FILE *out);
-void fl_probes_print_json(const struct fl_probe_set *set, struct jw *w);
-/* One line: which kinds of signals are there and which are missing. */
-void fl_probes_print_summary(const struct fl_probe_set *set, FILE *out);
 
 #endif

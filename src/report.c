@@ -298,3 +298,89 @@ void fl_report_print_summary(FILE *out, const struct fl_stats *s, uint64_t sweep
 				(unsigned long long)s->events[i],
 				(unsigned long long)s->failures[i]);
 }
+
+/* ---- the probes: --probes, and the start-up summary ---------------------- */
+
+void fl_report_probes(const struct fl_probe_set *set, FILE *out)
+{
+	int i;
+
+	fprintf(out, "%-26s %-12s %-11s %-36s %-16s %s\n", "SIGNAL", "KIND",
+		"STATUS", "SYMBOL", "MODE", "WHY NOT / TRIED");
+	for (i = 0; i < set->n; i++) {
+		const struct fl_probe *p = &set->probes[i];
+		bool ok = p->status == FL_ST_ATTACHED;
+
+		fprintf(out, "%-26s %-12s %-11s %-36s %-16s %s\n", p->def->name,
+			fl_kind_name(fl_sig_kind(p->def->sig)), fl_status_name(p->status),
+			ok ? p->sym : p->def->cand[0].sym,
+			ok ? fl_mode_name(p->impl) : "-",
+			ok ? (p->reason[0] ? p->reason : "") : p->reason);
+	}
+}
+
+void fl_report_probes_json(const struct fl_probe_set *set, struct jw *w)
+{
+	int i, c;
+
+	jw_array_start(w);
+	for (i = 0; i < set->n; i++) {
+		const struct fl_probe *p = &set->probes[i];
+		bool ok = p->status == FL_ST_ATTACHED;
+
+		jw_object_start(w);
+		jw_kv_string(w, "signal", p->def->name);
+		jw_kv_string(w, "kind", fl_kind_name(fl_sig_kind(p->def->sig)));
+		jw_kv_string(w, "status", fl_status_name(p->status));
+		jw_kv_bool(w, "attached", ok);
+		jw_name(w, "symbol");
+		jw_string(w, ok ? p->sym : NULL);
+		jw_name(w, "mode");
+		jw_string(w, ok ? fl_mode_name(p->impl) : NULL);
+		jw_kv_string(w, "reason", p->reason);
+		jw_name(w, "candidates");
+		jw_array_start(w);
+		for (c = 0; c < FL_MAX_CANDS && p->def->cand[c].sym; c++)
+			jw_string(w, p->def->cand[c].sym);
+		jw_array_end(w);
+		jw_kv_string(w, "since", p->def->since);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}
+
+void fl_report_probe_summary(const struct fl_probe_set *set, FILE *out)
+{
+	static const enum fl_kind kinds[] = { FL_K_FAULTIN, FL_K_COPY, FL_K_FAULT, FL_K_OWNER };
+	size_t k;
+	int i;
+
+	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
+		int have = 0, total = 0;
+
+		fprintf(out, "  %-9s", fl_kind_name(kinds[k]));
+		for (i = 0; i < set->n; i++) {
+			const struct fl_probe *p = &set->probes[i];
+
+			if (fl_sig_kind(p->def->sig) != kinds[k] || p->status == FL_ST_OTHER_ARCH)
+				continue;
+			total++;
+			if (p->status == FL_ST_ATTACHED) {
+				have++;
+				fprintf(out, " +%s(%s)", p->def->name, fl_mode_name(p->impl));
+			}
+		}
+		fprintf(out, "  [%d/%d]", have, total);
+		if (have < total) {
+			fprintf(out, " missing:");
+			for (i = 0; i < set->n; i++) {
+				const struct fl_probe *p = &set->probes[i];
+
+				if (fl_sig_kind(p->def->sig) == kinds[k] && p->status != FL_ST_ATTACHED &&
+				    p->status != FL_ST_OTHER_ARCH)
+					fprintf(out, " %s", p->def->name);
+			}
+		}
+		fputc('\n', out);
+	}
+}

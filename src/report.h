@@ -36,6 +36,14 @@ struct fl_stuck_task;
 void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_task *t,
 			   bool ended, uint64_t now_mono_ns);
 
+struct fl_probe_set;
+struct jw;
+/* --probes: one row per probe, attached or why not. */
+void fl_report_probes(const struct fl_probe_set *set, FILE *out);
+void fl_report_probes_json(const struct fl_probe_set *set, struct jw *w);
+/* One line per kind: which signals are there and which are missing. */
+void fl_report_probe_summary(const struct fl_probe_set *set, FILE *out);
+
 /* The exit summary: what BPF counted, and what was lost. */
 void fl_report_print_summary(FILE *out, const struct fl_stats *s, uint64_t sweep_errors,
 			     int verbose);

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "faultloop.skel.h"
 #include "probes.h"
+#include "report.h"
 
 static bool table_uses(const char *prog)
 {
@@ -142,7 +143,7 @@ static void test_missing_excludes_other_arch(void **state)
 	probes[2].status = FL_ST_OTHER_ARCH;
 	assert_int_equal(fl_probes_missing(&set), 0);
 	f = open_memstream(&buf, &len);
-	fl_probes_print_summary(&set, f);
+	fl_report_probe_summary(&set, f);
 	fclose(f);
 	assert_null(strstr(buf, "missing"));
 	free(buf);
