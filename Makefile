@@ -26,7 +26,7 @@ endif
 
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -D_FORTIFY_SOURCE=2 -DFAULTLOOP_VERSION='"$(VERSION)"'
+	  -D_FORTIFY_SOURCE=2 -DFAULTLOOP_VERSION='"$(VERSION)"' $(WERROR)
 INCLUDES := -I$(OUTPUT) -Iinclude -Isrc
 LIBS := $(if $(STATIC),-static) \
 	$(shell $(PKG_CONFIG) --libs $(if $(STATIC),--static) libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lz
@@ -34,7 +34,7 @@ LIBS := $(if $(STATIC),-static) \
 # clang -target bpf does not search the host's multiarch include dirs
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function $(BPF_WERROR) \
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function $(WERROR) \
 	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
 
 # every stage but main.c: the unit tests link them too
@@ -160,8 +160,8 @@ $(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c $(OUTPUT)/detect_test.skel.
 # dir (so a warning-free build is not mistaken for a cached one), then the
 # unit tests, none of which needs root
 check:
-	$(Q)$(MAKE) OUTPUT=.output/check-$(ARCH) CFLAGS='$(CFLAGS) -Werror' \
-		BPF_WERROR=-Werror all .output/check-$(ARCH)/tests/detect_test unit-test
+	$(Q)$(MAKE) OUTPUT=.output/check-$(ARCH) WERROR=-Werror \
+		all .output/check-$(ARCH)/tests/detect_test unit-test
 
 unit-test: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do $$t; done
