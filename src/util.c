@@ -6,24 +6,35 @@
 #include <time.h>
 #include "util.h"
 
+/*
+ * The leading decimal digits of s into *v, *end after them.  Rejects "",
+ * "-1", "+3", " 3" (strtoull would accept them) with why_not; decimal
+ * only: base 0 read "010" as 8 and took "0x10".
+ */
+static int leading_u64(const char *s, unsigned long long *v, char **end,
+		       const char *why_not, const char **err)
+{
+	if (!s || !isdigit((unsigned char)*s)) {
+		*err = why_not;
+		return -EINVAL;
+	}
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	if (errno == ERANGE) {
+		*err = "too large";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	      const char **err)
 {
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || !isdigit((unsigned char)*s)) {
-		/* rejects "", "-1", "+3", " 3": strtoull would accept them */
-		*err = "not a non-negative integer";
+	if (leading_u64(s, &v, &end, "not a non-negative integer", err))
 		return -EINVAL;
-	}
-	errno = 0;
-	/* decimal only: base 0 read "010" as 8 and took "0x10" */
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE) {
-		*err = "too large";
-		return -EINVAL;
-	}
 	if (*end) {
 		*err = "not a non-negative integer";
 		return -EINVAL;
@@ -56,16 +67,8 @@ int parse_duration_ns(const char *s, uint64_t default_unit_ns, uint64_t min_ns,
 	char *end;
 	size_t i;
 
-	if (!s || !isdigit((unsigned char)*s)) {
-		*err = "not a duration (e.g. 500ms, 2s, 1m)";
+	if (leading_u64(s, &v, &end, "not a duration (e.g. 500ms, 2s, 1m)", err))
 		return -EINVAL;
-	}
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE) {
-		*err = "too large";
-		return -EINVAL;
-	}
 	if (*end) {
 		for (i = 0; i < ARRAY_SIZE(units); i++)
 			if (!strcmp(end, units[i].suffix))
