@@ -239,20 +239,22 @@ static __always_inline void fl_submit(struct fl_stats *st, struct fl_report *r)
 }
 
 /*
- * An episode in the hash ends: its ENDED report (if it had crossed) and
- * its accounting happen only if this side's delete succeeds.  The idle
+ * An episode in map (the episodes hash, or the stall sampler's) ends: its
+ * ENDED report (if it had crossed) and its accounting happen only if this
+ * side's delete succeeds; *live counts the map's elements.  The idle
  * sweep (fl_sweep_one, run by user space) races with the probes; whoever
  * deletes the element owns the end, so an episode is reported ended once.
  * Returns whether this side ended it.
  */
-static __always_inline bool fl_ep_close(void *ctx, struct fl_stats *st,
-					struct fl_episode *ep, __u32 tid,
-					__u8 reason, __u32 owner, __s64 ret,
-					bool has_ret, __u64 now)
+static __always_inline bool fl_map_close(void *ctx, struct fl_stats *st,
+					 void *map, __u64 *live,
+					 struct fl_episode *ep, __u32 tid,
+					 __u8 reason, __u32 owner, __s64 ret,
+					 bool has_ret, __u64 now)
 {
 	/* A loop that went quiet ended at its last event, not when we noticed. */
-	__u64 end = (reason == FL_END_GAP || reason == FL_END_SYSCALL) ?
-		    ep->last_ns : now;
+	__u64 end = (reason == FL_END_GAP || reason == FL_END_SYSCALL ||
+		     reason == FL_END_PROGRESS) ? ep->last_ns : now;
 	__u64 dur = end - ep->start_ns, retries = ep->retries;
 	struct fl_report *r = NULL;
 
@@ -265,12 +267,12 @@ static __always_inline bool fl_ep_close(void *ctx, struct fl_stats *st,
 		r = fl_report(ctx, st, ep, FL_REPORT_ENDED, owner, reason, now, end);
 	}
 	/* another CPU may reuse ep once it is deleted: only locals below */
-	if (bpf_map_delete_elem(&episodes, &tid)) {
+	if (bpf_map_delete_elem(map, &tid)) {
 		if (r)
 			bpf_ringbuf_discard(r, 0);
 		return false;
 	}
-	__sync_fetch_and_add(&nr_promoted, -1);
+	__sync_fetch_and_add(live, -1);
 	if (reason < FL_END__MAX)
 		st->ended[reason]++;
 	st->hist_retries[fl_slot(retries)]++;
@@ -280,6 +282,15 @@ static __always_inline bool fl_ep_close(void *ctx, struct fl_stats *st,
 	if (r)
 		fl_submit(st, r);
 	return true;
+}
+
+static __always_inline bool fl_ep_close(void *ctx, struct fl_stats *st,
+					struct fl_episode *ep, __u32 tid,
+					__u8 reason, __u32 owner, __s64 ret,
+					bool has_ret, __u64 now)
+{
+	return fl_map_close(ctx, st, &episodes, &nr_promoted, ep, tid, reason,
+			    owner, ret, has_ret, now);
 }
 
 /* sig's covered range [lo[sig], hi[sig]] takes ua in (see struct

@@ -6,7 +6,7 @@
  * running kernel actually lets it attach, and loads only those programs.
  * Section names carry a default target; the loader retargets them.
  */
-#include "probe.bpf.h"
+#include "stall.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -461,22 +461,58 @@ OWNER_KRET(fuse_perform_write, FL_SIG_OWNER_FUSE_PERFORM_WRITE)
 
 /* ---- task exit ------------------------------------------------------------- */
 
+static __always_inline int fl_task_gone(void *ctx)
+{
+	fl_stall_exit(ctx, (__u32)bpf_get_current_pid_tgid());
+	return fl_probe_end(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(fl_task_exit__tp_btf)
 {
-	return fl_probe_end(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
+	return fl_task_gone(ctx);
 }
 
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(fl_task_exit__raw_tp)
 {
-	return fl_probe_end(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
+	return fl_task_gone(ctx);
 }
 
 SEC("tracepoint/sched/sched_process_exit")
 int fl_task_exit__tp(void *args)
 {
-	return fl_probe_end(args, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
+	return fl_task_gone(args);
+}
+
+/* ---- the stall sampler: a software cpu-clock event on every CPU ---------------- */
+
+SEC("perf_event")
+int fl_stall__perf(struct bpf_perf_event_data *ctx)
+{
+	__u64 ips[FL_MAX_STACK];
+	struct task_struct *t;
+	struct fl_stats *st;
+	__u64 id, flags;
+	long n;
+
+	if (!stall_ns)
+		return 0;
+	t = fl_current();
+	id = fl_task_id(t);
+	if (!(__u32)id)
+		return 0;	/* the idle task */
+	flags = FL_HAVE_TASK_BTF ? t->flags : BPF_CORE_READ(t, flags);
+	if (flags & FL_PF_KTHREAD)
+		return 0;
+	st = fl_stats();
+	if (!st || !fl_pass(st, id))
+		return 0;
+	/* no kernel frames when the sample interrupted user mode */
+	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
+	fl_stall_sample(ctx, st, t, id, ips, n > 0 ? (int)((__u64)n >> 3) : 0,
+			bpf_ktime_get_ns());
+	return 0;
 }
 
 /* ---- stuck tasks: what /proc cannot say about a running thread ------------- */
@@ -546,10 +582,12 @@ int fl_task_iter(struct bpf_iter__task *ctx)
 /* ---- the idle sweep ---------------------------------------------------------- */
 
 /* Run by user space with BPF_PROG_TEST_RUN (5.10, 1b4d60ec162f), never
- * attached: args[0] tid, args[1] all (detach).  Returns 1 when it ended
- * the episode. */
+ * attached: args[0] tid, args[1] all (detach), args[2] 1: the stall
+ * sampler's map, 0: the episodes hash.  Returns 1 when it ended one. */
 SEC("raw_tp")
 int fl_sweep(struct bpf_raw_tracepoint_args *ctx)
 {
+	if (ctx->args[2])
+		return fl_stall_sweep_one(ctx, (__u32)ctx->args[0], ctx->args[1], 0);
 	return fl_sweep_one(ctx, (__u32)ctx->args[0], ctx->args[1], 0);
 }

@@ -51,6 +51,9 @@ enum fl_signal {
 	FL_SIG_OWNER_FUSE_PERFORM_WRITE,
 	/* housekeeping */
 	FL_SIG_TASK_EXIT,
+	/* a task sampled on its CPU inside one kernel fault or GUP call that
+	 * makes no progress (the stall sampler, fl_stall in bpf/) */
+	FL_SIG_FAULT_STALL,
 	FL_SIG__MAX,
 };
 
@@ -71,6 +74,8 @@ enum fl_end_reason {
 	FL_END_DETACH,		/* faultloop stopped while the loop was active */
 	FL_END_LEFT_CPU,	/* the task left its CPU (switched out, migrated)
 				 * before any retry: see struct fl_cur */
+	FL_END_PROGRESS,	/* a stalled fault completed, or the task slept
+				 * or returned to user space */
 	FL_END__MAX,
 };
 
@@ -137,6 +142,7 @@ struct fl_episode {
 	__u32 pad2;
 	__s64 owner_ret;
 	char comm[FL_COMM_LEN];
+	__u64 oncpu_ns;		/* stall sampler: the task's CPU time when opened */
 };
 
 /*
@@ -191,6 +197,10 @@ struct fl_report {
 	__u32 pad2;
 	__u64 stack[FL_MAX_STACK];
 };
+
+/* The stall sampler's code ranges: kernel text whose presence in a sampled
+ * stack means "inside a fault or a GUP call" (see bpf/stall.bpf.h). */
+#define FL_STALL_RANGES	12
 
 /*
  * One running user thread from the task iterator (fl_task_iter): what /proc

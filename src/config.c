@@ -24,6 +24,9 @@
 #define DEFAULT_INTERVAL_NS	(1000ULL * 1000000ULL)
 #define DEFAULT_MAX_TASKS	4096
 #define DEFAULT_METRICS		"127.0.0.1:19477"
+/* A fault that stays on its CPU this long without completing is a loop
+ * (bpf/stall.bpf.h); a fault that waits sleeps instead. */
+#define DEFAULT_STALL_NS	(1000ULL * 1000000ULL)
 
 #define NS_PER_SEC	1000000000ULL
 #define NS_PER_MS	1000000ULL
@@ -50,6 +53,7 @@ static const char doc[] =
 "    faultloop --mode kprobe -d 60 # kprobes for functions, stop after 60 s\n"
 "    faultloop --metrics :19477    # metrics on every address (default: loopback)\n"
 "    faultloop --metrics off --json\n"
+"    faultloop --stall 500ms       # report a fault stuck on its CPU for 0.5 s\n"
 "\n"
 "EXIT STATUS:\n"
 "    0  stopped by SIGINT/SIGTERM or --duration, or --probes printed\n"
@@ -62,6 +66,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_METRICS,
 	OPT_BPF_STATS,
+	OPT_STALL,
 };
 
 static const struct argp_option opts[] = {
@@ -72,6 +77,7 @@ static const struct argp_option opts[] = {
 	{ "gap", 'g', "DURATION", 0, "Idle gap that ends an episode (default 1s; units ns us ms s m h)", 0 },
 	{ "metrics", OPT_METRICS, "[ADDR:]PORT|off", 0, "Serve Prometheus metrics on GET /metrics (default " DEFAULT_METRICS ")", 0 },
 	{ "bpf-stats", OPT_BPF_STATS, NULL, 0, "Enable the kernel's BPF run-time stats and export them (costs a little per event)", 0 },
+	{ "stall", OPT_STALL, "DURATION|off", 0, "A task on its CPU inside one fault or GUP call this long, with no fault completed, is a loop (default 1s; sampled at 10 Hz; off: no sampler)", 0 },
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
 	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
@@ -106,6 +112,9 @@ static const struct {
 	  "must be at least 10ms", offsetof(struct fl_config, interval_ns) },
 	{ 'd', "--duration", NS_PER_SEC, NS_PER_MS, 365ULL * 86400 * NS_PER_SEC, NULL,
 	  offsetof(struct fl_config, duration_ns) },
+	/* two samples at least: one sample cannot tell a stall from a fault */
+	{ OPT_STALL, "--stall", NS_PER_SEC, 200 * NS_PER_MS, 3600 * NS_PER_SEC,
+	  "must be at least 200ms (two samples)", offsetof(struct fl_config, stall_ns) },
 };
 
 /* Integer flags. */
@@ -156,6 +165,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	unsigned int len;
 	const char *why;
 
+	if (key == OPT_STALL && !strcmp(arg, "off")) {
+		cfg->stall_ns = 0;
+		return 0;
+	}
 	if (parse_number(cfg, key, arg, state))
 		return 0;
 	switch (key) {
@@ -217,6 +230,7 @@ void fl_config_parse(struct fl_config *cfg, int argc, char **argv)
 		.max_tasks = DEFAULT_MAX_TASKS,
 		.mode = FL_SEL_AUTO,
 		.metrics = DEFAULT_METRICS,
+		.stall_ns = DEFAULT_STALL_NS,
 	};
 	/* unknown flags and missing values: argp_error() exits with this */
 	argp_err_exit_status = FL_EXIT_USAGE;

@@ -20,6 +20,7 @@ struct fl_config {
 	uint64_t gap_ns;
 	uint64_t interval_ns;		/* ONGOING rate limit */
 	uint64_t duration_ns;		/* 0: until a signal */
+	uint64_t stall_ns;		/* --stall: the sampler's loop length, 0 off */
 	uint32_t max_tasks;
 	enum fl_mode_sel mode;
 	bool probes;			/* --probes: report and exit */

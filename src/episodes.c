@@ -56,11 +56,12 @@ static int on_report(void *ctx, void *data, size_t len)
 }
 
 int fl_episodes_open(struct fl_episodes *e, int reports_fd, int episodes_fd,
-		     int stats_fd, int sweep_fd, uint32_t max_tasks,
+		     int stalls_fd, int stats_fd, int sweep_fd, uint32_t max_tasks,
 		     const struct fl_report_ctx *rctx, struct fl_user_stats *u)
 {
 	memset(e, 0, sizeof(*e));
 	e->episodes_fd = episodes_fd;
+	e->stalls_fd = stalls_fd;
 	e->stats_fd = stats_fd;
 	e->sweep_fd = sweep_fd;
 	e->max_tasks = max_tasks;
@@ -98,14 +99,15 @@ static uint32_t episode_keys(int fd, uint32_t *keys, uint32_t max)
 	return n;
 }
 
-/* BPF decides and closes (fl_sweep_one): the gap test against the
- * task's last event and the delete that owns the end are one step there. */
-void fl_episodes_sweep(struct fl_episodes *e, bool all)
+/* BPF decides and closes (fl_sweep_one, fl_stall_sweep_one): the gap test
+ * against the task's last event and the delete that owns the end are one
+ * step there.  stalls: the sampler's map, else the episodes hash. */
+static void sweep_map(struct fl_episodes *e, int fd, bool stalls, bool all)
 {
-	uint32_t n = episode_keys(e->episodes_fd, e->keys, e->max_tasks), i;
+	uint32_t n = episode_keys(fd, e->keys, e->max_tasks), i;
 
 	for (i = 0; i < n; i++) {
-		uint64_t args[2] = { e->keys[i], all };
+		uint64_t args[3] = { e->keys[i], all, stalls };
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args,
 			    .ctx_size_in = sizeof(args));
 
@@ -114,6 +116,13 @@ void fl_episodes_sweep(struct fl_episodes *e, bool all)
 		else if (opts.retval == 1)
 			e->swept++;
 	}
+}
+
+void fl_episodes_sweep(struct fl_episodes *e, bool all)
+{
+	sweep_map(e, e->episodes_fd, false, all);
+	if (e->stalls_fd >= 0)
+		sweep_map(e, e->stalls_fd, true, all);
 }
 
 void fl_episodes_close(struct fl_episodes *e)

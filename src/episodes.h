@@ -24,7 +24,7 @@ struct fl_open_loop {
 };
 
 struct fl_episodes {
-	int episodes_fd, stats_fd, sweep_fd;
+	int episodes_fd, stalls_fd, stats_fd, sweep_fd;
 	uint32_t max_tasks;
 	uint32_t *keys;			/* max_tasks, for the sweep's walk */
 	struct ring_buffer *rb;
@@ -38,7 +38,7 @@ struct fl_episodes {
 };
 
 int fl_episodes_open(struct fl_episodes *e, int reports_fd, int episodes_fd,
-		     int stats_fd, int sweep_fd, uint32_t max_tasks,
+		     int stalls_fd, int stats_fd, int sweep_fd, uint32_t max_tasks,
 		     const struct fl_report_ctx *rctx, struct fl_user_stats *u);
 /* Wait up to timeout_ms for reports and handle them; < 0 on error
  * (-EINTR when a signal came). */
@@ -52,8 +52,9 @@ void fl_episodes_close(struct fl_episodes *e);
 /* Handle one report as received from BPF (exposed for the tests). */
 void fl_episodes_handle(struct fl_episodes *e, const struct fl_report *r);
 
-/* Episodes over the threshold now (any thread). */
-int fl_episodes_active(int episodes_fd, uint32_t max_tasks, uint64_t *n);
+/* Episodes (of the detector and the stall sampler) over the threshold
+ * now, in the map fd of max entries (any thread). */
+int fl_episodes_active(int fd, uint32_t max, uint64_t *n);
 /* The per-CPU counters summed (any thread). */
 int fl_stats_read(int stats_fd, struct fl_stats *sum);
 

@@ -207,3 +207,21 @@ const char *ksyms__base_name(const char *name, char *buf, size_t len)
 	buf[n] = 0;
 	return buf;
 }
+
+int ksyms__range(const struct ksyms *ks, const char *name, uint64_t *start, uint64_t *end)
+{
+	const struct ksym *k = ksyms__get(ks, name);
+	size_t i;
+
+	if (!k || !k->addr || !is_text(k->type))
+		return -ENOENT;
+	/* sorted by address: the end is the next symbol at a higher address */
+	for (i = k - ks->syms + 1; i < ks->n; i++) {
+		if (ks->syms[i].addr > k->addr) {
+			*start = k->addr;
+			*end = ks->syms[i].addr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

@@ -34,6 +34,9 @@ const struct ksym *ksyms__get(const struct ksyms *ks, const char *name);
  */
 const struct ksym *ksyms__find_attachable(const struct ksyms *ks,
 					  const char *name);
+/* [start, end) of text symbol name, end being the next symbol's
+ * address; -ENOENT if it is absent, hidden or last. */
+int ksyms__range(const struct ksyms *ks, const char *name, uint64_t *start, uint64_t *end);
 /* Strip a clone suffix: "copy_to_sk.isra.0" -> "copy_to_sk" into buf. */
 const char *ksyms__base_name(const char *name, char *buf, size_t len);
 

@@ -80,12 +80,16 @@ static int render_metrics(void *ctx, FILE *out, bool openmetrics)
 	struct fl_probe_row rows[64];
 	struct fl_prog_stat progs[64];
 	struct fl_session_fds fds;
+	uint64_t stalled = 0;
 	int err;
 
 	fl_session_fds(&d->s, &fds);
 	err = fl_stats_read(fds.stats, &snap.bpf);
 	if (!err)
 		err = fl_episodes_active(fds.episodes, d->cfg.max_tasks, &snap.loops_active);
+	if (!err)
+		err = fl_episodes_active(fds.stalls, d->cfg.max_tasks, &stalled);
+	snap.loops_active += stalled;
 	fl_user_stats_scrape(&d->ustats, !err);
 	if (err)
 		return err;
@@ -192,8 +196,8 @@ static int start(struct daemon *d)
 		return -ENOENT;
 	}
 	fl_session_fds(&d->s, &fds);
-	err = fl_episodes_open(&d->eps, fds.reports, fds.episodes, fds.stats, fds.sweep,
-			       d->cfg.max_tasks, &d->rctx, &d->ustats);
+	err = fl_episodes_open(&d->eps, fds.reports, fds.episodes, fds.stalls, fds.stats,
+			       fds.sweep, d->cfg.max_tasks, &d->rctx, &d->ustats);
 	if (err) {
 		fprintf(stderr, "faultloop: cannot read reports: %s\n", strerror(-err));
 		return err;

@@ -98,6 +98,12 @@ const struct fl_probe_def fl_probe_defs[] = {
 				      I_FEXITN(fuse_perform_write, 4),
 				      I_KRETPROBE(fuse_perform_write) } } } },
 
+	/* loops inside one fault or GUP call, found by sampling: no function
+	 * probe needed (bpf/stall.bpf.h) */
+	{ "fault_stall", FL_SIG_FAULT_STALL, FL_ARCH_ALL,
+	  "software cpu-clock perf event, any kernel",
+	  { { "perf/cpu-clock", { { FL_MODE_PERF, P(stall) "__perf", NULL, 0 } } } } },
+
 	/* housekeeping: drop a task's episode when it exits */
 	{ "task_exit", FL_SIG_TASK_EXIT, FL_ARCH_ALL,
 	  "sched tracepoint", { CAND_TP("sched/sched_process_exit", task_exit) } },
@@ -121,6 +127,8 @@ const char *fl_mode_name(const struct fl_impl *impl)
 		return "raw_tp";
 	case FL_MODE_TRACEPOINT:
 		return "tracepoint";
+	case FL_MODE_PERF:
+		return "perf_event";
 	default:
 		return "?";
 	}
@@ -159,7 +167,8 @@ int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out)
 
 bool fl_mode_is_tp(enum fl_mode m)
 {
-	return m == FL_MODE_TP_BTF || m == FL_MODE_RAW_TP || m == FL_MODE_TRACEPOINT;
+	return m == FL_MODE_TP_BTF || m == FL_MODE_RAW_TP || m == FL_MODE_TRACEPOINT ||
+	       m == FL_MODE_PERF;
 }
 
 const char *fl_mode_sel_name(enum fl_mode_sel sel)

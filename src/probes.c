@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "ksyms.h"
@@ -189,6 +191,49 @@ static struct bpf_link *attach_one(const struct fl_impl *impl,
 	}
 }
 
+/* The stall sampler: a software cpu-clock event on each CPU, hz times a
+ * second.  CPUs that are offline are skipped; one is enough. */
+static int attach_perf(struct bpf_program *prog, unsigned int hz,
+		       struct bpf_link ***out, int *nout)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu, n = 0, err = -ENODEV;
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_period = hz ? 1000000000ULL / hz : 0,
+	};
+	struct bpf_link **links;
+
+	if (ncpu <= 0 || !hz)
+		return -EINVAL;
+	links = calloc(ncpu, sizeof(*links));
+	if (!links)
+		return -ENOMEM;
+	for (cpu = 0; cpu < ncpu; cpu++) {
+		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		links[n] = bpf_program__attach_perf_event(prog, fd);
+		if (!links[n]) {
+			err = -errno;
+			close(fd);
+			continue;
+		}
+		n++;
+	}
+	if (!n) {
+		free(links);
+		return err;
+	}
+	*out = links;
+	*nout = n;
+	return 0;
+}
+
 static int attach_impl(const struct fl_impl *impl, struct bpf_object *obj,
 		       const char *sym, struct bpf_link *links[2])
 {
@@ -311,9 +356,10 @@ static void add_try(struct fl_probe *p, const struct fl_impl *impl, const char *
 
 /* Phase 1: which candidates exist, are allowed by --mode and load. */
 static void select_one(struct fl_probe *p, struct kinfo *ki,
-		       const struct ksyms *ks, enum fl_mode_sel sel,
+		       const struct ksyms *ks, const struct fl_probe_set *set,
 		       fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
 {
+	enum fl_mode_sel sel = set->sel;
 	const struct fl_probe_def *d = p->def;
 	bool any_present = false, any_allowed = false;
 	int c, i;
@@ -345,6 +391,10 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 
 			if (!fl_mode_allowed(sel, impl->mode))
 				continue;
+			if (impl->mode == FL_MODE_PERF && !set->perf_hz) {
+				add_reason(p, "excluded by --stall off");
+				continue;
+			}
 			any_allowed = true;
 			if (impl->mode == FL_MODE_FENTRY) {
 				if (nargs < 0) {
@@ -408,8 +458,7 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 	ki.kprobe_pmu = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
 	for (i = 0; i < set->n; i++) {
 		set->probes[i].def = &fl_probe_defs[i];
-		select_one(&set->probes[i], &ki, ks, set->sel, open_obj,
-			   close_obj, ctx);
+		select_one(&set->probes[i], &ki, ks, set, open_obj, close_obj, ctx);
 		n += set->probes[i].ntries;
 	}
 	log_quiet = false;
@@ -471,8 +520,9 @@ bool fl_mode_patches_text(enum fl_mode m)
 static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 			struct bpf_object *obj)
 {
-	struct bpf_link *links[2] = {};
+	struct bpf_link *links[2] = {}, **cpu_links = NULL;
 	const struct fl_try *won = NULL;
+	int ncpu = 0;
 	enum fl_status st = p->status;
 	bool held = false;
 	int k, err;
@@ -487,7 +537,11 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 			held = true;
 			continue;	/* a tracepoint candidate may follow */
 		}
-		err = attach_impl(t->impl, obj, t->sym, links);
+		if (t->impl->mode == FL_MODE_PERF)
+			err = attach_perf(find_prog(obj, t->impl->entry), set->perf_hz,
+					  &cpu_links, &ncpu);
+		else
+			err = attach_impl(t->impl, obj, t->sym, links);
 		if (err)
 			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
 				   explain(t->impl->mode, false, err));
@@ -504,6 +558,8 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 		snprintf(p->sym, sizeof(p->sym), "%s", won->sym);
 		p->links[0] = links[0];
 		p->links[1] = links[1];
+		p->cpu_links = cpu_links;
+		p->ncpu_links = ncpu;
 	}
 	p->status = st;
 	pthread_mutex_unlock(&set->lock);
@@ -530,10 +586,17 @@ void fl_probes_detach(struct fl_probe_set *set)
 
 	pthread_mutex_lock(&set->lock);
 	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
 		for (j = 0; j < 2; j++) {
-			bpf_link__destroy(set->probes[i].links[j]);
-			set->probes[i].links[j] = NULL;
+			bpf_link__destroy(p->links[j]);
+			p->links[j] = NULL;
 		}
+		for (j = 0; j < p->ncpu_links; j++)
+			bpf_link__destroy(p->cpu_links[j]);
+		free(p->cpu_links);
+		p->cpu_links = NULL;
+		p->ncpu_links = 0;
 	}
 	pthread_mutex_unlock(&set->lock);
 }

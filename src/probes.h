@@ -25,6 +25,7 @@ enum fl_mode {
 	FL_MODE_TP_BTF,		/* BTF-typed raw tracepoint */
 	FL_MODE_RAW_TP,		/* raw tracepoint */
 	FL_MODE_TRACEPOINT,	/* classic tracepoint (needs tracefs) */
+	FL_MODE_PERF,		/* software perf event on every CPU (the stall sampler) */
 	FL_MODE__MAX,
 };
 
@@ -88,6 +89,8 @@ struct fl_probe {
 	char sym[128];			/* attached symbol as the kernel knows it */
 	char reason[512];		/* why not, per tried candidate */
 	struct bpf_link *links[2];
+	struct bpf_link **cpu_links;	/* FL_MODE_PERF: one per online CPU */
+	int ncpu_links;
 	struct fl_try tries[FL_MAX_TRIES];
 	int ntries;
 };
@@ -100,6 +103,8 @@ struct fl_probe_set {
 	 * thread reads the set while held probes are being armed. */
 	pthread_mutex_t lock;
 	enum fl_mode_sel sel;
+	/* The stall sampler's rate (FL_MODE_PERF), 0: off, the probe disabled. */
+	unsigned int perf_hz;
 	/* Non-NULL: fl_probes_attach() leaves fentry/kprobe candidates
 	 * unattached (FL_ST_HELD) for this reason; clear it and call
 	 * fl_probes_attach() again to arm them. */
@@ -117,7 +122,8 @@ const char *fl_mode_sel_name(enum fl_mode_sel sel);
 const char *fl_status_name(enum fl_status st);
 int fl_mode_sel_parse(const char *s, enum fl_mode_sel *out);
 bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_mode m);
-/* tp_btf, raw_tp and tracepoint: no kernel text patched, always allowed. */
+/* tp_btf, raw_tp, tracepoint and perf: no kernel function to find, no
+ * kernel text patched, allowed whatever --mode says. */
 bool fl_mode_is_tp(enum fl_mode m);
 
 /* libbpf's messages go through one callback, installed once: -v shows

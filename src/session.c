@@ -32,6 +32,46 @@ static void trial_close(void *p, struct bpf_object *obj)
 	*skel = NULL;
 }
 
+/* The stall sampler's rate: enough to see a 1 s loop ten times, cheap
+ * enough to leave on (BENCHMARKS.md). */
+#define STALL_HZ	10
+
+/*
+ * Kernel text that a stalled task's stack passes through: the fault
+ * handler (idtentry since 5.8, 0a4b00a08b89; arm64's abort handlers),
+ * handle_mm_fault() and userfaultfd, GUP.  Missing names are skipped.
+ */
+static const char *const stall_funcs[] = {
+#if defined(__x86_64__)
+	"asm_exc_page_fault", "exc_page_fault", "do_user_addr_fault",
+#elif defined(__aarch64__)
+	"do_mem_abort", "do_page_fault", "do_translation_fault", "do_tag_check_fault",
+#endif
+	"handle_mm_fault", "__handle_mm_fault", "handle_userfault",
+	"__get_user_pages", "faultin_page", "fixup_user_fault",
+};
+
+static void set_stall_ranges(struct fl_session *s)
+{
+	struct faultloop_bpf *skel = s->skel;
+	unsigned int i, n = 0;
+	uint64_t lo, hi;
+
+	for (i = 0; i < sizeof(stall_funcs) / sizeof(stall_funcs[0]) && n < FL_STALL_RANGES; i++) {
+		if (s->ks_hidden || ksyms__range(s->ks, stall_funcs[i], &lo, &hi))
+			continue;
+		skel->rodata->stall_lo[n] = lo;
+		skel->rodata->stall_hi[n++] = hi;
+	}
+	skel->rodata->nr_stall_ranges = n;
+	if (!n && s->cfg->stall_ns)
+		fprintf(stderr, "faultloop: no fault-handler symbol in /proc/kallsyms: the stall sampler is off\n");
+	skel->rodata->stall_ns = n ? s->cfg->stall_ns : 0;
+	/* a stalled task is sampled every period: the sweep waits for a few */
+	skel->rodata->stall_gap_ns = s->cfg->gap_ns > 4000000000ULL / STALL_HZ ?
+				     s->cfg->gap_ns : 4000000000ULL / STALL_HZ;
+}
+
 /* The knobs the verifier prunes against (frozen .rodata). */
 static void set_rodata(struct fl_session *s)
 {
@@ -60,6 +100,7 @@ static void set_rodata(struct fl_session *s)
 #if defined(__aarch64__)
 	skel->rodata->addr_mask = (1ULL << 56) - 1;	/* TBI: drop the tag */
 #endif
+	set_stall_ranges(s);
 }
 
 /* The stuck-task iterator is optional: an iter/task program needs 5.8. */
@@ -77,6 +118,7 @@ static int load(struct fl_session *s, bool with_iter)
 	int err;
 
 	bpf_map__set_max_entries(skel->maps.episodes, s->cfg->max_tasks);
+	bpf_map__set_max_entries(skel->maps.stalls, s->cfg->max_tasks);
 	err = fl_probes_prepare(&s->set, skel->obj);
 	if (!fl_probes_need_stash(&s->set))	/* a 4096-entry hash for nothing */
 		bpf_map__set_max_entries(skel->maps.stash, 1);
@@ -161,6 +203,7 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 		return err;
 	with_iter = iter_loads();
 	s->set.sel = cfg->mode;
+	s->set.perf_hz = cfg->stall_ns ? STALL_HZ : 0;
 	err = fl_probes_select(&s->set, s->ks, trial_open, trial_close, &trial);
 	if (err < 0) {
 		fprintf(stderr, "faultloop: probe selection failed: %s\n", strerror(-err));
@@ -226,6 +269,7 @@ void fl_session_fds(const struct fl_session *s, struct fl_session_fds *fds)
 	fds->episodes = bpf_map__fd(s->skel->maps.episodes);
 	fds->stats = bpf_map__fd(s->skel->maps.stats);
 	fds->sweep = bpf_program__fd(s->skel->progs.fl_sweep);
+	fds->stalls = bpf_map__fd(s->skel->maps.stalls);
 }
 
 int fl_session_iter_fd(const struct fl_session *s)

@@ -47,7 +47,7 @@ bool fl_session_can_detect(const struct fl_session *s);
 int fl_session_enable_stats(struct fl_session *s);
 /* The maps and the program the episode consumer works with. */
 struct fl_session_fds {
-	int reports, episodes, stats, sweep;
+	int reports, episodes, stats, sweep, stalls;
 };
 void fl_session_fds(const struct fl_session *s, struct fl_session_fds *fds);
 /* The stuck-task iterator's link fd, -1 when it is unavailable. */

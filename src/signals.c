@@ -34,6 +34,7 @@ static const struct {
 	[FL_SIG_OWNER_IOMAP_BUFFERED_WRITE] = { "iomap_file_buffered_write", FL_K_OWNER },
 	[FL_SIG_OWNER_FUSE_PERFORM_WRITE] = { "fuse_perform_write", FL_K_OWNER },
 	[FL_SIG_TASK_EXIT] = { "task_exit", FL_K_HOUSEKEEPING },
+	[FL_SIG_FAULT_STALL] = { "fault_stall", FL_K_FAULT },
 };
 
 const char *fl_sig_name(unsigned int sig)
@@ -96,6 +97,7 @@ const char *fl_end_reason_name(unsigned int r)
 		[FL_END_TASK_EXIT] = "task_exit",
 		[FL_END_DETACH] = "detach",
 		[FL_END_LEFT_CPU] = "left_cpu",
+		[FL_END_PROGRESS] = "progress",
 	};
 
 	return r < FL_END__MAX && names[r] ? names[r] : "unknown";

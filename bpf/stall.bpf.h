@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The stall sampler: a detector that needs no function probe.
+ *
+ * A loop inside the fault handler or inside GUP never leaves it: x86's
+ * do_user_addr_fault() goes back to retry: while handle_mm_fault() returns
+ * VM_FAULT_RETRY with only a non-fatal signal pending (a kernel-mode
+ * fault; userfaultfd returns it at once while a signal is pending), and
+ * page_fault_kernel fires once, at the #PF, not per retry.  What such a
+ * task shows is a stack inside fault or GUP code, sample after sample,
+ * while its fault counters stand still: mm_account_fault() (5.9,
+ * bce617edecad) counts min_flt/maj_flt only for a fault that completed,
+ * GUP's included, never for VM_FAULT_RETRY or an error.  The loop calls
+ * schedule() on every turn, and from 5.x __schedule() counts a switch out
+ * with a signal pending in nvcsw, so sleeps are no measure of it; its CPU
+ * time is: a fault that waits for I/O sleeps, and its CPU time stands
+ * still while the wall clock runs.
+ *
+ * So: a software cpu-clock perf event per CPU runs this at a low rate
+ * (the loader sets it); a sample whose kernel stack is inside the code
+ * ranges the loader found (exc_page_fault, do_user_addr_fault,
+ * handle_mm_fault, __get_user_pages, ...) opens or extends the task's
+ * stall, keyed by tid; min_flt + maj_flt moving, or a sample in user
+ * mode, ends it (FL_END_PROGRESS).  A stall in which the task has spent
+ * stall_ns on a CPU is a loop: DETECTED, ONGOING and ENDED like any
+ * episode, through the same report path.  Cost: one stack walk per
+ * sample, nothing per event.
+ */
+#ifndef FAULTLOOP_STALL_BPF_H
+#define FAULTLOOP_STALL_BPF_H
+
+#include "probe.bpf.h"
+
+/* Knobs (frozen .rodata): 0 turns the sampler off. */
+const volatile __u64 stall_ns = 0;
+/* The sweep ends a stall not sampled for this long (>= a few periods). */
+const volatile __u64 stall_gap_ns = 1000000000ULL;
+const volatile __u64 stall_lo[FL_STALL_RANGES] = {};
+const volatile __u64 stall_hi[FL_STALL_RANGES] = {};
+const volatile __u32 nr_stall_ranges = 0;
+
+/* Elements in stalls: task exit skips the lookup while it is 0. */
+__u64 nr_stalls = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);	/* loader: --max-tasks */
+	__type(key, __u32);
+	__type(value, struct fl_episode);
+} stalls SEC(".maps");
+
+#define FL_PF_KTHREAD	0x00200000	/* include/linux/sched.h, every kernel */
+
+/* Completed faults of the task, GUP's included. */
+static __always_inline __u64 fl_progress(struct task_struct *t)
+{
+	if (FL_HAVE_TASK_BTF)
+		return t->min_flt + t->maj_flt;
+	return BPF_CORE_READ(t, min_flt) + BPF_CORE_READ(t, maj_flt);
+}
+
+/* The task's CPU time (updated at each tick and switch). */
+static __always_inline __u64 fl_oncpu(struct task_struct *t)
+{
+	if (FL_HAVE_TASK_BTF)
+		return t->se.sum_exec_runtime;
+	return BPF_CORE_READ(t, se.sum_exec_runtime);
+}
+
+static __always_inline bool fl_in_fault_code(const __u64 *ips, int n)
+{
+	int i, j;
+
+	for (i = 0; i < FL_MAX_STACK && i < n; i++)
+		for (j = 0; j < FL_STALL_RANGES && j < nr_stall_ranges; j++)
+			if (ips[i] >= stall_lo[j] && ips[i] < stall_hi[j])
+				return true;
+	return false;
+}
+
+static __always_inline bool fl_stall_close(void *ctx, struct fl_stats *st,
+					   struct fl_episode *ep, __u32 tid,
+					   __u8 reason, __u64 now)
+{
+	return fl_map_close(ctx, st, &stalls, &nr_stalls, ep, tid, reason, 0, 0,
+			    false, now);
+}
+
+static __always_inline void fl_stall_open(struct fl_stats *st, struct task_struct *t,
+					  __u64 id, __u64 progress, __u64 now)
+{
+	struct fl_episode *ep;
+	__u32 tid = (__u32)id;
+
+	if (bpf_map_update_elem(&stalls, &tid, &zero_episode, BPF_NOEXIST)) {
+		st->cnt[FL_CNT_EPISODES_DROPPED]++;
+		return;
+	}
+	__sync_fetch_and_add(&nr_stalls, 1);
+	ep = bpf_map_lookup_elem(&stalls, &tid);
+	if (!ep)
+		return;
+	ep->start_ns = now;
+	ep->last_ns = now;
+	ep->io_seq = progress;
+	ep->oncpu_ns = fl_oncpu(t);
+	ep->cgroup_id = bpf_get_current_cgroup_id();
+	ep->pid = id >> 32;
+	ep->tid = tid;
+	ep->events = 1;
+	ep->retries = 1;
+	ep->top_sig = FL_SIG_FAULT_STALL;
+	ep->sig_mask = 1ULL << FL_SIG_FAULT_STALL;
+	st->cnt[FL_CNT_EPISODES]++;
+}
+
+/* One sample of the task on this CPU; ips: its kernel stack, n frames
+ * (0: the sample interrupted user mode). */
+static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st,
+					    struct task_struct *t, __u64 id,
+					    const __u64 *ips, int n, __u64 now)
+{
+	__u64 progress = fl_progress(t);
+	__u32 tid = (__u32)id;
+	struct fl_episode *ep = NULL;
+	struct fl_report *r;
+	__u8 kind;
+
+	st->events[FL_SIG_FAULT_STALL]++;
+	if (nr_stalls)
+		ep = bpf_map_lookup_elem(&stalls, &tid);
+	if (ep && (n <= 0 || ep->io_seq != progress)) {
+		fl_stall_close(ctx, st, ep, tid, FL_END_PROGRESS, now);
+		ep = NULL;
+	}
+	if (n <= 0 || !fl_in_fault_code(ips, n))
+		return;		/* elsewhere in the kernel: neither stuck nor free */
+	if (!ep) {
+		fl_stall_open(st, t, id, progress, now);
+		return;
+	}
+	ep->last_ns = now;
+	ep->events++;
+	ep->retries++;		/* samples inside the same fault */
+	if (!(ep->flags & FL_EP_REPORTED)) {
+		if (fl_oncpu(t) - ep->oncpu_ns < stall_ns)
+			return;
+		ep->flags |= FL_EP_REPORTED;
+		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
+		st->cnt[FL_CNT_DETECTED]++;
+		kind = FL_REPORT_DETECTED;
+	} else if (now - ep->last_report_ns >= ongoing_ns) {
+		kind = FL_REPORT_ONGOING;
+	} else {
+		return;
+	}
+	ep->last_report_ns = now;
+	r = fl_report(ctx, st, ep, kind, FL_SIG_FAULT_STALL, 0, now, now);
+	if (r)
+		fl_submit(st, r);
+}
+
+/* The task exits: its stall, if any, ends. */
+static __always_inline void fl_stall_exit(void *ctx, __u32 tid)
+{
+	struct fl_stats *st;
+	struct fl_episode *ep;
+
+	if (!nr_stalls)
+		return;
+	st = fl_stats();
+	ep = bpf_map_lookup_elem(&stalls, &tid);
+	if (st && ep)
+		fl_stall_close(ctx, st, ep, tid, FL_END_TASK_EXIT, bpf_ktime_get_ns());
+}
+
+/* The idle sweep's half for stalls (see fl_sweep_one): a task no longer
+ * sampled (asleep, or gone without an exit event) ends its stall. */
+static __always_inline bool fl_stall_sweep_one(void *ctx, __u32 tid, bool all, __u64 now)
+{
+	struct fl_stats *st = fl_stats();
+	struct fl_episode *ep;
+
+	if (!st)
+		return false;
+	now = fl_now(now);
+	ep = bpf_map_lookup_elem(&stalls, &tid);
+	if (!ep)
+		return false;
+	if (!all && (ep->last_ns >= now || now - ep->last_ns <= stall_gap_ns))
+		return false;
+	return fl_stall_close(ctx, st, ep, tid, all ? FL_END_DETACH : FL_END_GAP, now);
+}
+
+#endif /* FAULTLOOP_STALL_BPF_H */
