@@ -66,7 +66,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop bench
+.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps tools vmtest faultloop bench
 
 all: faultloop tools
 
@@ -184,6 +184,9 @@ vmtest:
 bench: faultloop
 	$(Q)tools/bench/bench.sh $(BENCH_ARGS)
 
+stall-test: faultloop tools
+	$(Q)OUTPUT=$(OUTPUT) tests/stall.sh
+
 metrics-test: faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) tests/metrics.sh
 
@@ -191,7 +194,7 @@ deploy-test: faultloop
 	$(Q)tests/deploy.sh
 
 test: deps
-	$(Q)$(MAKE) unit-test bpf-test e2e-test metrics-test deploy-test vmtest
+	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test vmtest
 
 deps:
 	$(Q)tools/install-deps.sh

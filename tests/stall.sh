@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# The stall sampler on the live kernel, at default settings: the
+# userfaultfd + pending-signal busy loop (tools/uffd-loop) in both
+# directions is DETECTED for the spinning thread within 2 s of the signal;
+# a thread asleep on userfaultfd is no loop; kernel-heavy work that makes
+# progress stays quiet.  Needs root and a kernel that lets the sampler
+# attach (a software perf event: every kernel faultloop supports).
+set -u
+
+OUTPUT=${OUTPUT:-.output/$(uname -m | sed 's/aarch64/arm64/')}
+FL=${FL:-./faultloop}
+UFFD=${UFFD:-$OUTPUT/uffd-loop}
+RACE=${RACE:-$OUTPUT/race}
+TMP=$(mktemp -d /tmp/faultloop-stall.XXXXXX)
+CG=
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+cleanup() {
+	kill_pids
+	[ -n "$CG" ] && [ -d "$CG" ] && rmdir "$CG" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+require_root stall
+for b in "$FL" "$UFFD" "$RACE"; do
+	[ -x "$b" ] || { echo "stall: build first ($b)" >&2; exit 1; }
+done
+
+echo "# faultloop stall sampler on $(uname -r)"
+
+# reports of one thread, as JSON lines
+tid_reports() {	# file tid event
+	python3 - "$@" <<'PY'
+import json, sys
+path, tid, event = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for l in open(path):
+    if l.strip():
+        r = json.loads(l)
+        if r["tid"] == tid and r["event"] == event:
+            print(l.strip())
+PY
+}
+
+# seconds from the signal (realtime ns) to the first DETECTED of tid
+latency() {	# file tid signal_ns
+	python3 - "$@" <<'PY'
+import datetime, json, sys
+path, tid, sig_ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for l in open(path):
+    r = json.loads(l) if l.strip() else None
+    if r and r["tid"] == tid and r["event"] == "detected":
+        t = datetime.datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+        print("%.3f" % (t - sig_ns / 1e9))
+        break
+PY
+}
+
+# 1. the loop, both directions, default settings
+for dir in write read; do
+	start_fl "$TMP/$dir.json" "$TMP/$dir.err" --json --metrics off
+	"$UFFD" -d "$dir" -t 3 -c "uffd$dir" >"$TMP/$dir.out"
+	sleep 0.3
+	kill -TERM "$FLPID"; wait "$FLPID"
+	tid=$(awk '/^tid/{print $2}' "$TMP/$dir.out")
+	sig=$(awk '/^signal_realtime_ns/{print $2}' "$TMP/$dir.out")
+	stime=$(awk '/^utime_ms/{print $4}' "$TMP/$dir.out")
+	lat=$(latency "$TMP/$dir.json" "$tid" "$sig")
+	det=$(tid_reports "$TMP/$dir.json" "$tid" detected | head -1)
+	if [ -n "$lat" ] && python3 -c "import sys; sys.exit(0 if 0 < $lat <= 2.0 else 1)"; then
+		ok "$dir: the uffd loop of tid $tid (${stime}ms system time in 3 s) DETECTED ${lat}s after the signal"
+	else
+		nok "$dir: uffd loop detected within 2 s" "tid=$tid latency=${lat:-none} stime=${stime}ms" \
+			"$(head -c 600 "$TMP/$dir.json")"
+	fi
+	if echo "$det" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r["signal"] == "fault_stall", r["signal"]
+assert r["comm"].startswith("uffd"), r["comm"]
+assert any("handle_userfault" in f for f in r["stack"]), r["stack"]
+assert r["duration_ns"] >= 1e9, r["duration_ns"]
+' 2>"$TMP/$dir.chk"; then
+		ok "$dir: report names fault_stall, the comm, handle_userfault in the stack"
+	else
+		nok "$dir: report contents" "$(cat "$TMP/$dir.chk")"
+	fi
+	n=$(tid_reports "$TMP/$dir.json" "$tid" ended | wc -l)
+	if [ "$n" -eq 1 ]; then ok "$dir: one ENDED once the page is filled"; else nok "$dir: ENDED once" "got $n"; fi
+done
+
+# 2. a thread asleep on userfaultfd, no signal: no loop
+start_fl "$TMP/sleep.json" "$TMP/sleep.err" --json --metrics off
+"$UFFD" -n -t 2.5 -c uffdsleep >"$TMP/sleep.out"
+kill -TERM "$FLPID"; wait "$FLPID"
+tid=$(awk '/^tid/{print $2}' "$TMP/sleep.out")
+stime=$(awk '/^utime_ms/{print $4}' "$TMP/sleep.out")
+n=$(tid_reports "$TMP/sleep.json" "$tid" detected | wc -l)
+if [ -n "$tid" ] && [ "$n" -eq 0 ]; then
+	ok "a thread asleep in handle_userfault (${stime}ms system time) is not reported"
+else
+	nok "asleep on userfaultfd is no loop" "tid=$tid reports=$n"
+fi
+
+# 3. kernel-heavy work that makes progress, at default settings, watched
+# through its own cgroup: no loop at all
+CG2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/self/mounts)
+if [ -z "$CG2" ]; then
+	nok "progress workloads" "no cgroup2 mount"
+	summary stall
+	exit
+fi
+CG=$CG2/faultloop-stall-$$
+mkdir "$CG"
+start_fl "$TMP/quiet.json" "$TMP/quiet.err" --json --metrics off --cgroup "$CG"
+(
+	echo $BASHPID >"$CG/cgroup.procs"
+	# one 2 GiB read() from /dev/zero into fresh memory
+	python3 -c '
+import mmap, os
+m = mmap.mmap(-1, 2 << 30)
+fd = os.open("/dev/zero", os.O_RDONLY)
+n = os.readv(fd, [m])
+assert n == 2 << 30, n'
+	# a large mlock() of fresh memory: every page faulted in through GUP
+	python3 -c '
+import ctypes, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+m = mmap.mmap(-1, 1 << 30)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+assert libc.mlock(ctypes.c_void_p(addr), ctypes.c_size_t(1 << 30)) == 0, ctypes.get_errno()
+libc.munlock(ctypes.c_void_p(addr), ctypes.c_size_t(1 << 30))'
+	# a fork storm of a process with a large touched heap (COW faults)
+	python3 -c '
+import os
+heap = bytearray(256 << 20)
+for _ in range(64):
+    pid = os.fork()
+    if pid == 0:
+        heap[::4096] = b"x" * len(heap[::4096])
+        os._exit(0)
+    os.waitpid(pid, 0)'
+	tar cf - /usr/include 2>/dev/null | gzip -1 >/dev/null
+	"$RACE" -t 4 -w 2 -c flrace >/dev/null
+) >"$TMP/work.out" 2>&1
+wrc=$?
+kill -TERM "$FLPID"; wait "$FLPID"
+n=$(grep -c '"event":"detected"' "$TMP/quiet.json")
+samples=$(sed -n 's/^faultloop: \([0-9]*\) events.*/\1/p' "$TMP/quiet.err")
+if [ "$wrc" -eq 0 ] && [ "$n" -eq 0 ]; then
+	ok "2 GiB read, 1 GiB mlock, fork storm, tar|gzip, the race: no loop ($samples events seen)"
+else
+	nok "progress workloads stay quiet" "workload rc=$wrc reports=$n $(cat "$TMP/work.out")" \
+		"$(head -c 800 "$TMP/quiet.json")"
+fi
+rmdir "$CG" 2>/dev/null && CG=
+
+summary stall
