@@ -38,6 +38,8 @@ const volatile __u64 stall_gap_ns = 1000000000ULL;
 const volatile __u64 stall_lo[FL_STALL_RANGES] = {};
 const volatile __u64 stall_hi[FL_STALL_RANGES] = {};
 const volatile __u32 nr_stall_ranges = 0;
+/* handle_userfault()'s range among them, for the known-bug match */
+const volatile __u32 stall_uffd_range = FL_STALL_RANGES;
 
 /* Elements in stalls: task exit skips the lookup while it is 0. */
 __u64 nr_stalls = 0;
@@ -67,15 +69,18 @@ static __always_inline __u64 fl_oncpu(struct task_struct *t)
 	return BPF_CORE_READ(t, se.sum_exec_runtime);
 }
 
-static __always_inline bool fl_in_fault_code(const __u64 *ips, int n)
+/* 0: no frame in fault or GUP code; else 1, with FL_EP_UFFD when one is
+ * in handle_userfault(). */
+static __always_inline __u32 fl_in_fault_code(const __u64 *ips, int n)
 {
+	__u32 in = 0;
 	int i, j;
 
 	for (i = 0; i < FL_MAX_STACK && i < n; i++)
 		for (j = 0; j < FL_STALL_RANGES && j < nr_stall_ranges; j++)
 			if (ips[i] >= stall_lo[j] && ips[i] < stall_hi[j])
-				return true;
-	return false;
+				in |= j == stall_uffd_range ? 1 | FL_EP_UFFD : 1;
+	return in;
 }
 
 static __always_inline bool fl_stall_close(void *ctx, struct fl_stats *st,
@@ -124,6 +129,7 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st,
 	__u32 tid = (__u32)id;
 	struct fl_episode *ep = NULL;
 	struct fl_report *r;
+	__u32 in;
 	__u8 kind;
 
 	st->events[FL_SIG_FAULT_STALL]++;
@@ -133,12 +139,14 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st,
 		fl_stall_close(ctx, st, ep, tid, FL_END_PROGRESS, now);
 		ep = NULL;
 	}
-	if (n <= 0 || !fl_in_fault_code(ips, n))
+	in = n > 0 ? fl_in_fault_code(ips, n) : 0;
+	if (!in)
 		return;		/* elsewhere in the kernel: neither stuck nor free */
 	if (!ep) {
 		fl_stall_open(st, t, id, progress, now);
 		return;
 	}
+	ep->flags |= in & FL_EP_UFFD;
 	ep->last_ns = now;
 	ep->events++;
 	ep->retries++;		/* samples inside the same fault */

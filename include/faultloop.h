@@ -107,6 +107,7 @@ struct fl_stats {
 
 #define FL_EP_REPORTED	0x1	/* DETECTED was sent */
 #define FL_EP_HAS_RET	0x2	/* owner_ret is valid */
+#define FL_EP_UFFD	0x4	/* stall sampler: a sample was in handle_userfault() */
 
 /*
  * Per-task episode of a task that has retried, keyed by tid (see struct

@@ -60,6 +60,8 @@ static void set_stall_ranges(struct fl_session *s)
 	for (i = 0; i < sizeof(stall_funcs) / sizeof(stall_funcs[0]) && n < FL_STALL_RANGES; i++) {
 		if (s->ks_hidden || ksyms__range(s->ks, stall_funcs[i], &lo, &hi))
 			continue;
+		if (!strcmp(stall_funcs[i], "handle_userfault"))
+			skel->rodata->stall_uffd_range = n;
 		skel->rodata->stall_lo[n] = lo;
 		skel->rodata->stall_hi[n++] = hi;
 	}
