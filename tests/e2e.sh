@@ -172,7 +172,57 @@ n=$(count_reports "$TMP/low.json" "r['event']=='ended' and r['comm']=='flrace' a
 if [ "${n:-0}" -ge 1 ]; then ok "ENDED reports carry totals and reason ($n)"; else nok "ENDED reports"; fi
 check "exit summary printed" grep -q 'loops detected' "$TMP/low.err"
 check "summary names reports lost" grep -q 'reports lost' "$TMP/low.err"
-check "degraded mode says what is missing" grep -q 'missing:' "$TMP/low.err"
+# The banner against --probes --json: per kind, "+name(mode)" are exactly
+# the attached rows, "missing:" exactly the rows neither attached nor of
+# another architecture, [have/total] their counts (other-arch rows are in
+# neither); the first line ends in "; some signals missing:" exactly when
+# a row of this architecture is not attached.
+banner_vs_probes() {	# faultloop stderr, --probes --json
+	python3 - "$1" "$2" <<'EOF'
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()
+rows = json.load(open(sys.argv[2]))
+kinds = ("fault-in", "copy", "fault", "owner")
+bad = []
+head = next((n for n, l in enumerate(lines) if "probes attached" in l), None)
+if head is None:
+    sys.exit("no banner in %s" % sys.argv[1])
+want_suffix = any(r["status"] not in ("attached", "other arch") for r in rows)
+if lines[head].endswith("; some signals missing:") != want_suffix:
+    bad.append(("first line ends in '; some signals missing:' though every probe of this "
+                "architecture is attached: %r" if not want_suffix else
+                "first line lacks '; some signals missing:' though a probe of this "
+                "architecture is not attached: %r") % lines[head])
+got = {}
+for l in lines[head + 1:head + 1 + len(kinds)]:
+    m = re.fullmatch(r"  (\S+) +((?:\+\S+\(\S+\) *)*) *\[(\d+)/(\d+)\]( missing:((?: \S+)+))?", l)
+    if not m:
+        bad.append("not a summary line: %r" % l)
+        continue
+    got[m[1]] = (sorted(re.findall(r"\+([^(\s]+)\(([^)\s]+)\)", m[2])), int(m[3]), int(m[4]),
+                 sorted((m[6] or "").split()), m[5] is not None)
+for k in kinds:
+    same = [r for r in rows if r["kind"] == k and r["status"] != "other arch"]
+    att = sorted((r["signal"], r["mode"]) for r in same if r["status"] == "attached")
+    miss = sorted(r["signal"] for r in same if r["status"] != "attached")
+    want = (att, len(att), len(same), miss, bool(miss))
+    if k not in got:
+        bad.append("%s: no summary line" % k)
+    elif got[k] != want:
+        bad.append("%s: banner +%s [%d/%d] missing %s; --probes +%s [%d/%d] missing %s" % (
+            (k,) + got[k][:4] + want[:4]))
+    else:
+        print("%s [%d/%d]" % (k, len(att), len(same)), end="  ")
+print()
+if bad:
+    sys.exit("\n".join(bad))
+EOF
+}
+if banner_vs_probes "$TMP/low.err" "$TMP/probes.json" >"$TMP/banner.chk" 2>&1; then
+	ok "banner names what is attached and missing as --probes does: $(cat "$TMP/banner.chk")"
+else
+	nok "banner names what is attached and missing as --probes does" "$(cat "$TMP/banner.chk")"
+fi
 
 # 2. default threshold: quiet on the race and on ordinary load
 # (--min-duration 0: the threshold alone must be quiet; the default also
