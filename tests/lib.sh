@@ -5,9 +5,12 @@
 
 pass=0
 fail=0
+skipped=0
 PIDS=()
 
 ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+# a check this machine cannot run: said, and counted apart from passes
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
 nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }
 
@@ -47,6 +50,6 @@ start_fl() {	# out err args...; sets FLPID
 
 summary() {	# name
 	echo
-	echo "$1: $pass passed, $fail failed"
+	echo "$1: $pass passed, $fail failed, $skipped skipped"
 	[ "$fail" -eq 0 ]
 }
