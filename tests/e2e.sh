@@ -25,19 +25,57 @@ trap cleanup EXIT
 require_root e2e
 if [ ! -x "$FL" ] || [ ! -x "$RACE" ]; then echo "e2e: build first ($FL, $RACE)" >&2; exit 1; fi
 
-# BPF programs / maps faultloop owns (names are truncated to 15 chars)
-fl_progs() { bpftool prog show 2>/dev/null | grep -c ' name fl_' ; }
-fl_maps() { bpftool map show 2>/dev/null | grep -cE ' name (episodes|stats|reports|cgroup_filter|stash|faultloo)' ; }
-
-# the kernel frees a closed program after an RCU grace period: poll
-settle_progs() {	# expected
-	for _ in $(seq 1 50); do
-		[ "$(fl_progs)" -eq "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+# The BPF programs, maps and links process $1 holds, as JSON {"prog": [ids],
+# "map": [...], "link": [...]}: from its descriptors' fdinfo (prog_id,
+# map_id, link_id; a link's prog_id is its program), and from bpftool's
+# "pids" where this bpftool reports them (Debian's 7.1 is built without).
+owned_bpf_ids() {	# pid
+	python3 - "$1" <<'EOF'
+import json, os, subprocess, sys
+pid = sys.argv[1]
+ids = {"prog": set(), "map": set(), "link": set()}
+for fd in os.listdir("/proc/%s/fd" % pid):
+    try:
+        info = open("/proc/%s/fdinfo/%s" % (pid, fd)).read()
+    except OSError:
+        continue
+    f = dict(l.split(":\t", 1) for l in info.splitlines() if ":\t" in l)
+    for kind in ids:
+        if kind + "_id" in f:
+            ids[kind].add(int(f[kind + "_id"]))
+for kind in ids:
+    out = subprocess.run(["bpftool", kind, "show", "--json"], capture_output=True,
+                         text=True, check=True).stdout
+    for o in json.loads(out or "[]"):
+        if any(str(p.get("pid")) == pid for p in o.get("pids", [])):
+            ids[kind].add(o["id"])
+json.dump({k: sorted(v) for k, v in ids.items()}, sys.stdout)
+EOF
 }
 
+# Wait until none of the IDs in file $1 (owned_bpf_ids) exists any more: the
+# kernel frees a closed object after an RCU grace period, so poll, up to
+# 20 s.  Prints what is left ("prog 12,13 map 40") and fails if anything is.
+gone_bpf_ids() {	# ids.json
+	python3 - "$1" <<'EOF'
+import json, subprocess, sys, time
+want = json.load(open(sys.argv[1]))
+deadline = time.monotonic() + 20
+while True:
+    left = {}
+    for kind, ids in want.items():
+        out = subprocess.run(["bpftool", kind, "show", "--json"], capture_output=True,
+                             text=True, check=True).stdout
+        live = set(ids) & {o["id"] for o in json.loads(out or "[]")}
+        if live:
+            left[kind] = sorted(live)
+    if not left or time.monotonic() > deadline:
+        break
+    time.sleep(0.2)
+print(" ".join("%s %s" % (k, ",".join(map(str, v))) for k, v in left.items()))
+sys.exit(1 if left else 0)
+EOF
+}
 
 json_valid() { python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$1"; }
 
@@ -380,21 +418,28 @@ rc=$?
 e=$((($(date +%s%N) - s) / 1000000))
 if [ $rc -eq 0 ] && [ $e -lt 5000 ]; then ok "--duration 1 exits 0 after ${e}ms (including calibration)"; else nok "--duration" "rc=$rc ${e}ms"; fi
 
-# 7. SIGTERM and SIGINT detach everything
-settle_progs 0
-before_p=$(fl_progs); before_m=$(fl_maps)
+# 7. SIGTERM and SIGINT detach everything: the programs, maps and links this
+# faultloop holds while it runs (there must be some) are all gone after it
+# exits, whatever other BPF users do meanwhile
+# (metrics on, as by default, on a port no other faultloop holds)
 for sig in TERM INT; do
-	start_fl "$TMP/sig.out" "$TMP/sig.err"
-	during=$(fl_progs)
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	start_fl "$TMP/sig.out" "$TMP/sig.err" --metrics "127.0.0.1:$port"
+	owned_bpf_ids "$FLPID" >"$TMP/ids.json"
 	kill -"$sig" "$FLPID"
 	wait "$FLPID"
 	rc=$?
-	settle_progs "$before_p"
-	after_p=$(fl_progs); after_m=$(fl_maps)
-	if [ "$during" -gt "$before_p" ] && [ "$after_p" -eq "$before_p" ] && [ "$after_m" -eq "$before_m" ] && [ $rc -eq 0 ]; then
-		ok "SIG$sig: $during programs while running, $after_p programs / $after_m maps left (rc=$rc)"
+	held=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("%d %ss" % (len(d[k]), k) for k in ("prog","map","link")) if all(d.values()) else "")' "$TMP/ids.json" 2>/dev/null)
+	if [ -z "$held" ]; then
+		nok "SIG$sig clean detach" "no programs, maps or links found held by faultloop ($FLPID) while it ran: $(cat "$TMP/ids.json")"
+		continue
+	fi
+	left=$(gone_bpf_ids "$TMP/ids.json" 2>&1)
+	gone=$?
+	if [ $rc -eq 0 ] && [ $gone -eq 0 ]; then
+		ok "SIG$sig: exit 0, none of the $held it held is left"
 	else
-		nok "SIG$sig clean detach" "before=$before_p during=$during after=$after_p maps $before_m->$after_m rc=$rc"
+		nok "SIG$sig clean detach" "rc=$rc; of the $held it held, still there after 20 s: $left"
 	fi
 done
 
