@@ -53,7 +53,7 @@ INCLUDES += -I$(MHD_PREFIX)/include
 HTTP_LIBS := $(MHD_LIB)
 endif
 LIB_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-BPF_HDRS := bpf/detector.bpf.h bpf/probe.bpf.h include/faultloop.h $(VMLINUX)
+BPF_HDRS := bpf/detector.bpf.h bpf/probe.bpf.h bpf/stall.bpf.h include/faultloop.h $(VMLINUX)
 
 ifeq ($(V),1)
 Q =
@@ -147,12 +147,12 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(OUTPUT)/faultloop.skel
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
-$(OUTPUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c $(BPF_HDRS) | $(OUTPUT)
+$(OUTPUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c tests/bpf/detect_test.h $(BPF_HDRS) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c $(OUTPUT)/detect_test.skel.h $(LIB_OBJS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c tests/bpf/detect_test.h $(OUTPUT)/detect_test.skel.h $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 

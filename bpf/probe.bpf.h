@@ -179,13 +179,14 @@ struct {
 	__type(value, __u32);
 } pf_atomic_tid SEC(".maps");
 
-/* The gate: the signal a kernel fault on user memory feeds the detector
- * with, or 0 when it is only counted.  tid: the current task's. */
-static __always_inline __u32 fl_pf_sig(struct task_struct *t, __u32 tid)
+/* The gate's rule, apart from the current task so that BPF_PROG_TEST_RUN
+ * can drive it (tests/bpf): the signal a kernel fault on user memory feeds
+ * the detector with, or 0 when it is only counted.  pf_disabled: the
+ * faulting task's pagefault_disabled count; tid: its tid; last: this CPU's
+ * pf_atomic_tid slot (NULL if the lookup failed). */
+static __always_inline __u32 fl_pf_gate(int pf_disabled, __u32 tid, __u32 *last)
 {
-	__u32 zero = 0, *last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
-
-	if (fl_pagefault_disabled(t) > 0) {
+	if (pf_disabled > 0) {
 		if (last)
 			*last = tid;
 		return FL_SIG_PF_KERNEL_ATOMIC;
@@ -194,6 +195,14 @@ static __always_inline __u32 fl_pf_sig(struct task_struct *t, __u32 tid)
 		return 0;
 	*last = 0;	/* tid 0, the idle task, takes no user fault */
 	return FL_SIG_PF_KERNEL;
+}
+
+/* The gate for the current task t.  tid: t's. */
+static __always_inline __u32 fl_pf_sig(struct task_struct *t, __u32 tid)
+{
+	__u32 zero = 0, *last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+
+	return fl_pf_gate(fl_pagefault_disabled(t), tid, last);
 }
 
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)

@@ -5,9 +5,12 @@
 
 pass=0
 fail=0
+skipped=0
 PIDS=()
 
 ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+# a check this machine cannot run: said, and counted apart from passes
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
 nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }
 
@@ -39,7 +42,8 @@ start_fl() {	# out err args...; sets FLPID
 	# a stale banner from an earlier run must not count: the background
 	# job truncates its files only once it is scheduled
 	rm -f "$out" "$err"
-	"$FL" "$@" >"$out" 2>"$err" &
+	# no fixed metrics port unless the test asks: parallel runs collide
+	"$FL" --metrics off "$@" >"$out" 2>"$err" &
 	FLPID=$!
 	PIDS+=("$FLPID")
 	wait_attached "$err"
@@ -47,6 +51,6 @@ start_fl() {	# out err args...; sets FLPID
 
 summary() {	# name
 	echo
-	echo "$1: $pass passed, $fail failed"
+	echo "$1: $pass passed, $fail failed, $skipped skipped"
 	[ "$fail" -eq 0 ]
 }

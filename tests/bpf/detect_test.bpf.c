@@ -4,11 +4,16 @@
  * the same detector.bpf.h code the probes use, through the real verifier and
  * JIT.  args[]: op, sig, tid, addr, now (ns), io_seq, ret/pid, migrations.
  * The coarse clock is now / jiffy_ns, as the test sets it.
+ * FL_TEST_PF_GATE runs the page_fault_kernel gate (bpf/probe.bpf.h),
+ * which includes the detector.
  */
-#include "detector.bpf.h"
+#include "probe.bpf.h"
 #include "detect_test.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* FL_TEST_PF_GATE's result */
+__u32 gate_sig = 0;
 
 SEC("raw_tp/detector_test")
 int detector_test(struct bpf_raw_tracepoint_args *ctx)
@@ -57,6 +62,13 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 			return 5;
 		return fl_ep_close(ctx, st, ep, key, FL_END_OWNER_RETURN, sig, 0,
 				   true, now) ? 6 : 0;
+	}
+	case FL_TEST_PF_GATE: {
+		/* as fl_pf_sig() does it, with the count given, not current's */
+		__u32 zero = 0, *last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+
+		gate_sig = fl_pf_gate((int)sig, tid, last);
+		return 0;
 	}
 	}
 	return 2;

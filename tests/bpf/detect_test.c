@@ -17,8 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "faultloop.h"
-#include "detect_test.skel.h"
 #include "detect_test.h"
+#include "detect_test.skel.h"
 
 #define MS 1000000ULL
 #define JIFFY 1000ULL	/* the tests' coarse clock: 1 us, so times stay exact */
@@ -765,6 +765,91 @@ static void test_coarse_clock(void **state)
 	fx_close(f);
 }
 
+/*
+ * The atomic-fault gate (fl_pf_gate(), bpf/probe.bpf.h), which decides
+ * what a page_fault_kernel event feeds the detector with.  Under
+ * BPF_PROG_TEST_RUN the current task is this process, so the driver gives
+ * the gate the pagefault_disabled count and the tid; every call runs on
+ * CPU 0 and uses CPU 0's pf_atomic_tid slot.
+ */
+static __u32 gate(struct fx *f, int pf_disabled, __u32 tid)
+{
+	f->skel->bss->gate_sig = ~0U;
+	run(f, FL_TEST_PF_GATE, (__u64)pf_disabled, tid, 0, 0, 0, 0);
+	return f->skel->bss->gate_sig;
+}
+
+/* CPU 0's pf_atomic_tid: the tid whose next fault the gate lets through */
+static __u32 gate_pass(struct fx *f)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 *per = calloc(ncpu, sizeof(*per)), zero = 0, v;
+
+	assert_non_null(per);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.pf_atomic_tid), &zero, per), 0);
+	v = per[0];
+	free(per);
+	return v;
+}
+
+/* A fault under pagefault_disable() is the atomic signal and arms the pass
+ * for its task; a nested disable (count 2) too. */
+static void test_gate_atomic_arms_pass(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+
+	assert_int_equal(gate_pass(f), 0);
+	assert_int_equal(gate(f, 1, 9100), FL_SIG_PF_KERNEL_ATOMIC);
+	assert_int_equal(gate_pass(f), 9100);
+	assert_int_equal(gate(f, 2, 9101), FL_SIG_PF_KERNEL_ATOMIC);
+	assert_int_equal(gate_pass(f), 9101);	/* the last atomic fault's task */
+	fx_close(f);
+}
+
+/* The same task's next fault with page faults enabled gets through once,
+ * and only once: the pass is consumed. */
+static void test_gate_pass_is_used_once(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+
+	assert_int_equal(gate(f, 1, 9200), FL_SIG_PF_KERNEL_ATOMIC);
+	assert_int_equal(gate(f, 0, 9200), FL_SIG_PF_KERNEL);
+	assert_int_equal(gate_pass(f), 0);
+	assert_int_equal(gate(f, 0, 9200), 0);
+	assert_int_equal(gate(f, 0, 9200), 0);
+	/* a new atomic fault gives a new pass */
+	assert_int_equal(gate(f, 1, 9200), FL_SIG_PF_KERNEL_ATOMIC);
+	assert_int_equal(gate(f, 0, 9200), FL_SIG_PF_KERNEL);
+	assert_int_equal(gate(f, 0, 9200), 0);
+	fx_close(f);
+}
+
+/* Another task's fault on that CPU is only counted and leaves the pass to
+ * the task that armed it. */
+static void test_gate_other_tid(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+
+	assert_int_equal(gate(f, 1, 9300), FL_SIG_PF_KERNEL_ATOMIC);
+	assert_int_equal(gate(f, 0, 9301), 0);
+	assert_int_equal(gate_pass(f), 9300);
+	assert_int_equal(gate(f, 0, 9300), FL_SIG_PF_KERNEL);
+	fx_close(f);
+}
+
+/* With no atomic fault before it, a fault with page faults enabled (a
+ * read() into fresh pages) is only counted. */
+static void test_gate_no_prior_atomic(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	int i;
+
+	for (i = 0; i < 4; i++)
+		assert_int_equal(gate(f, 0, 9400 + i % 2), 0);
+	assert_int_equal(gate_pass(f), 0);
+	fx_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -788,6 +873,10 @@ int main(void)
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_faultin_joins_only),
 		cmocka_unit_test(test_coarse_clock),
+		cmocka_unit_test(test_gate_atomic_arms_pass),
+		cmocka_unit_test(test_gate_pass_is_used_once),
+		cmocka_unit_test(test_gate_other_tid),
+		cmocka_unit_test(test_gate_no_prior_atomic),
 	};
 
 	if (geteuid() != 0) {
