@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "episodes.h"
+#include "knownbugs.h"
 #include "metrics.h"
 #include "report.h"
 
@@ -18,34 +19,39 @@ static struct fl_open_loop *open_find(struct fl_episodes *e, uint32_t tid)
 	return NULL;
 }
 
+/*
+ * What user space adds to a report: the owner (from its stack, or the
+ * owner probe that returned) and the known bug, both decided at DETECTED,
+ * whose stack is inside the loop, and kept for the loop's ONGOING and
+ * ENDED reports (an ENDED one carries no stack of its own unless an
+ * owner returned).
+ */
 void fl_episodes_handle(struct fl_episodes *e, const struct fl_report *r)
 {
 	struct fl_open_loop *o = open_find(e, r->tid);
-	struct fl_report copy;
+	unsigned int owner = fl_report_owner_sig(r, e->rctx->ks);
+	const struct fl_known_bug *bug = NULL;
 
 	e->reports++;
 	if (r->kind == FL_REPORT_DETECTED) {
-		unsigned int owner = fl_report_owner_sig(r, e->rctx->ks);
-
-		fl_user_stats_loop(e->ustats, r->sig, owner, r->comm, sizeof(r->comm));
+		bug = fl_known_bug_match(r, e->rctx->ks, owner);
+		fl_user_stats_loop(e->ustats, r->sig, owner, bug ? bug->id : NULL,
+				   r->comm, sizeof(r->comm));
 		if (!o && e->nopen < e->max_tasks)
 			o = &e->open[e->nopen++];
 		if (o) {
 			o->tid = r->tid;
 			o->owner = owner;
+			o->bug = bug;
 		}
-	} else if (r->kind == FL_REPORT_ENDED && o) {
-		uint8_t owner = o->owner;
-
-		*o = e->open[--e->nopen];
-		/* no owner returned and no stack: the DETECTED one's owner */
-		if (!r->owner && r->stack_sz <= 0 && owner) {
-			memcpy(&copy, r, sizeof(copy));
-			copy.owner = owner;
-			r = &copy;
-		}
+	} else if (o) {
+		if (!owner)
+			owner = o->owner;
+		bug = o->bug;
+		if (r->kind == FL_REPORT_ENDED)
+			*o = e->open[--e->nopen];
 	}
-	fl_report_print(e->rctx, r);
+	fl_report_print(e->rctx, r, owner, bug);
 }
 
 static int on_report(void *ctx, void *data, size_t len)

@@ -15,12 +15,14 @@
 struct ring_buffer;
 struct fl_report_ctx;
 struct fl_user_stats;
+struct fl_known_bug;
 
 /* A loop reported DETECTED and not ENDED yet: the owner its stack named,
  * for an ENDED report that carries no stack of its own. */
 struct fl_open_loop {
 	uint32_t tid;
 	uint8_t owner;
+	const struct fl_known_bug *bug;
 };
 
 struct fl_episodes {

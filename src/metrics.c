@@ -33,7 +33,8 @@ static const char *comm_bucket(struct fl_user_stats *u, const char *comm, size_t
 }
 
 void fl_user_stats_loop(struct fl_user_stats *u, unsigned int sig,
-			unsigned int owner, const char *comm, size_t comm_len)
+			unsigned int owner, const char *bug, const char *comm,
+			size_t comm_len)
 {
 	struct fl_loop_series *l;
 	const char *b;
@@ -43,7 +44,7 @@ void fl_user_stats_loop(struct fl_user_stats *u, unsigned int sig,
 	b = comm_bucket(u, comm, comm_len);
 	for (i = 0; i < u->nloops; i++) {
 		l = &u->loops[i];
-		if (l->sig == sig && l->owner == owner && !strcmp(l->comm, b))
+		if (l->sig == sig && l->owner == owner && l->bug == bug && !strcmp(l->comm, b))
 			goto found;
 	}
 	if (u->nloops == FL_METRICS_MAX_LOOPS) {
@@ -53,6 +54,7 @@ void fl_user_stats_loop(struct fl_user_stats *u, unsigned int sig,
 	l = &u->loops[u->nloops++];
 	l->sig = sig;
 	l->owner = owner;
+	l->bug = bug;
 	snprintf(l->comm, sizeof(l->comm), "%s", b);
 found:
 	l->count++;
@@ -203,18 +205,19 @@ static void render_loops(FILE *out, bool om, const struct fl_metrics_snapshot *s
 	int i;
 
 	family(out, om, "faultloop_loops_detected_total", M_COUNTER,
-	       "Episodes whose retries reached the threshold, by signal, loop owner and comm (16 comms, then \"other\").");
+	       "Loops detected, by signal, loop owner, known bug (\"none\" if none matched) and comm (16 comms, then \"other\").");
 	pthread_mutex_lock(&u->lock);
 	for (i = 0; i < u->nloops; i++) {
 		const struct fl_loop_series *l = &u->loops[i];
 
-		fprintf(out, "faultloop_loops_detected_total{signal=\"%s\",owner=\"%s\",comm=\"",
-			fl_sig_name(l->sig), l->owner ? fl_sig_name(l->owner) : "unknown");
+		fprintf(out, "faultloop_loops_detected_total{signal=\"%s\",owner=\"%s\",bug=\"%s\",comm=\"",
+			fl_sig_name(l->sig), l->owner ? fl_sig_name(l->owner) : "unknown",
+			l->bug ? l->bug : "none");
 		esc(out, l->comm);
 		fprintf(out, "\"} %llu\n", (unsigned long long)l->count);
 	}
 	if (u->loops_overflow)
-		fprintf(out, "faultloop_loops_detected_total{signal=\"other\",owner=\"other\",comm=\"other\"} %llu\n",
+		fprintf(out, "faultloop_loops_detected_total{signal=\"other\",owner=\"other\",bug=\"other\",comm=\"other\"} %llu\n",
 			(unsigned long long)u->loops_overflow);
 
 	scalar(out, om, "faultloop_loops_active", M_GAUGE,

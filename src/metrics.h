@@ -18,11 +18,12 @@
 
 #define FL_METRICS_DEFAULT_PORT	19477
 #define FL_METRICS_MAX_COMMS	16	/* distinct comm label values, then "other" */
-#define FL_METRICS_MAX_LOOPS	256	/* distinct (signal, owner, comm) series */
+#define FL_METRICS_MAX_LOOPS	256	/* distinct (signal, owner, bug, comm) series */
 
 struct fl_loop_series {
 	uint8_t sig;
 	uint8_t owner;		/* owner signal or 0 */
+	const char *bug;	/* known bug id (static) or NULL */
 	char comm[FL_COMM_LEN + 1];
 	uint64_t count;
 };
@@ -59,9 +60,11 @@ struct fl_metrics_snapshot {
 };
 
 void fl_user_stats_init(struct fl_user_stats *u);
-/* A DETECTED report: one more loop under (signal, owner, comm). */
+/* A DETECTED report: one more loop under (signal, owner, bug, comm);
+ * bug: a known bug's id (static storage) or NULL. */
 void fl_user_stats_loop(struct fl_user_stats *u, unsigned int sig,
-			unsigned int owner, const char *comm, size_t comm_len);
+			unsigned int owner, const char *bug, const char *comm,
+			size_t comm_len);
 void fl_user_stats_scrape(struct fl_user_stats *u, bool ok);
 
 /* Prometheus label value escaping: \\ \" \n. */

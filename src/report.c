@@ -2,6 +2,7 @@
 #include <string.h>
 #include <time.h>
 #include "json.h"
+#include "knownbugs.h"
 #include "ksyms.h"
 #include "probes.h"
 #include "signals.h"
@@ -122,8 +123,51 @@ static void fmt_time(const struct fl_report_ctx *c, uint64_t mono_ns, bool iso,
 	}
 }
 
+/* "known_bug": {...} or null */
+static void json_bug(struct jw *w, const struct fl_known_bug *b)
+{
+	int fixed;
+
+	jw_name(w, "known_bug");
+	if (!b) {
+		jw_null(w);
+		return;
+	}
+	fixed = fl_known_bug_fixed(b);
+	jw_object_start(w);
+	jw_kv_string(w, "id", b->id);
+	jw_kv_string(w, "title", b->title);
+	jw_name(w, "fix");
+	jw_string(w, b->fix);
+	jw_name(w, "fixed_in");
+	jw_string(w, b->fixed_in);
+	jw_kv_string(w, "kernel", fl_kernel_version());
+	jw_name(w, "kernel_has_fix");
+	if (fixed < 0)
+		jw_null(w);
+	else
+		jw_bool(w, fixed);
+	jw_object_end(w);
+}
+
+static void text_bug(FILE *out, const struct fl_known_bug *b)
+{
+	int fixed;
+
+	if (!b)
+		return;
+	fixed = fl_known_bug_fixed(b);
+	fprintf(out, "    known bug: %s; ", b->title);
+	if (!b->fix)
+		fprintf(out, "no fix merged upstream");
+	else
+		fprintf(out, "fixed by %s in %s; this kernel (%s) %s", b->fix, b->fixed_in,
+			fl_kernel_version(), fixed < 0 ? "unknown" : fixed ? "has the fix" : "lacks it");
+	fputc('\n', out);
+}
+
 static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
-		       const char *owner, const char *cg)
+		       const char *owner, const char *cg, const struct fl_known_bug *bug)
 {
 	char buf[256];
 	struct jw w;
@@ -163,6 +207,7 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 		jw_null(&w);
 	jw_name(&w, "reason");
 	jw_string(&w, r->kind == FL_REPORT_ENDED ? fl_end_reason_name(r->reason) : NULL);
+	json_bug(&w, bug);
 	jw_name(&w, "stack");
 	jw_array_start(&w);
 	for (i = first_frame(r, c->ks); i < nr_frames(r); i++) {
@@ -175,7 +220,7 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 }
 
 static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
-		       const char *owner, const char *cg)
+		       const char *owner, const char *cg, const struct fl_known_bug *bug)
 {
 	char t[32], d[32], comm[FL_COMM_LEN + 1], frame[256];
 	int i, n = 0;
@@ -202,22 +247,24 @@ static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
 		if (r->sig_mask & (1ULL << i))
 			fprintf(c->out, "%s%s", n++ ? "," : " ", fl_sig_name(i));
 	fputc('\n', c->out);
+	text_bug(c->out, bug);
 	for (i = first_frame(r, c->ks); i < nr_frames(r); i++) {
 		fmt_frame(c->ks, r->stack[i], frame, sizeof(frame));
 		fprintf(c->out, "      %s\n", frame);
 	}
 }
 
-void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r)
+void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r,
+		     unsigned int owner_sig, const struct fl_known_bug *bug)
 {
-	const char *owner = fl_report_owner(r, c->ks);
+	const char *owner = owner_sig ? fl_sig_name(owner_sig) : NULL;
 	char cgbuf[4096];
 	const char *cg = c->cgroup_path ? c->cgroup_path(r->cgroup_id, cgbuf, sizeof(cgbuf)) : NULL;
 
 	if (c->json)
-		print_json(c, r, owner, cg);
+		print_json(c, r, owner, cg, bug);
 	else
-		print_text(c, r, owner, cg);
+		print_text(c, r, owner, cg, bug);
 	fflush(c->out);
 }
 

@@ -29,7 +29,11 @@ struct fl_report_ctx {
 const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks);
 /* The same as an owner signal, 0 if unknown. */
 unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *ks);
-void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r);
+struct fl_known_bug;
+/* A report, with what user space found: the owner signal (0 unknown) and
+ * the known bug the loop is (NULL none). */
+void fl_report_print(const struct fl_report_ctx *c, const struct fl_report *r,
+		     unsigned int owner, const struct fl_known_bug *bug);
 
 struct fl_stuck_task;
 /* A task found spinning in the kernel (stuck.h), or leaving that state. */

@@ -178,7 +178,7 @@ if [ "$(uname -m)" = x86_64 ]; then
 fi
 "$FL" --probes --json --mode tracepoint >"$TMP/probes-tp.json"
 check "--mode tracepoint: no function probe attached" \
-	python3 -c 'import json,sys; rows=json.load(open(sys.argv[1])); bad=[r["signal"] for r in rows if r["attached"] and r["mode"] not in ("tp_btf","raw_tp","tracepoint")]; sys.exit(1 if bad else 0)' "$TMP/probes-tp.json"
+	python3 -c 'import json,sys; rows=json.load(open(sys.argv[1])); bad=[r["signal"] for r in rows if r["attached"] and r["mode"] not in ("tp_btf","raw_tp","tracepoint","perf_event")]; sys.exit(1 if bad else 0)' "$TMP/probes-tp.json"
 check "--mode tracepoint: function probes say why" \
 	python3 -c 'import json,sys; rows=json.load(open(sys.argv[1])); r={x["signal"]:x for x in rows}; sys.exit(0 if r["fault_in_readable"]["status"]=="disabled" else 1)' "$TMP/probes-tp.json"
 if [ $FUNC_PROBES = 0 ]; then

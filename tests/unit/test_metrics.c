@@ -34,19 +34,22 @@ static void test_labels_escaped_and_bounded(void **state)
 
 	fl_user_stats_init(&u);
 	memcpy(comm, "a\"b\\c\nd", 8);
-	fl_user_stats_loop(&u, FL_SIG_TAG_CHECK_FAULT, FL_SIG_OWNER_SEARCH_IOCTL, comm, sizeof(comm));
-	fl_user_stats_loop(&u, FL_SIG_TAG_CHECK_FAULT, FL_SIG_OWNER_SEARCH_IOCTL, comm, sizeof(comm));
+	fl_user_stats_loop(&u, FL_SIG_TAG_CHECK_FAULT, FL_SIG_OWNER_SEARCH_IOCTL,
+			   "btrfs-search-ioctl-subpage", comm, sizeof(comm));
+	fl_user_stats_loop(&u, FL_SIG_TAG_CHECK_FAULT, FL_SIG_OWNER_SEARCH_IOCTL,
+			   "btrfs-search-ioctl-subpage", comm, sizeof(comm));
 	/* 40 distinct comms: 16 get their own label value, the rest "other" */
 	for (i = 0; i < 40; i++) {
 		snprintf(comm, sizeof(comm), "task%d", i);
-		fl_user_stats_loop(&u, FL_SIG_PF_KERNEL, 0, comm, strlen(comm));
+		fl_user_stats_loop(&u, FL_SIG_PF_KERNEL, 0, NULL, comm, strlen(comm));
 	}
 	out = render(false, &u, &s);
 	assert_non_null(strstr(out, "faultloop_loops_detected_total{signal=\"do_tag_check_fault\","
-				 "owner=\"search_ioctl\",comm=\"a\\\"b\\\\c\\nd\"} 2\n"));
+				 "owner=\"search_ioctl\",bug=\"btrfs-search-ioctl-subpage\","
+				 "comm=\"a\\\"b\\\\c\\nd\"} 2\n"));
 	assert_non_null(strstr(out, "comm=\"task14\"} 1\n"));
 	assert_null(strstr(out, "comm=\"task15\""));	/* 16th distinct comm is the 17th value */
-	assert_non_null(strstr(out, "owner=\"unknown\",comm=\"other\"} 25\n"));
+	assert_non_null(strstr(out, "owner=\"unknown\",bug=\"none\",comm=\"other\"} 25\n"));
 	assert_non_null(strstr(out, "faultloop_build_info{version=\"1.2\\\"3\"} 1\n"));
 	assert_null(strstr(out, "# EOF"));
 	free(out);

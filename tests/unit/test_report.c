@@ -65,7 +65,7 @@ static char *print(const struct fl_report *r, struct ksyms *ks, bool json)
 
 	c.out = open_memstream(&membuf, &membuf_len);
 	assert_non_null(c.out);
-	fl_report_print(&c, r);
+	fl_report_print(&c, r, fl_report_owner_sig(r, ks), NULL);
 	fclose(c.out);
 	return membuf;
 }

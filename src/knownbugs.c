@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include "knownbugs.h"
+#include "ksyms.h"
+#include "util.h"
+
+const struct fl_known_bug fl_known_bugs[] = {
+	/* the seeds: copy_to_sk() faults on one MTE granule, the fault-in of
+	 * the whole page succeeds, the copy fails again at the same place */
+	{ "btrfs-search-ioctl-subpage",
+	  "btrfs search_ioctl() live-lock on sub-page faults (arm64 MTE)",
+	  "18788e34642e", "5.19", { NULL },
+	  .arch = FL_BUG_ARCH_ARM64, .owner = FL_SIG_OWNER_SEARCH_IOCTL },
+	/* handle_userfault() returns VM_FAULT_RETRY at once while a signal
+	 * is pending, and a kernel-mode fault retries on anything but a
+	 * fatal one.  "mm/userfaultfd: prevent busy looping for tasks with
+	 * signals pending" (2025) was proposed and dropped. */
+	{ "uffd-signal-busy-loop",
+	  "userfaultfd fault retried in the kernel while a signal is pending",
+	  NULL, NULL, { NULL },
+	  .flags = FL_EP_UFFD, .frame = "handle_userfault" },
+	/* faultin_vma_page_range() let __get_user_pages() return 0 on
+	 * VM_FAULT_RETRY without FOLL_TRIED: a read error retried forever */
+	{ "madv-populate-eio",
+	  "MADV_POPULATE_(READ|WRITE) retried forever on a file read error",
+	  "631426ba1d45", "6.9", { NULL },
+	  .frame = "madvise_populate" },
+};
+const int fl_nr_known_bugs = ARRAY_SIZE(fl_known_bugs);
+
+static bool stack_has(const struct fl_report *r, const struct ksyms *ks, const char *fn)
+{
+	int i, n = r->stack_sz > 0 ? r->stack_sz / 8 : 0;
+	char base[128];
+
+	for (i = 0; ks && i < n && i < FL_MAX_STACK; i++) {
+		const struct ksym *k = ksyms__map_addr(ks, r->stack[i]);
+
+		if (k && !strcmp(ksyms__base_name(k->name, base, sizeof(base)), fn))
+			return true;
+	}
+	return false;
+}
+
+static unsigned int this_arch(void)
+{
+#if defined(__aarch64__)
+	return FL_BUG_ARCH_ARM64;
+#else
+	return FL_BUG_ARCH_X86;
+#endif
+}
+
+const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
+					      const struct ksyms *ks,
+					      unsigned int owner)
+{
+	int i;
+
+	for (i = 0; i < fl_nr_known_bugs; i++) {
+		const struct fl_known_bug *b = &fl_known_bugs[i];
+
+		if ((b->arch && b->arch != this_arch()) ||
+		    (b->owner && b->owner != owner) || (b->sig && b->sig != r->sig))
+			continue;
+		if ((b->flags || b->frame) &&
+		    !((b->flags && (r->flags & b->flags) == b->flags) ||
+		      (b->frame && stack_has(r, ks, b->frame))))
+			continue;
+		return b;
+	}
+	return NULL;
+}
+
+/* "6.1.119-1", "5.10.0-32-amd64": -1 if no "X.Y" */
+static int parse_version(const char *s, unsigned int v[3])
+{
+	v[2] = 0;
+	return s && sscanf(s, "%u.%u.%u", &v[0], &v[1], &v[2]) >= 2 ? 0 : -1;
+}
+
+static int cmp_version(const unsigned int a[3], const unsigned int b[3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
+}
+
+int fl_known_bug_fixed_in(const struct fl_known_bug *b, const char *version)
+{
+	unsigned int have[3], fix[3];
+	int i;
+
+	if (!b->fix)
+		return 0;
+	if (parse_version(version, have) || parse_version(b->fixed_in, fix))
+		return -1;
+	if (cmp_version(have, fix) >= 0)
+		return 1;
+	for (i = 0; i < 4 && b->stable[i]; i++)
+		if (!parse_version(b->stable[i], fix) && have[0] == fix[0] &&
+		    have[1] == fix[1] && have[2] >= fix[2])
+			return 1;
+	return 0;
+}
+
+const char *fl_kernel_version(void)
+{
+	static char version[64];
+	struct utsname u;
+	char line[512], *p;
+	FILE *f;
+
+	if (version[0])
+		return version;
+	f = fopen("/proc/version", "re");
+	if (f) {
+		if (fgets(line, sizeof(line), f) && (p = strstr(line, " Debian ")))
+			sscanf(p + 8, "%63[0-9.]", version);
+		fclose(f);
+	}
+	if (!version[0] && !uname(&u))
+		sscanf(u.release, "%63[0-9.]", version);
+	return version;
+}
+
+int fl_known_bug_fixed(const struct fl_known_bug *b)
+{
+	return fl_known_bug_fixed_in(b, fl_kernel_version());
+}
