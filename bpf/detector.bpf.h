@@ -57,6 +57,19 @@ struct {
 	__type(value, struct fl_episode);
 } episodes SEC(".maps");
 
+/* The stall sampler's episodes (bpf/stall.bpf.h), keyed by tid; here
+ * because each detector checks the other's before it reports. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);	/* loader: --max-tasks */
+	__type(key, __u32);
+	__type(value, struct fl_episode);
+} stalls SEC(".maps");
+
+/* Elements in stalls: task exit and the detector skip the lookup while
+ * it is 0. */
+__u64 nr_stalls = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -312,6 +325,19 @@ static __always_inline bool fl_cover(__u64 *lo, __u64 *hi, __u64 mask,
 	return false;
 }
 
+/* One loop, one report: the retry detector and the stall sampler may
+ * both see it; the first to report owns it, the other stays silent
+ * (FL_EP_SHADOW).  One lookup, only when an episode crosses. */
+static __always_inline bool fl_reported_elsewhere(void *map, __u64 live, __u32 tid)
+{
+	struct fl_episode *o;
+
+	if (!live)
+		return false;
+	o = bpf_map_lookup_elem(map, &tid);
+	return o && (o->flags & FL_EP_REPORTED);
+}
+
 /* Whether sig's address becomes the episode's: see FL_FAULT_SIGS. */
 static __always_inline bool fl_takes_addr(__u64 mask, __u32 sig)
 {
@@ -438,8 +464,12 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 
 	if (!(ep->flags & FL_EP_REPORTED)) {
 		if (ep->retries < threshold ||
-		    now - ep->start_ns < min_duration_ns)
+		    now - ep->start_ns < min_duration_ns || (ep->flags & FL_EP_SHADOW))
 			return;
+		if (fl_reported_elsewhere(&stalls, nr_stalls, ep->tid)) {
+			ep->flags |= FL_EP_SHADOW;
+			return;
+		}
 		ep->flags |= FL_EP_REPORTED;
 		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
 		st->cnt[FL_CNT_DETECTED]++;
@@ -473,6 +503,9 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 	__u8 reason;
 	__u64 ua;
 
+	/* bounds check and index in one register: clang may otherwise test
+	 * one copy and index with another, which the verifier rejects */
+	barrier_var(sig);
 	if (sig >= FL_SIG__MAX)
 		return;
 	st->events[sig]++;

@@ -67,12 +67,20 @@ static __always_inline bool fl_user_mode(struct pt_regs *regs)
 #endif
 }
 
-/* FAULT_FLAG_USER: an enum from 5.11 (da2f5eb3d344), a #define before. */
+/* FAULT_FLAG_USER and FAULT_FLAG_TRIED: an enum from 5.11 (da2f5eb3d344),
+ * #defines before (0x40, 0x20 in 5.10). */
 static __always_inline __u32 fl_fault_flag_user(void)
 {
 	if (bpf_core_enum_value_exists(enum fault_flag, FAULT_FLAG_USER))
 		return bpf_core_enum_value(enum fault_flag, FAULT_FLAG_USER);
 	return 0x40;
+}
+
+static __always_inline __u32 fl_fault_flag_tried(void)
+{
+	if (bpf_core_enum_value_exists(enum fault_flag, FAULT_FLAG_TRIED))
+		return bpf_core_enum_value(enum fault_flag, FAULT_FLAG_TRIED);
+	return 0x20;
 }
 
 /* ---- kprobe entry stash for return probes that need entry arguments --- */
@@ -353,7 +361,11 @@ int BPF_KPROBE(fl_fixup_exception__kprobe)
  * sees every kernel fault handle_mm_fault() sees, earlier and with
  * pagefault_disabled, so a second detector run for the same fault at the
  * same address adds nothing but a second detector run per fault
- * (BENCHMARKS.md).  handle_mm_fault then only counts.
+ * (BENCHMARKS.md).  handle_mm_fault then only counts, except for a
+ * retry inside one fault: page_fault_kernel fires once per #PF, while
+ * do_user_addr_fault() (and arm64's do_page_fault()) go back to retry:
+ * and call handle_mm_fault() again with FAULT_FLAG_TRIED, as does GUP
+ * with FOLL_TRIED.  Those are the loop's own iterations.
  */
 volatile __u32 mm_fault_count_only = 0;
 
@@ -363,7 +375,7 @@ static __always_inline int fl_mm_fault(void *ctx, __u64 address, __u32 flags)
 {
 	if (flags & fl_fault_flag_user())
 		return 0;
-	if (mm_fault_count_only)
+	if (mm_fault_count_only && !(flags & fl_fault_flag_tried()))
 		return fl_probe_count(FL_SIG_HANDLE_MM_FAULT, false);
 	return fl_probe_event(ctx, FL_SIG_HANDLE_MM_FAULT, address, 0, false);
 }
@@ -510,8 +522,8 @@ int fl_stall__perf(struct bpf_perf_event_data *ctx)
 		return 0;
 	/* no kernel frames when the sample interrupted user mode */
 	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
-	fl_stall_sample(ctx, st, t, id, ips, n > 0 ? (int)((__u64)n >> 3) : 0,
-			bpf_ktime_get_ns());
+	fl_stall_sample(ctx, st, id, fl_progress(t), fl_oncpu(t), ips,
+			n > 0 ? (int)((__u64)n >> 3) : 0, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -41,15 +41,6 @@ const volatile __u32 nr_stall_ranges = 0;
 /* handle_userfault()'s range among them, for the known-bug match */
 const volatile __u32 stall_uffd_range = FL_STALL_RANGES;
 
-/* Elements in stalls: task exit skips the lookup while it is 0. */
-__u64 nr_stalls = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);	/* loader: --max-tasks */
-	__type(key, __u32);
-	__type(value, struct fl_episode);
-} stalls SEC(".maps");
 
 #define FL_PF_KTHREAD	0x00200000	/* include/linux/sched.h, every kernel */
 
@@ -91,8 +82,8 @@ static __always_inline bool fl_stall_close(void *ctx, struct fl_stats *st,
 			    false, now);
 }
 
-static __always_inline void fl_stall_open(struct fl_stats *st, struct task_struct *t,
-					  __u64 id, __u64 progress, __u64 now)
+static __always_inline void fl_stall_open(struct fl_stats *st, __u64 id,
+					  __u64 progress, __u64 oncpu, __u64 now)
 {
 	struct fl_episode *ep;
 	__u32 tid = (__u32)id;
@@ -108,7 +99,7 @@ static __always_inline void fl_stall_open(struct fl_stats *st, struct task_struc
 	ep->start_ns = now;
 	ep->last_ns = now;
 	ep->io_seq = progress;
-	ep->oncpu_ns = fl_oncpu(t);
+	ep->oncpu_ns = oncpu;
 	ep->cgroup_id = bpf_get_current_cgroup_id();
 	ep->pid = id >> 32;
 	ep->tid = tid;
@@ -119,13 +110,13 @@ static __always_inline void fl_stall_open(struct fl_stats *st, struct task_struc
 	st->cnt[FL_CNT_EPISODES]++;
 }
 
-/* One sample of the task on this CPU; ips: its kernel stack, n frames
- * (0: the sample interrupted user mode). */
-static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st,
-					    struct task_struct *t, __u64 id,
+/* One sample of task id on this CPU: its completed faults (fl_progress),
+ * its CPU time (fl_oncpu), its kernel stack ips of n frames (0: the sample
+ * interrupted user mode). */
+static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u64 id,
+					    __u64 progress, __u64 oncpu,
 					    const __u64 *ips, int n, __u64 now)
 {
-	__u64 progress = fl_progress(t);
 	__u32 tid = (__u32)id;
 	struct fl_episode *ep = NULL;
 	struct fl_report *r;
@@ -143,7 +134,7 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st,
 	if (!in)
 		return;		/* elsewhere in the kernel: neither stuck nor free */
 	if (!ep) {
-		fl_stall_open(st, t, id, progress, now);
+		fl_stall_open(st, id, progress, oncpu, now);
 		return;
 	}
 	ep->flags |= in & FL_EP_UFFD;
@@ -151,8 +142,12 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st,
 	ep->events++;
 	ep->retries++;		/* samples inside the same fault */
 	if (!(ep->flags & FL_EP_REPORTED)) {
-		if (fl_oncpu(t) - ep->oncpu_ns < stall_ns)
+		if (oncpu - ep->oncpu_ns < stall_ns || (ep->flags & FL_EP_SHADOW))
 			return;
+		if (fl_reported_elsewhere(&episodes, nr_promoted, tid)) {
+			ep->flags |= FL_EP_SHADOW;
+			return;
+		}
 		ep->flags |= FL_EP_REPORTED;
 		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
 		st->cnt[FL_CNT_DETECTED]++;

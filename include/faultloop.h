@@ -108,6 +108,8 @@ struct fl_stats {
 #define FL_EP_REPORTED	0x1	/* DETECTED was sent */
 #define FL_EP_HAS_RET	0x2	/* owner_ret is valid */
 #define FL_EP_UFFD	0x4	/* stall sampler: a sample was in handle_userfault() */
+#define FL_EP_SHADOW	0x8	/* the other detector reported this task's loop
+				 * first: this one stays silent */
 
 /*
  * Per-task episode of a task that has retried, keyed by tid (see struct

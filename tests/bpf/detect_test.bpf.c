@@ -7,7 +7,7 @@
  * FL_TEST_PF_GATE runs the page_fault_kernel gate (bpf/probe.bpf.h),
  * which includes the detector.
  */
-#include "probe.bpf.h"
+#include "stall.bpf.h"
 #include "detect_test.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -63,6 +63,15 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 		return fl_ep_close(ctx, st, ep, key, FL_END_OWNER_RETURN, sig, 0,
 				   true, now) ? 6 : 0;
 	}
+	case FL_TEST_STALL_SAMPLE: {
+		__u64 ips[2] = { ctx->args[3], 0 };
+
+		fl_stall_sample(ctx, st, tid, sig, ctx->args[5],
+				ips, ctx->args[3] ? 1 : 0, now);
+		return 0;
+	}
+	case FL_TEST_STALL_SWEEP:
+		return fl_stall_sweep_one(ctx, tid, ctx->args[5], now) ? 0 : 3;
 	case FL_TEST_PF_GATE: {
 		/* as fl_pf_sig() does it, with the count given, not current's */
 		__u32 zero = 0, *last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);

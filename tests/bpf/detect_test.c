@@ -280,6 +280,128 @@ static void test_lost_delete_reports_nothing(void **state)
 	fx_close(f);
 }
 
+/* ---- the stall sampler ---------------------------------------------------- */
+
+#define IN_FAULT	0xffffffff81001010ULL	/* inside the test's range 0 */
+#define ELSEWHERE	0xffffffff82000000ULL
+
+static struct fx *fx_stall(void)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->skel = detect_test_bpf__open();
+	assert_non_null(f->skel);
+	f->skel->rodata->threshold = 2;
+	f->skel->rodata->gap_ns = GAP;
+	f->skel->rodata->ongoing_ns = IVL;
+	f->skel->rodata->stall_ns = 1000 * MS;
+	f->skel->rodata->stall_gap_ns = 400 * MS;
+	f->skel->rodata->stall_lo[0] = 0xffffffff81001000ULL;
+	f->skel->rodata->stall_hi[0] = 0xffffffff81002000ULL;
+	f->skel->rodata->nr_stall_ranges = 1;
+	f->skel->rodata->stall_uffd_range = 0;	/* say range 0 is handle_userfault */
+	assert_int_equal(detect_test_bpf__load(f->skel), 0);
+	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.reports), on_report, f, NULL);
+	assert_non_null(f->rb);
+	return f;
+}
+
+/* progress, frame (0: user mode), wall and CPU time in ms from T0 */
+static void sample(struct fx *f, __u32 tid, __u64 progress, __u64 frame, __u64 wall_ms,
+		   __u64 cpu_ms)
+{
+	__u64 args[8] = { FL_TEST_STALL_SAMPLE, progress, tid, frame, T0 + wall_ms * MS,
+			  cpu_ms * MS, 0, 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
+		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
+	assert_int_equal(opts.retval, 0);
+	ring_buffer__consume(f->rb);
+}
+
+/* A task spinning inside one fault: DETECTED once it has spent
+ * stall_ns on a CPU there, not before; ONGOING rate limited; the fault
+ * completing (min_flt moves) ends it. */
+static void test_stall_detected_and_progress_ends_it(void **state)
+{
+	struct fx *f = fx_stall();
+	int i;
+
+	for (i = 0; i <= 9; i++)
+		sample(f, 700, 5, IN_FAULT, i * 100, i * 100);
+	assert_int_equal(f->nrep, 0);			/* 900 ms on CPU */
+	sample(f, 700, 5, IN_FAULT, 1000, 1000);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_int_equal(f->reps[0].tid, 700);
+	assert_int_equal(f->reps[0].sig, FL_SIG_FAULT_STALL);
+	assert_int_equal(f->reps[0].duration_ns, 1000 * MS);
+	assert_int_equal(f->reps[0].retries, 11);	/* samples inside the fault */
+	assert_true(f->reps[0].flags & FL_EP_UFFD);
+	sample(f, 700, 5, IN_FAULT, 1020, 1020);	/* within --interval */
+	assert_int_equal(f->nrep, 1);
+	sample(f, 700, 5, IN_FAULT, 1100, 1100);
+	assert_int_equal(count_kind(f, FL_REPORT_ONGOING), 1);
+	sample(f, 700, 6, IN_FAULT, 1200, 1200);	/* a fault completed */
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_PROGRESS);
+	assert_int_equal(f->reps[f->nrep - 1].duration_ns, 1100 * MS);	/* at its last sample */
+	fx_close(f);
+}
+
+/* Asleep in the fault (wall time passes, CPU time does not), samples
+ * elsewhere in the kernel, and user mode: none is a loop. */
+static void test_stall_needs_cpu_time(void **state)
+{
+	struct fx *f = fx_stall();
+	int i;
+
+	for (i = 0; i <= 30; i++)
+		sample(f, 701, 5, IN_FAULT, i * 100, i * 10);	/* 10% on CPU, 3 s */
+	for (i = 0; i <= 30; i++)
+		sample(f, 702, 5, ELSEWHERE, i * 100, i * 100);	/* never in fault code */
+	sample(f, 703, 5, IN_FAULT, 0, 0);
+	sample(f, 703, 5, 0, 600, 600);			/* back in user mode */
+	sample(f, 703, 5, IN_FAULT, 700, 700);		/* a new stall */
+	sample(f, 703, 5, IN_FAULT, 1600, 1600);	/* 900 ms of it */
+	assert_int_equal(f->nrep, 0);
+	fx_close(f);
+}
+
+/* One loop, one report: the retry detector reported this task first. */
+static void test_stall_shadowed_by_detector(void **state)
+{
+	struct fx *f = fx_stall();
+	int i;
+
+	for (i = 0; i < 5; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 704, 0x7f0000004000ULL, T0 + i * MS);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	for (i = 0; i <= 15; i++)
+		sample(f, 704, 5, IN_FAULT, i * 100, i * 100);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_int_equal(f->nrep, 1);
+	fx_close(f);
+}
+
+/* A stalled task no longer sampled (asleep for good) is swept as idle. */
+static void test_stall_sweep(void **state)
+{
+	struct fx *f = fx_stall();
+	int i;
+
+	for (i = 0; i <= 11; i++)
+		sample(f, 705, 5, IN_FAULT, i * 100, i * 100);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1300 * MS, 0), 3);
+	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1600 * MS, 0), 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_GAP);
+	assert_int_equal(f->skel->bss->nr_stalls, 0);
+	fx_close(f);
+}
+
 /* Faults walking up a buffer page by page are progress, never retries. */
 static void test_progress_is_not_retry(void **state)
 {
@@ -856,6 +978,10 @@ int main(void)
 		cmocka_unit_test(test_sweep_ends_idle_once),
 		cmocka_unit_test(test_sweep_all_at_detach),
 		cmocka_unit_test(test_lost_delete_reports_nothing),
+		cmocka_unit_test(test_stall_detected_and_progress_ends_it),
+		cmocka_unit_test(test_stall_needs_cpu_time),
+		cmocka_unit_test(test_stall_shadowed_by_detector),
+		cmocka_unit_test(test_stall_sweep),
 		cmocka_unit_test(test_progress_is_not_retry),
 		cmocka_unit_test(test_downward_progress),
 		cmocka_unit_test(test_threshold_and_ongoing),

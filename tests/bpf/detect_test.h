@@ -10,6 +10,10 @@ enum fl_test_op {
 	FL_TEST_TASK_EXIT,
 	FL_TEST_SWEEP,		/* args[5]: all */
 	FL_TEST_LOST_END,	/* the sweep deletes between a probe's lookup and its close */
+	/* args: op, progress, tid, frames (0: user mode; 1: one frame at
+	 * args[3]), now, oncpu, in_fault (frame inside range 0) */
+	FL_TEST_STALL_SAMPLE,
+	FL_TEST_STALL_SWEEP,	/* args[5]: all */
 	/* args: op, pagefault_disabled count, tid: the atomic-fault gate
 	 * (fl_pf_gate() in bpf/probe.bpf.h) on this CPU's pf_atomic_tid
 	 * slot; the signal it returns lands in the driver's gate_sig */
