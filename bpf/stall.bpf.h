@@ -11,10 +11,10 @@
  * while its fault counters stand still: mm_account_fault() (5.9,
  * bce617edecad) counts min_flt/maj_flt only for a fault that completed,
  * GUP's included, never for VM_FAULT_RETRY or an error.  The loop calls
- * schedule() on every turn, and from 5.x __schedule() counts a switch out
- * with a signal pending in nvcsw, so sleeps are no measure of it; its CPU
- * time is: a fault that waits for I/O sleeps, and its CPU time stands
- * still while the wall clock runs.
+ * schedule() on every turn, and __schedule() counts a switch out with a
+ * signal pending in nvcsw, so context switches are no measure of it; the
+ * time it is not asleep is: a fault that waits for I/O sleeps, and that
+ * time stands still while the wall clock runs.
  *
  * So: a software cpu-clock perf event per CPU runs this at a low rate
  * (the loader sets it); a sample whose kernel stack is inside the code
@@ -22,7 +22,7 @@
  * handle_mm_fault, __get_user_pages, ...) opens or extends the task's
  * stall, keyed by tid; min_flt + maj_flt moving, or a sample in user
  * mode, ends it (FL_END_PROGRESS).  A stall in which the task has spent
- * stall_ns on a CPU is a loop: DETECTED, ONGOING and ENDED like any
+ * stall_ns on or waiting for a CPU is a loop: DETECTED, ONGOING and ENDED like any
  * episode, through the same report path.  Cost: one stack walk per
  * sample, nothing per event.
  */
@@ -52,12 +52,21 @@ static __always_inline __u64 fl_progress(struct task_struct *t)
 	return BPF_CORE_READ(t, min_flt) + BPF_CORE_READ(t, maj_flt);
 }
 
-/* The task's CPU time (updated at each tick and switch). */
+/*
+ * The time the task has not been asleep: on a CPU (se.sum_exec_runtime,
+ * updated at each tick and switch) plus waiting for one
+ * (sched_info.run_delay, CONFIG_SCHED_INFO, on in Debian's kernels),
+ * so that a loop on a busy CPU is judged like one on an idle CPU.
+ */
 static __always_inline __u64 fl_oncpu(struct task_struct *t)
 {
-	if (FL_HAVE_TASK_BTF)
-		return t->se.sum_exec_runtime;
-	return BPF_CORE_READ(t, se.sum_exec_runtime);
+	__u64 run = FL_HAVE_TASK_BTF ? t->se.sum_exec_runtime :
+				       BPF_CORE_READ(t, se.sum_exec_runtime);
+
+	if (bpf_core_field_exists(t->sched_info))
+		run += FL_HAVE_TASK_BTF ? t->sched_info.run_delay :
+					  BPF_CORE_READ(t, sched_info.run_delay);
+	return run;
 }
 
 /* 0: no frame in fault or GUP code; else 1, with FL_EP_UFFD when one is

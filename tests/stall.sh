@@ -81,10 +81,12 @@ import json, sys
 r = json.loads(sys.stdin.read())
 assert r["signal"] == "fault_stall", r["signal"]
 assert r["comm"].startswith("uffd"), r["comm"]
-assert any("handle_userfault" in f for f in r["stack"]), r["stack"]
+assert any("handle_mm_fault" in f for f in r["stack"]), r["stack"]
+assert r["known_bug"]["id"] == "uffd-signal-busy-loop", r["known_bug"]
+assert r["known_bug"]["fix"] is None and r["known_bug"]["kernel_has_fix"] is False
 assert r["duration_ns"] >= 1e9, r["duration_ns"]
 ' 2>"$TMP/$dir.chk"; then
-		ok "$dir: report names fault_stall, the comm, handle_userfault in the stack"
+		ok "$dir: report names fault_stall, the comm, the fault path and the known bug (unfixed)"
 	else
 		nok "$dir: report contents" "$(cat "$TMP/$dir.chk")"
 	fi
