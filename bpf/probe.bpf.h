@@ -176,14 +176,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
-} pf_atomic_tid SEC(".maps");
+	__type(value, struct fl_pf_cpu);
+} pf_cpu SEC(".maps");
 
 /* The gate's rule, apart from the current task so that BPF_PROG_TEST_RUN
  * can drive it (tests/bpf): the signal a kernel fault on user memory feeds
  * the detector with, or 0 when it is only counted.  pf_disabled: the
  * faulting task's pagefault_disabled count; tid: its tid; last: this CPU's
- * pf_atomic_tid slot (NULL if the lookup failed). */
+ * pf_cpu slot's atomic_tid (NULL if the lookup failed). */
 static __always_inline __u32 fl_pf_gate(int pf_disabled, __u32 tid, __u32 *last)
 {
 	if (pf_disabled > 0) {
@@ -197,12 +197,18 @@ static __always_inline __u32 fl_pf_gate(int pf_disabled, __u32 tid, __u32 *last)
 	return FL_SIG_PF_KERNEL;
 }
 
-/* The gate for the current task t.  tid: t's. */
-static __always_inline __u32 fl_pf_sig(struct task_struct *t, __u32 tid)
+/* The gate for the current task t.  tid: t's.  The same slot keeps the
+ * fault's address for the stall sampler (two stores). */
+static __always_inline __u32 fl_pf_sig(struct task_struct *t, __u32 tid, __u64 addr)
 {
-	__u32 zero = 0, *last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+	__u32 zero = 0;
+	struct fl_pf_cpu *c = bpf_map_lookup_elem(&pf_cpu, &zero);
 
-	return fl_pf_gate(fl_pagefault_disabled(t), tid, last);
+	if (!c)
+		return fl_pf_gate(fl_pagefault_disabled(t), tid, NULL);
+	c->fault_tid = tid;
+	c->fault_addr = addr;
+	return fl_pf_gate(fl_pagefault_disabled(t), tid, &c->atomic_tid);
 }
 
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
@@ -215,7 +221,7 @@ static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
 	t = fl_current();
 	id = fl_task_id(t);
-	sig = fl_pf_sig(t, (__u32)id);
+	sig = fl_pf_sig(t, (__u32)id, address);
 	if (!sig)
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
 	/* one call site: the detector is inlined once per program */

@@ -12,17 +12,20 @@
  * bce617edecad) counts min_flt/maj_flt only for a fault that completed,
  * GUP's included, never for VM_FAULT_RETRY or an error.  The loop calls
  * schedule() on every turn, and __schedule() counts a switch out with a
- * signal pending in nvcsw, so context switches are no measure of it; the
- * time it is not asleep is: a fault that waits for I/O sleeps, and that
- * time stands still while the wall clock runs.
+ * signal pending in nvcsw, so context switches are no measure of it; CPU
+ * time is: a fault that waits for I/O sleeps and uses next to none, a
+ * loop uses all it is given.  (sched_info.run_delay would add the time
+ * it waited for a CPU, but only with delay accounting on, off by default
+ * since 5.14, e4042ad49235.)
  *
  * So: a software cpu-clock perf event per CPU runs this at a low rate
  * (the loader sets it); a sample whose kernel stack is inside the code
  * ranges the loader found (exc_page_fault, do_user_addr_fault,
  * handle_mm_fault, __get_user_pages, ...) opens or extends the task's
  * stall, keyed by tid; min_flt + maj_flt moving, or a sample in user
- * mode, ends it (FL_END_PROGRESS).  A stall in which the task has spent
- * stall_ns on or waiting for a CPU is a loop: DETECTED, ONGOING and ENDED like any
+ * mode, ends it (FL_END_PROGRESS).  A stall that has lasted stall_ns, with
+ * a quarter of it at least on a CPU (a loop sharing its CPU with three
+ * other busy tasks), is a loop: DETECTED, ONGOING and ENDED like any
  * episode, through the same report path.  Cost: one stack walk per
  * sample, nothing per event.
  */
@@ -52,21 +55,12 @@ static __always_inline __u64 fl_progress(struct task_struct *t)
 	return BPF_CORE_READ(t, min_flt) + BPF_CORE_READ(t, maj_flt);
 }
 
-/*
- * The time the task has not been asleep: on a CPU (se.sum_exec_runtime,
- * updated at each tick and switch) plus waiting for one
- * (sched_info.run_delay, CONFIG_SCHED_INFO, on in Debian's kernels),
- * so that a loop on a busy CPU is judged like one on an idle CPU.
- */
+/* The task's CPU time (updated at each tick and switch). */
 static __always_inline __u64 fl_oncpu(struct task_struct *t)
 {
-	__u64 run = FL_HAVE_TASK_BTF ? t->se.sum_exec_runtime :
-				       BPF_CORE_READ(t, se.sum_exec_runtime);
-
-	if (bpf_core_field_exists(t->sched_info))
-		run += FL_HAVE_TASK_BTF ? t->sched_info.run_delay :
-					  BPF_CORE_READ(t, sched_info.run_delay);
-	return run;
+	if (FL_HAVE_TASK_BTF)
+		return t->se.sum_exec_runtime;
+	return BPF_CORE_READ(t, se.sum_exec_runtime);
 }
 
 /* 0: no frame in fault or GUP code; else 1, with FL_EP_UFFD when one is
@@ -119,6 +113,19 @@ static __always_inline void fl_stall_open(struct fl_stats *st, __u64 id,
 	st->cnt[FL_CNT_EPISODES]++;
 }
 
+/* Where the task faulted, if page_fault_kernel saw it on this CPU last:
+ * the loop's #PF fires once, and its task keeps the CPU. */
+static __always_inline void fl_stall_addr(struct fl_episode *ep, __u32 tid)
+{
+	__u32 zero = 0;
+	struct fl_pf_cpu *c = bpf_map_lookup_elem(&pf_cpu, &zero);
+
+	if (!c || c->fault_tid != tid || ep->addr)
+		return;
+	ep->addr = c->fault_addr & addr_mask;
+	ep->sig_mask |= 1ULL << FL_SIG_PF_KERNEL;
+}
+
 /* One sample of task id on this CPU: its completed faults (fl_progress),
  * its CPU time (fl_oncpu), its kernel stack ips of n frames (0: the sample
  * interrupted user mode). */
@@ -147,11 +154,13 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 		return;
 	}
 	ep->flags |= in & FL_EP_UFFD;
+	fl_stall_addr(ep, tid);
 	ep->last_ns = now;
 	ep->events++;
 	ep->retries++;		/* samples inside the same fault */
 	if (!(ep->flags & FL_EP_REPORTED)) {
-		if (oncpu - ep->oncpu_ns < stall_ns || (ep->flags & FL_EP_SHADOW))
+		if (now - ep->start_ns < stall_ns || oncpu - ep->oncpu_ns < stall_ns / 4 ||
+		    (ep->flags & FL_EP_SHADOW))
 			return;
 		if (fl_reported_elsewhere(&episodes, nr_promoted, tid)) {
 			ep->flags |= FL_EP_SHADOW;

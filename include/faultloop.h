@@ -201,6 +201,13 @@ struct fl_report {
 	__u64 stack[FL_MAX_STACK];
 };
 
+/* Per CPU, from the page_fault_kernel program (bpf/probe.bpf.h). */
+struct fl_pf_cpu {
+	__u32 atomic_tid;	/* the task whose next fault the gate lets through */
+	__u32 fault_tid;	/* the last task to take a kernel fault on user memory */
+	__u64 fault_addr;	/* ... and where: the stall sampler's address */
+};
+
 /* The stall sampler's code ranges: kernel text whose presence in a sampled
  * stack means "inside a fault or a GUP call" (see bpf/stall.bpf.h). */
 #define FL_STALL_RANGES	12

@@ -74,9 +74,10 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 		return fl_stall_sweep_one(ctx, tid, ctx->args[5], now) ? 0 : 3;
 	case FL_TEST_PF_GATE: {
 		/* as fl_pf_sig() does it, with the count given, not current's */
-		__u32 zero = 0, *last = bpf_map_lookup_elem(&pf_atomic_tid, &zero);
+		__u32 zero = 0;
+		struct fl_pf_cpu *c = bpf_map_lookup_elem(&pf_cpu, &zero);
 
-		gate_sig = fl_pf_gate((int)sig, tid, last);
+		gate_sig = fl_pf_gate((int)sig, tid, c ? &c->atomic_tid : NULL);
 		return 0;
 	}
 	}

@@ -358,7 +358,7 @@ static void test_stall_needs_cpu_time(void **state)
 	int i;
 
 	for (i = 0; i <= 30; i++)
-		sample(f, 701, 5, IN_FAULT, i * 100, i * 10);	/* 10% on CPU, 3 s */
+		sample(f, 701, 5, IN_FAULT, i * 100, i * 5);	/* 5% on CPU, 3 s */
 	for (i = 0; i <= 30; i++)
 		sample(f, 702, 5, ELSEWHERE, i * 100, i * 100);	/* never in fault code */
 	sample(f, 703, 5, IN_FAULT, 0, 0);
@@ -892,7 +892,7 @@ static void test_coarse_clock(void **state)
  * what a page_fault_kernel event feeds the detector with.  Under
  * BPF_PROG_TEST_RUN the current task is this process, so the driver gives
  * the gate the pagefault_disabled count and the tid; every call runs on
- * CPU 0 and uses CPU 0's pf_atomic_tid slot.
+ * CPU 0 and uses CPU 0's pf_cpu slot.
  */
 static __u32 gate(struct fx *f, int pf_disabled, __u32 tid)
 {
@@ -901,15 +901,16 @@ static __u32 gate(struct fx *f, int pf_disabled, __u32 tid)
 	return f->skel->bss->gate_sig;
 }
 
-/* CPU 0's pf_atomic_tid: the tid whose next fault the gate lets through */
+/* CPU 0's pf_cpu.atomic_tid: the tid whose next fault the gate lets through */
 static __u32 gate_pass(struct fx *f)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 *per = calloc(ncpu, sizeof(*per)), zero = 0, v;
+	struct fl_pf_cpu *per = calloc(ncpu, sizeof(*per));
+	__u32 zero = 0, v;
 
 	assert_non_null(per);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.pf_atomic_tid), &zero, per), 0);
-	v = per[0];
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.pf_cpu), &zero, per), 0);
+	v = per[0].atomic_tid;
 	free(per);
 	return v;
 }

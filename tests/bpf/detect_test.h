@@ -15,7 +15,7 @@ enum fl_test_op {
 	FL_TEST_STALL_SAMPLE,
 	FL_TEST_STALL_SWEEP,	/* args[5]: all */
 	/* args: op, pagefault_disabled count, tid: the atomic-fault gate
-	 * (fl_pf_gate() in bpf/probe.bpf.h) on this CPU's pf_atomic_tid
+	 * (fl_pf_gate() in bpf/probe.bpf.h) on this CPU's pf_cpu
 	 * slot; the signal it returns lands in the driver's gate_sig */
 	FL_TEST_PF_GATE = 100,
 };

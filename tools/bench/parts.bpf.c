@@ -132,7 +132,7 @@ static __always_inline int gate(void *ctx, __u64 address)
 	if (!fl_user_addr(address))
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
 	t = fl_current();
-	sink = fl_pf_sig(t, (__u32)fl_task_id(t));
+	sink = fl_pf_sig(t, (__u32)fl_task_id(t), address);
 	return fl_probe_count(FL_SIG_PF_KERNEL, false);
 }
 
