@@ -502,7 +502,7 @@ int fl_task_exit__tp(void *args)
 SEC("perf_event")
 int fl_stall__perf(struct bpf_perf_event_data *ctx)
 {
-	__u64 ips[FL_MAX_STACK];
+	__u64 ips[FL_MAX_STACK] = {};
 	struct task_struct *t;
 	struct fl_stats *st;
 	__u64 id, flags;

@@ -63,18 +63,27 @@ static __always_inline __u64 fl_oncpu(struct task_struct *t)
 	return BPF_CORE_READ(t, se.sum_exec_runtime);
 }
 
-/* 0: no frame in fault or GUP code; else 1, with FL_EP_UFFD when one is
- * in handle_userfault(). */
-static __always_inline __u32 fl_in_fault_code(const __u64 *ips, int n)
+/*
+ * 0: no frame in fault or GUP code; else 1, with FL_EP_UFFD when one is
+ * in handle_userfault().  ips[] is zeroed past the stack, so the loops run
+ * their full, constant length: an exit that depended on the stack's depth
+ * made the verifier walk everything after it once per possible depth
+ * (over a second of verification at load).
+ */
+static __always_inline __u32 fl_in_fault_code(const __u64 *ips)
 {
-	__u32 in = 0;
+	__u32 u = stall_uffd_range;
 	int i, j;
 
-	for (i = 0; i < FL_MAX_STACK && i < n; i++)
+	if (u < FL_STALL_RANGES)
+		for (i = 0; i < FL_MAX_STACK; i++)
+			if (ips[i] >= stall_lo[u] && ips[i] < stall_hi[u])
+				return 1 | FL_EP_UFFD;
+	for (i = 0; i < FL_MAX_STACK; i++)
 		for (j = 0; j < FL_STALL_RANGES && j < nr_stall_ranges; j++)
 			if (ips[i] >= stall_lo[j] && ips[i] < stall_hi[j])
-				in |= j == stall_uffd_range ? 1 | FL_EP_UFFD : 1;
-	return in;
+				return 1;
+	return 0;
 }
 
 static __always_inline bool fl_stall_close(void *ctx, struct fl_stats *st,
@@ -127,8 +136,8 @@ static __always_inline void fl_stall_addr(struct fl_episode *ep, __u32 tid)
 }
 
 /* One sample of task id on this CPU: its completed faults (fl_progress),
- * its CPU time (fl_oncpu), its kernel stack ips of n frames (0: the sample
- * interrupted user mode). */
+ * its CPU time (fl_oncpu), its kernel stack ips[FL_MAX_STACK] of n frames,
+ * zeros after them (n 0: the sample interrupted user mode). */
 static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u64 id,
 					    __u64 progress, __u64 oncpu,
 					    const __u64 *ips, int n, __u64 now)
@@ -146,7 +155,7 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 		fl_stall_close(ctx, st, ep, tid, FL_END_PROGRESS, now);
 		ep = NULL;
 	}
-	in = n > 0 ? fl_in_fault_code(ips, n) : 0;
+	in = n > 0 ? fl_in_fault_code(ips) : 0;
 	if (!in)
 		return;		/* elsewhere in the kernel: neither stuck nor free */
 	if (!ep) {

@@ -11,7 +11,67 @@ struct ksyms {
 	char *strs;
 	size_t strs_len, strs_cap;
 	bool hidden;
+	/* by name: chains of indexes into syms, hashed on the name up to its
+	 * first '.', so that a clone ("x.isra.0") chains with "x" */
+	uint32_t *bucket, *next;
+	size_t nbuckets;
 };
+
+#define NO_SYM UINT32_MAX
+
+static size_t name_hash(const char *s, size_t nbuckets)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s && *s != '.'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & (nbuckets - 1);
+}
+
+static int index_names(struct ksyms *ks)
+{
+	size_t i, b;
+
+	for (ks->nbuckets = 1024; ks->nbuckets < ks->n; ks->nbuckets *= 2)
+		;
+	ks->bucket = malloc(ks->nbuckets * sizeof(*ks->bucket));
+	ks->next = malloc((ks->n ? ks->n : 1) * sizeof(*ks->next));
+	if (!ks->bucket || !ks->next)
+		return -ENOMEM;
+	memset(ks->bucket, 0xff, ks->nbuckets * sizeof(*ks->bucket));
+	for (i = ks->n; i-- > 0;) {	/* chains in address order */
+		b = name_hash(ks->syms[i].name, ks->nbuckets);
+		ks->next[i] = ks->bucket[b];
+		ks->bucket[b] = i;
+	}
+	return 0;
+}
+
+/* "ffffffff81000000 T name [module]": 0, or -1 for anything else */
+static int parse_line(char *line, unsigned long long *addr, char *type, char **name,
+		      char **mod)
+{
+	char *p, *end;
+
+	*addr = strtoull(line, &p, 16);
+	if (p == line || *p != ' ' || !p[1] || p[2] != ' ')
+		return -1;
+	*type = p[1];
+	*name = p + 3;
+	end = *name + strcspn(*name, " \t\n");
+	if (end == *name)
+		return -1;
+	*mod = NULL;
+	if (*end == '\t' || *end == ' ') {
+		p = strchr(end + 1, '[');
+		if (p) {
+			*mod = p + 1;
+			p[1 + strcspn(p + 1, "]\n")] = 0;
+		}
+	}
+	*end = 0;
+	return 0;
+}
 
 static int ksym_cmp(const void *a, const void *b)
 {
@@ -48,7 +108,7 @@ static long str_add(struct ksyms *ks, const char *s)
 
 struct ksyms *ksyms__load(const char *path)
 {
-	char line[512], name[256], mod[128], type;
+	char line[512], *name, *mod, type;
 	unsigned long long addr;
 	struct ksyms *ks;
 	size_t i, nonzero = 0;
@@ -61,12 +121,9 @@ struct ksyms *ksyms__load(const char *path)
 	if (!ks)
 		goto err;
 	while (fgets(line, sizeof(line), f)) {
-		int n;
 		long noff, moff = -1;
 
-		mod[0] = 0;
-		n = sscanf(line, "%llx %c %255s [%127[^]]]", &addr, &type, name, mod);
-		if (n < 3)
+		if (parse_line(line, &addr, &type, &name, &mod))
 			continue;
 		if (ks->n == ks->cap) {
 			size_t cap = ks->cap ? ks->cap * 2 : 65536;
@@ -80,7 +137,7 @@ struct ksyms *ksyms__load(const char *path)
 		noff = str_add(ks, name);
 		if (noff < 0)
 			goto err;
-		if (n == 4 && mod[0]) {
+		if (mod && *mod) {
 			moff = str_add(ks, mod);
 			if (moff < 0)
 				goto err;
@@ -103,6 +160,8 @@ struct ksyms *ksyms__load(const char *path)
 	}
 	ks->hidden = ks->n > 0 && nonzero == 0;
 	qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym_cmp);
+	if (index_names(ks))
+		goto err;
 	return ks;
 err:
 	if (f)
@@ -118,6 +177,8 @@ void ksyms__free(struct ksyms *ks)
 		return;
 	free(ks->syms);
 	free(ks->strs);
+	free(ks->bucket);
+	free(ks->next);
 	free(ks);
 }
 
@@ -159,9 +220,11 @@ const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr)
 
 const struct ksym *ksyms__get(const struct ksyms *ks, const char *name)
 {
-	size_t i;
+	uint32_t i;
 
-	for (i = 0; i < ks->n; i++)
+	if (!ks->nbuckets)
+		return NULL;
+	for (i = ks->bucket[name_hash(name, ks->nbuckets)]; i != NO_SYM; i = ks->next[i])
 		if (is_text(ks->syms[i].type) && !strcmp(ks->syms[i].name, name))
 			return &ks->syms[i];
 	return NULL;
@@ -182,11 +245,12 @@ const struct ksym *ksyms__find_attachable(const struct ksyms *ks,
 					  const char *name)
 {
 	const struct ksym *exact = ksyms__get(ks, name);
-	size_t i, len = strlen(name);
+	size_t len = strlen(name);
+	uint32_t i;
 
-	if (exact)
+	if (exact || !ks->nbuckets)
 		return exact;
-	for (i = 0; i < ks->n; i++) {
+	for (i = ks->bucket[name_hash(name, ks->nbuckets)]; i != NO_SYM; i = ks->next[i]) {
 		const char *s = ks->syms[i].name;
 
 		if (is_text(ks->syms[i].type) && !strncmp(s, name, len) &&

@@ -34,6 +34,7 @@ struct daemon {
 	struct fl_user_stats ustats;
 	struct fl_http *http;
 	bool caps_dropped;
+	uint64_t start_ns;		/* at main(): the start-up figure */
 };
 
 static volatile sig_atomic_t exiting;
@@ -61,8 +62,9 @@ static void banner(const struct daemon *d)
 {
 	const struct fl_config *c = &d->cfg;
 
-	fprintf(stderr, "faultloop: %d probes attached (threshold %u retries, min-duration %llums, "
-		"gap %llums, mode %s)%s\n", d->s.attached, c->threshold,
+	fprintf(stderr, "faultloop: %d probes attached in %llu ms (threshold %u retries, "
+		"min-duration %llums, gap %llums, mode %s)%s\n", d->s.attached,
+		(unsigned long long)((now_mono_ns() - d->start_ns) / 1000000), c->threshold,
 		(unsigned long long)(c->min_duration_ns / 1000000),
 		(unsigned long long)(c->gap_ns / 1000000), fl_mode_sel_name(c->mode),
 		fl_probes_missing(&d->s.set) ? "; some signals missing:" : "");
@@ -184,8 +186,14 @@ static int start(struct daemon *d)
 		.cgroup_path = cgroup2_mount() ? cgroup_path : NULL,
 	};
 	d->stuck.iter_fd = fl_session_iter_fd(&d->s);
-	/* --probes attaches for real too: only an attach proves a probe */
-	fl_session_arm(&d->s, hold_reason(fl_stuckwatch_first(&d->stuck)));
+	/* --probes attaches for real too: only an attach proves a probe.  The
+	 * stuck check decides whether probes that patch kernel text may be
+	 * armed; with none to arm (tracepoints and the sampler only flip
+	 * static keys and open perf events), it need not hold start-up. */
+	if (fl_probes_patch_text(&d->s.set) || d->cfg.probes)
+		fl_session_arm(&d->s, hold_reason(fl_stuckwatch_first(&d->stuck)));
+	else
+		fl_session_arm(&d->s, NULL);
 	if (d->cfg.probes) {
 		print_probes(d);
 		return 0;
@@ -209,6 +217,8 @@ static int start(struct daemon *d)
 		err = drop_privs_once(d);
 	if (!err)
 		banner(d);
+	if (!err && !d->stuck.checked)
+		fl_stuckwatch_first(&d->stuck);	/* its reports, after arming */
 	return err;
 }
 
@@ -273,6 +283,7 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	int err;
 
+	d.start_ns = now_mono_ns();
 	fl_config_parse(&d.cfg, argc, argv);
 	fl_libbpf_log_init(d.cfg.verbose);
 	if (fl_privs_preflight())

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -22,61 +21,62 @@
 
 struct kinfo {
 	struct btf *vmlinux;
-	struct btf *mods[64];
+	struct { char name[64]; struct btf *btf; } *mods;	/* loaded on demand */
 	int nmods;
-	bool mods_loaded;
 	bool kprobe_pmu;
 };
 
-static void kinfo_load_modules(struct kinfo *ki)
+/* The BTF of module mod, loaded the first time a candidate lives there:
+ * loading every module's BTF up front cost a start-up's worth of time
+ * and, capped, could miss btrfs or fuse. */
+static struct btf *kinfo_module(struct kinfo *ki, const char *mod)
 {
-	struct dirent *de;
-	DIR *d;
+	void *grown;
+	int i;
 
-	ki->mods_loaded = true;
-	if (!ki->vmlinux)
-		return;
-	d = opendir("/sys/kernel/btf");
-	if (!d)
-		return;
-	while ((de = readdir(d)) && ki->nmods < (int)ARRAY_SIZE(ki->mods)) {
-		struct btf *b;
-
-		if (de->d_name[0] == '.' || !strcmp(de->d_name, "vmlinux"))
-			continue;
-		b = btf__load_module_btf(de->d_name, ki->vmlinux);
-		if (b)
-			ki->mods[ki->nmods++] = b;
-	}
-	closedir(d);
+	for (i = 0; i < ki->nmods; i++)
+		if (!strcmp(ki->mods[i].name, mod))
+			return ki->mods[i].btf;
+	grown = realloc(ki->mods, (ki->nmods + 1) * sizeof(*ki->mods));
+	if (!grown)
+		return NULL;
+	ki->mods = grown;
+	snprintf(ki->mods[ki->nmods].name, sizeof(ki->mods[0].name), "%s", mod);
+	ki->mods[ki->nmods].btf = btf__load_module_btf(mod, ki->vmlinux);
+	return ki->mods[ki->nmods++].btf;
 }
 
-/* Arity of a kernel function from BTF: -ENOENT when it has no BTF FUNC. */
-static int kinfo_func_nargs(struct kinfo *ki, const char *name)
+static int btf_func_nargs(const struct btf *btf, const char *name)
 {
-	struct btf *all[65];
-	int i, n = 0;
+	const struct btf_type *t, *proto;
+	int id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) : -ENOENT;
 
-	if (!ki->vmlinux)
+	if (id <= 0)
 		return -ENOENT;
-	if (!ki->mods_loaded)
-		kinfo_load_modules(ki);
-	all[n++] = ki->vmlinux;
-	for (i = 0; i < ki->nmods; i++)
-		all[n++] = ki->mods[i];
-	for (i = 0; i < n; i++) {
-		const struct btf_type *t, *proto;
-		int id = btf__find_by_name_kind(all[i], name, BTF_KIND_FUNC);
+	t = btf__type_by_id(btf, id);
+	proto = t ? btf__type_by_id(btf, t->type) : NULL;
+	return proto ? (int)btf_vlen(proto) : -ENOENT;
+}
 
-		if (id <= 0)
-			continue;
-		t = btf__type_by_id(all[i], id);
-		proto = t ? btf__type_by_id(all[i], t->type) : NULL;
-		if (!proto)
-			continue;
-		return btf_vlen(proto);
-	}
-	return -ENOENT;
+/* Arity of a kernel function from BTF, vmlinux's or its module's (as
+ * kallsyms names it): -ENOENT when it has no BTF FUNC. */
+static int kinfo_func_nargs(struct kinfo *ki, const struct ksym *k, const char *name)
+{
+	int n = btf_func_nargs(ki->vmlinux, name);
+
+	if (n >= 0 || !k || !k->module || !ki->vmlinux)
+		return n;
+	return btf_func_nargs(kinfo_module(ki, k->module), name);
+}
+
+/* tp_btf needs the tracepoint's btf_trace_<event> typedef (what libbpf
+ * looks up at load). */
+static bool kinfo_has_tp(struct kinfo *ki, const char *event)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", event);
+	return ki->vmlinux && btf__find_by_name_kind(ki->vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
 static void kinfo_free(struct kinfo *ki)
@@ -84,7 +84,8 @@ static void kinfo_free(struct kinfo *ki)
 	int i;
 
 	for (i = 0; i < ki->nmods; i++)
-		btf__free(ki->mods[i]);
+		btf__free(ki->mods[i].btf);
+	free(ki->mods);
 	btf__free(ki->vmlinux);
 }
 
@@ -283,6 +284,14 @@ void fl_libbpf_log_init(int verbose)
 	libbpf_set_print(libbpf_print);
 }
 
+bool fl_libbpf_quiet(bool quiet)
+{
+	bool was = log_quiet;
+
+	log_quiet = quiet;
+	return was;
+}
+
 /*
  * The verifier checks fentry/tp_btf programs against their target at load.
  * Nothing is attached: every attach patches kernel text (on arm64 through
@@ -354,12 +363,48 @@ static void add_try(struct fl_probe *p, const struct fl_impl *impl, const char *
 	snprintf(t->sym, sizeof(t->sym), "%s", sym);
 }
 
-/* Phase 1: which candidates exist, are allowed by --mode and load. */
-static void select_one(struct fl_probe *p, struct kinfo *ki,
-		       const struct ksyms *ks, const struct fl_probe_set *set,
-		       fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
+/* Static checks of one candidate impl: false (with a reason) when it
+ * cannot load or attach here, whatever a trial would say. */
+static bool plausible(struct fl_probe *p, struct kinfo *ki, const struct fl_impl *impl,
+		      const struct fl_cand *cand, const struct ksym *kallsym, int nargs)
 {
-	enum fl_mode_sel sel = set->sel;
+	const char *sym = cand->sym, *event = strchr(sym, '/');
+
+	switch (impl->mode) {
+	case FL_MODE_FENTRY:
+		if (nargs < 0) {
+			add_reason(p, "%s fentry: not in BTF", sym);
+			return false;
+		}
+		return !impl->nargs || impl->nargs == nargs;	/* else another arity variant */
+	case FL_MODE_KPROBE:
+		if (!kallsym) {
+			add_reason(p, "%s kprobe: not in kallsyms", sym);
+			return false;
+		}
+		if (!ki->kprobe_pmu && access("/sys/kernel/tracing/kprobe_events", F_OK) &&
+		    access("/sys/kernel/debug/tracing/kprobe_events", F_OK)) {
+			add_reason(p, "%s kprobe: kernel has no kprobes", sym);
+			return false;
+		}
+		return true;
+	case FL_MODE_TP_BTF:
+		if (!kinfo_has_tp(ki, event ? event + 1 : sym)) {
+			add_reason(p, "%s tp_btf: no such tracepoint in BTF", sym);
+			return false;
+		}
+		return true;
+	default:
+		return true;	/* raw_tp, tracepoint, perf: the attach decides */
+	}
+}
+
+/* Phase 1: which candidates exist and are allowed by --mode; whether they
+ * load is decided for all at once (fl_probes_gate_modes, then the final
+ * object, and fl_probes_verify only if that fails). */
+static void select_one(struct fl_probe *p, struct kinfo *ki,
+		       const struct ksyms *ks, const struct fl_probe_set *set)
+{
 	const struct fl_probe_def *d = p->def;
 	bool any_present = false, any_allowed = false;
 	int c, i;
@@ -377,7 +422,7 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 
 		if (!fl_mode_is_tp(cand->impl[0].mode)) {
 			kallsym = ks ? ksyms__find_attachable(ks, cand->sym) : NULL;
-			nargs = kinfo_func_nargs(ki, cand->sym);
+			nargs = kinfo_func_nargs(ki, kallsym, cand->sym);
 			if (!kallsym && nargs < 0) {
 				add_reason(p, "%s: not present", cand->sym);
 				continue;
@@ -386,47 +431,21 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 		any_present = true;
 		for (i = 0; i < FL_MAX_IMPLS && (cand->impl[i].entry || cand->impl[i].exit); i++) {
 			const struct fl_impl *impl = &cand->impl[i];
-			const char *sym = cand->sym;
-			int err;
 
-			if (!fl_mode_allowed(sel, impl->mode))
+			if (!fl_mode_allowed(set->sel, impl->mode))
 				continue;
 			if (impl->mode == FL_MODE_PERF && !set->perf_hz) {
 				add_reason(p, "excluded by --stall off");
 				continue;
 			}
 			any_allowed = true;
-			if (impl->mode == FL_MODE_FENTRY) {
-				if (nargs < 0) {
-					add_reason(p, "%s fentry: not in BTF", sym);
-					continue;
-				}
-				if (impl->nargs) {
-					arity_seen = true;
-					if (impl->nargs != nargs)
-						continue;	/* another arity variant */
-					arity_ok = true;
-				}
+			if (impl->mode == FL_MODE_FENTRY && impl->nargs && nargs >= 0) {
+				arity_seen = true;
+				arity_ok |= impl->nargs == nargs;
 			}
-			if (impl->mode == FL_MODE_KPROBE) {
-				if (!kallsym) {
-					add_reason(p, "%s kprobe: not in kallsyms", sym);
-					continue;
-				}
-				if (!ki->kprobe_pmu && access("/sys/kernel/tracing/kprobe_events", F_OK) &&
-				    access("/sys/kernel/debug/tracing/kprobe_events", F_OK)) {
-					add_reason(p, "%s kprobe: kernel has no kprobes", sym);
-					continue;
-				}
-				sym = kallsym->name;	/* may be a .isra clone */
-			}
-			err = fl_trial_load(open_obj, close_obj, ctx, impl, sym);
-			if (err) {
-				add_reason(p, "%s %s: %s", sym, fl_mode_name(impl),
-					   explain(impl->mode, true, err));
-				continue;
-			}
-			add_try(p, impl, sym);
+			if (plausible(p, ki, impl, cand, kallsym, nargs))
+				/* a kprobe takes the name kallsyms has: maybe a .isra clone */
+				add_try(p, impl, impl->mode == FL_MODE_KPROBE ? kallsym->name : cand->sym);
 		}
 		if (arity_seen && !arity_ok)
 			add_reason(p, "%s fexit: %d arguments in BTF, no program for that arity",
@@ -440,6 +459,55 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 		p->status = FL_ST_REFUSED;	/* until an attach succeeds */
 	if (p->status == FL_ST_DISABLED && !p->reason[0])
 		add_reason(p, "excluded by --mode");
+}
+
+static void drop_try(struct fl_probe *p, int k, int err)
+{
+	const struct fl_try *t = &p->tries[k];
+
+	add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+		   explain(t->impl->mode, true, err));
+	memmove(&p->tries[k], &p->tries[k + 1], (p->ntries - k - 1) * sizeof(p->tries[0]));
+	p->ntries--;
+}
+
+/* A refusal that holds for every program of the mode, not for one target:
+ * fentry refused by policy (EPERM), no BPF trampoline (ENOTSUPP). */
+static bool refused_for_all(int err)
+{
+	err = err < 0 ? -err : err;
+	return err == EPERM || err == ENOTSUPP || err == EOPNOTSUPP;
+}
+
+/*
+ * fentry is the one mode whose load depends on the kernel's will for
+ * every target: trial one fentry candidate; if the kernel refuses the
+ * mode itself, drop every fentry candidate at once (one trial, not one
+ * per candidate: each verified the whole detector again).  A refusal of
+ * that target only drops it, and the next one is tried.
+ */
+static void gate_fentry(struct fl_probe_set *set, fl_open_fn open_obj,
+			fl_close_fn close_obj, void *ctx)
+{
+	int i, k, err = 0;
+	bool all_refused = false;
+
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		for (k = 0; k < p->ntries; k++) {
+			if (p->tries[k].impl->mode != FL_MODE_FENTRY)
+				continue;
+			if (!all_refused) {
+				err = fl_trial_load(open_obj, close_obj, ctx, p->tries[k].impl,
+						    p->tries[k].sym);
+				if (!err)
+					return;		/* fentry works: the final load decides */
+				all_refused = refused_for_all(err);
+			}
+			drop_try(p, k--, err);
+		}
+	}
 }
 
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
@@ -458,15 +526,42 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 	ki.kprobe_pmu = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
 	for (i = 0; i < set->n; i++) {
 		set->probes[i].def = &fl_probe_defs[i];
-		select_one(&set->probes[i], &ki, ks, set, open_obj, close_obj, ctx);
-		n += set->probes[i].ntries;
+		select_one(&set->probes[i], &ki, ks, set);
 	}
+	gate_fentry(set, open_obj, close_obj, ctx);
+	for (i = 0; i < set->n; i++)
+		n += set->probes[i].ntries;
 	log_quiet = false;
 	kinfo_free(&ki);
 	return n;
 }
 
-/* Phase 2: the final object loads every candidate that loaded alone. */
+/* The final object did not load: find the candidates that do not, one
+ * trial each, and drop them.  Returns how many were dropped. */
+int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
+		     fl_close_fn close_obj, void *ctx)
+{
+	bool quiet = log_quiet;
+	int i, k, err, n = 0;
+
+	log_quiet = true;
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		for (k = 0; k < p->ntries; k++) {
+			err = fl_trial_load(open_obj, close_obj, ctx, p->tries[k].impl,
+					    p->tries[k].sym);
+			if (err) {
+				drop_try(p, k--, err);
+				n++;
+			}
+		}
+	}
+	log_quiet = quiet;
+	return n;
+}
+
+/* Phase 2: the final object loads every candidate left. */
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 {
 	struct bpf_program *prog;
@@ -513,6 +608,18 @@ bool fl_probes_need_stash(const struct fl_probe_set *set)
 bool fl_mode_patches_text(enum fl_mode m)
 {
 	return m == FL_MODE_FENTRY || m == FL_MODE_KPROBE;
+}
+
+bool fl_probes_patch_text(const struct fl_probe_set *set)
+{
+	int i, k;
+
+	for (i = 0; i < set->n; i++)
+		for (k = 0; k < set->probes[i].ntries; k++)
+			if (set->probes[i].status != FL_ST_ATTACHED &&
+			    fl_mode_patches_text(set->probes[i].tries[k].impl->mode))
+				return true;
+	return false;
 }
 
 /* Attach p's candidates in order until one sticks; publish the result

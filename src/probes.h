@@ -130,6 +130,8 @@ bool fl_mode_is_tp(enum fl_mode m);
  * info, -vv debug.  Trials and attaches expect refusals and summarise
  * them per probe, so they silence it below -vv. */
 void fl_libbpf_log_init(int verbose);
+/* Silence it (below -vv) or not; returns the previous setting. */
+bool fl_libbpf_quiet(bool quiet);
 
 /*
  * Load only the named programs (entry, exit; either may be NULL) of a
@@ -142,12 +144,16 @@ int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
 
 /*
  * Three phases, so that each probe patches kernel text once:
- * 1. fl_probes_select(): per probe, the candidates that exist, that --mode
- *    allows and that load on their own.  open_obj() returns a freshly
- *    opened (not loaded) object of the faultloop programs, close_obj()
- *    frees it.  Returns the number of loadable candidates.
+ * 1. fl_probes_select(): per probe, the candidates that exist (kallsyms,
+ *    BTF, arity), that --mode allows, and whose mode the kernel accepts:
+ *    one fentry trial load stands for the mode.  open_obj() returns a
+ *    freshly opened (not loaded) object of the faultloop programs,
+ *    close_obj() frees it.  Returns the number of candidates.
  * 2. fl_probes_prepare(): on the final object, autoload exactly those
- *    programs and set their targets; the caller loads it.
+ *    programs and set their targets; the caller loads it.  Should that
+ *    load fail, fl_probes_verify() trial-loads each candidate alone and
+ *    drops those that fail (returns how many), and the caller prepares
+ *    and loads a fresh object again.
  * 3. fl_probes_attach(): attach each probe's candidates in order until one
  *    sticks (notrace functions load as fentry but refuse the attach).
  *    Returns the number of probes attached.
@@ -155,9 +161,13 @@ int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx);
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
+int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
+		     fl_close_fn close_obj, void *ctx);
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
 /* Does attaching this mode patch kernel text (fentry, kprobe)? */
 bool fl_mode_patches_text(enum fl_mode m);
+/* Would attaching what is left to attach patch kernel text? */
+bool fl_probes_patch_text(const struct fl_probe_set *set);
 bool fl_probes_need_stash(const struct fl_probe_set *set);
 void fl_probes_detach(struct fl_probe_set *set);
 void fl_probes_free(struct fl_probe_set *set);

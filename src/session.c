@@ -13,6 +13,7 @@
 #include "ksyms.h"
 #include "metrics.h"
 #include "session.h"
+#include "util.h"
 
 /* Trial objects for probe selection: a fresh skeleton each. */
 static struct bpf_object *trial_open(void *p)
@@ -75,12 +76,10 @@ static void set_stall_ranges(struct fl_session *s)
 }
 
 /* The knobs the verifier prunes against (frozen .rodata). */
-static void set_rodata(struct fl_session *s)
+static void set_rodata(struct fl_session *s, unsigned int hz)
 {
 	const struct fl_config *cfg = s->cfg;
 	struct faultloop_bpf *skel = s->skel;
-	const char *hz_source = NULL;
-	unsigned int hz = fl_kernel_hz(&hz_source);	/* may measure for 200 ms */
 	uint64_t jiffy_ns, gap_j;
 
 	skel->rodata->targ_tgid = cfg->pid;
@@ -93,12 +92,6 @@ static void set_rodata(struct fl_session *s)
 	skel->rodata->jiffy_ns = jiffy_ns;
 	skel->rodata->gap_j = gap_j;
 	skel->rodata->thread_size = fl_kernel_thread_size();
-	if (!hz)	/* a degradation, not an error: the slot reads the precise clock */
-		fprintf(stderr, "faultloop: kernel HZ unknown (%s): using the precise clock on every event\n",
-			hz_source);
-	else if (cfg->verbose)
-		fprintf(stderr, "faultloop: kernel HZ %u (%s): episodes without a retry keep jiffies\n",
-			hz, hz_source);
 #if defined(__aarch64__)
 	skel->rodata->addr_mask = (1ULL << 56) - 1;	/* TBI: drop the tag */
 #endif
@@ -114,11 +107,32 @@ static bool iter_loads(void)
 	return fl_trial_load(trial_open, trial_close, &skel, &iter, NULL) == 0;
 }
 
-static int load(struct fl_session *s, bool with_iter)
+static unsigned int kernel_hz(const struct fl_config *cfg)
 {
-	struct faultloop_bpf *skel = s->skel;
+	const char *source = NULL;
+	unsigned int hz = fl_kernel_hz(&source);	/* may measure for 200 ms */
+
+	if (!hz)	/* a degradation, not an error: the slot reads the precise clock */
+		fprintf(stderr, "faultloop: kernel HZ unknown (%s): using the precise clock on every event\n",
+			source);
+	else if (cfg->verbose)
+		fprintf(stderr, "faultloop: kernel HZ %u (%s): episodes without a retry keep jiffies\n",
+			hz, source);
+	return hz;
+}
+
+static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quiet)
+{
+	struct faultloop_bpf *skel = faultloop_bpf__open();
+	bool was;
 	int err;
 
+	s->skel = skel;
+	if (!skel) {
+		fprintf(stderr, "faultloop: failed to open BPF object: %s\n", strerror(errno));
+		return -errno;
+	}
+	set_rodata(s, hz);
 	bpf_map__set_max_entries(skel->maps.episodes, s->cfg->max_tasks);
 	bpf_map__set_max_entries(skel->maps.stalls, s->cfg->max_tasks);
 	err = fl_probes_prepare(&s->set, skel->obj);
@@ -128,10 +142,36 @@ static int load(struct fl_session *s, bool with_iter)
 		err = bpf_program__set_autoload(skel->progs.fl_sweep, true);
 	if (!err && with_iter)
 		err = bpf_program__set_autoload(skel->progs.fl_task_iter, true);
+	was = fl_libbpf_quiet(quiet);
 	if (!err)
 		err = faultloop_bpf__load(skel);
-	if (err)
+	fl_libbpf_quiet(was);
+	if (err && !quiet)
 		fprintf(stderr, "faultloop: failed to load BPF programs: %s\n", strerror(-err));
+	return err;
+}
+
+/*
+ * Every candidate that passed selection, in one object: the common case
+ * is one load.  Should it fail, a candidate (or the iterator) does not
+ * load on this kernel: find which with one trial each, and load again
+ * without them.
+ */
+static int load_final(struct fl_session *s, unsigned int hz)
+{
+	struct faultloop_bpf *trial = NULL;
+	int err = load(s, true, hz, true), n;
+	bool with_iter;
+
+	if (!err)
+		return 0;
+	faultloop_bpf__destroy(s->skel);
+	n = fl_probes_verify(&s->set, trial_open, trial_close, &trial);
+	with_iter = iter_loads();
+	if (s->cfg->verbose)
+		fprintf(stderr, "faultloop: the object did not load (%s): %d candidates%s dropped\n",
+			strerror(-err), n, with_iter ? "" : " and the task iterator");
+	err = load(s, with_iter, hz, false);
 	return err;
 }
 
@@ -185,7 +225,7 @@ static int set_cgroup_filter(struct fl_session *s)
 int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 {
 	struct faultloop_bpf *trial = NULL;
-	bool with_iter;
+	uint64_t start = now_mono_ns(), t[3];
 	int err;
 
 	memset(s, 0, sizeof(*s));
@@ -193,6 +233,7 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 	s->cg_fd = -1;
 	s->stats_fd = -1;
 	s->ks = ksyms__load(NULL);
+	t[0] = now_mono_ns();
 	if (!s->ks) {
 		fprintf(stderr, "faultloop: cannot read /proc/kallsyms: %s\n", strerror(errno));
 		return -errno;
@@ -203,7 +244,6 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 	err = open_cgroup(s);
 	if (err)
 		return err;
-	with_iter = iter_loads();
 	s->set.sel = cfg->mode;
 	s->set.perf_hz = cfg->stall_ns ? STALL_HZ : 0;
 	err = fl_probes_select(&s->set, s->ks, trial_open, trial_close, &trial);
@@ -211,18 +251,19 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 		fprintf(stderr, "faultloop: probe selection failed: %s\n", strerror(-err));
 		return err;
 	}
-	s->skel = faultloop_bpf__open();
-	if (!s->skel) {
-		fprintf(stderr, "faultloop: failed to open BPF object: %s\n", strerror(errno));
-		return -errno;
-	}
-	set_rodata(s);
-	err = load(s, with_iter);
+	t[1] = now_mono_ns();
+	err = load_final(s, kernel_hz(cfg));
+	t[2] = now_mono_ns();
+	if (cfg->verbose)
+		fprintf(stderr, "faultloop: start-up: kallsyms %llu ms, probe selection %llu ms, "
+			"load %llu ms\n", (unsigned long long)((t[0] - start) / 1000000),
+			(unsigned long long)((t[1] - t[0]) / 1000000),
+			(unsigned long long)((t[2] - t[1]) / 1000000));
 	if (!err)
 		err = index_progs(s);
 	if (!err)
 		err = set_cgroup_filter(s);
-	if (err || !with_iter)
+	if (err || bpf_program__fd(s->skel->progs.fl_task_iter) < 0)
 		return err;
 	s->iter = bpf_program__attach_iter(s->skel->progs.fl_task_iter, NULL);
 	if (!s->iter && cfg->verbose)

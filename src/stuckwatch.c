@@ -78,6 +78,7 @@ int fl_stuckwatch_first(struct fl_stuckwatch *st)
 	uint64_t waited = now_mono_ns() - a->mono_ns;
 	int n, i;
 
+	st->checked = true;
 	if (a->n <= 0)
 		return 0;
 	if (waited < FL_STUCK_WINDOW_NS) {

@@ -9,6 +9,7 @@
 #define FL_STUCKWATCH_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "stuck.h"
 
@@ -24,6 +25,7 @@ struct fl_stuckwatch {
 	int iter_fd;			/* fl_task_iter link; -1: syscall unknown */
 	long clk_tck;
 	const struct fl_report_ctx *rctx;
+	bool checked;			/* fl_stuckwatch_first() has run */
 };
 
 void fl_stuckwatch_init(struct fl_stuckwatch *w, const struct fl_report_ctx *rctx);

@@ -64,7 +64,7 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 				   true, now) ? 6 : 0;
 	}
 	case FL_TEST_STALL_SAMPLE: {
-		__u64 ips[2] = { ctx->args[3], 0 };
+		__u64 ips[FL_MAX_STACK] = { ctx->args[3] };
 
 		fl_stall_sample(ctx, st, tid, sig, ctx->args[5],
 				ips, ctx->args[3] ? 1 : 0, now);
