@@ -123,6 +123,9 @@ if [[ -z $vm ]]; then
 	grep -q '^BENCH	end' "$records" || die "the run did not finish (records in $records)"
 	python3 tools/bench/report.py "$records" \
 		--title "faultloop overhead benchmark: this machine ($(uname -r)), tracepoint mode" | tee "$out/host.txt"
+	tools/bench/startup.sh ./faultloop 9 auto tracepoint >"$out/startup-host.tsv"
+	python3 tools/bench/startup_report.py "$out/startup-host.tsv" "this machine, $(uname -r)" |
+		tee -a "$out/host.txt"
 	if ((parts)); then
 		log "cost breakdown of faultloop's page_fault_kernel program (tools/bench/parts)"
 		{
@@ -145,12 +148,13 @@ make -s -f tools/bench/bench.mk STATIC=1
 payload=$work/payload
 mkdir -p "$payload"
 cp "$static/faultloop" "$static/bench/bench-work" "$static/bench/floor" "$static/bench/bpf-stat" \
-	tools/bench/matrix.sh "$payload/"
+	tools/bench/matrix.sh tools/bench/startup.sh "$payload/"
 vm_tracers=${tracers//bpftrace/}
 cat >"$payload/run.sh" <<GUEST
 #!/bin/sh
 cd /payload
 echo "BENCH	meta	guest	\$(uname -r), \$(grep -c ^processor /proc/cpuinfo) vCPUs"
+sh ./startup.sh /payload/faultloop 5 auto fentry kprobe tracepoint
 BIN=/payload FL=/payload/faultloop TRACERS='$vm_tracers' WORKLOADS='$workloads' \\
 	REPS=$reps DUR=$dur WARM=$warm STATS=$stats MEM=0 TMPD=/tmp/m sh ./matrix.sh
 GUEST
@@ -176,3 +180,5 @@ grep -q '^BENCH	end' "$records" || die "the guest run did not finish (records in
 python3 tools/bench/report.py "$records" --tcg \
 	--title "faultloop overhead benchmark: Debian $vm guest, fentry and kprobe modes" \
 	--note "bpftrace is not in the guest (busybox only): skipped there" | tee "$out/vm-$vm.txt"
+python3 tools/bench/startup_report.py "$records" "Debian $vm guest under qemu TCG" |
+	tee -a "$out/vm-$vm.txt"
