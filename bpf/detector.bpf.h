@@ -338,6 +338,42 @@ static __always_inline bool fl_reported_elsewhere(void *map, __u64 live, __u32 t
 	return o && (o->flags & FL_EP_REPORTED);
 }
 
+/*
+ * The report an episode owes now, made: DETECTED the first time it is a
+ * loop (ready) unless the other detector (other map, other_live of its
+ * elements) reported the task first, then ONGOING at most every
+ * ongoing_ns.  sig: the signal of the event that made it.
+ */
+static __always_inline void fl_report_due(void *ctx, struct fl_stats *st,
+					  struct fl_episode *ep, bool ready,
+					  void *other, __u64 other_live,
+					  __u32 sig, __u64 now)
+{
+	struct fl_report *r;
+	__u8 kind;
+
+	if (!(ep->flags & FL_EP_REPORTED)) {
+		if (!ready || (ep->flags & FL_EP_SHADOW))
+			return;
+		if (fl_reported_elsewhere(other, other_live, ep->tid)) {
+			ep->flags |= FL_EP_SHADOW;
+			return;
+		}
+		ep->flags |= FL_EP_REPORTED;
+		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
+		st->cnt[FL_CNT_DETECTED]++;
+		kind = FL_REPORT_DETECTED;
+	} else if (now - ep->last_report_ns >= ongoing_ns) {
+		kind = FL_REPORT_ONGOING;
+	} else {
+		return;
+	}
+	ep->last_report_ns = now;
+	r = fl_report(ctx, st, ep, kind, sig, 0, now, now);
+	if (r)
+		fl_submit(st, r);
+}
+
 /* Whether sig's address becomes the episode's: see FL_FAULT_SIGS. */
 static __always_inline bool fl_takes_addr(__u64 mask, __u32 sig)
 {
@@ -442,9 +478,7 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 				      __u32 sig, __u64 ua)
 {
 	__u64 now = fl_ev_ns(ev);
-	struct fl_report *r;
 	__u32 n;
-	__u8 kind;
 
 	ep->events++;
 	ep->last_ns = now;
@@ -462,27 +496,8 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 	}
 	ep->sig_mask |= 1ULL << sig;
 
-	if (!(ep->flags & FL_EP_REPORTED)) {
-		if (ep->retries < threshold ||
-		    now - ep->start_ns < min_duration_ns || (ep->flags & FL_EP_SHADOW))
-			return;
-		if (fl_reported_elsewhere(&stalls, nr_stalls, ep->tid)) {
-			ep->flags |= FL_EP_SHADOW;
-			return;
-		}
-		ep->flags |= FL_EP_REPORTED;
-		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
-		st->cnt[FL_CNT_DETECTED]++;
-		kind = FL_REPORT_DETECTED;
-	} else if (now - ep->last_report_ns >= ongoing_ns) {
-		kind = FL_REPORT_ONGOING;
-	} else {
-		return;
-	}
-	ep->last_report_ns = now;
-	r = fl_report(ctx, st, ep, kind, sig, 0, now, now);
-	if (r)
-		fl_submit(st, r);
+	fl_report_due(ctx, st, ep, ep->retries >= threshold &&
+		      now - ep->start_ns >= min_duration_ns, &stalls, nr_stalls, sig, now);
 }
 
 /*

@@ -144,9 +144,7 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 {
 	__u32 tid = (__u32)id;
 	struct fl_episode *ep = NULL;
-	struct fl_report *r;
 	__u32 in;
-	__u8 kind;
 
 	st->events[FL_SIG_FAULT_STALL]++;
 	if (nr_stalls)
@@ -167,27 +165,9 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 	ep->last_ns = now;
 	ep->events++;
 	ep->retries++;		/* samples inside the same fault */
-	if (!(ep->flags & FL_EP_REPORTED)) {
-		if (now - ep->start_ns < stall_ns || oncpu - ep->oncpu_ns < stall_ns / 4 ||
-		    (ep->flags & FL_EP_SHADOW))
-			return;
-		if (fl_reported_elsewhere(&episodes, nr_promoted, tid)) {
-			ep->flags |= FL_EP_SHADOW;
-			return;
-		}
-		ep->flags |= FL_EP_REPORTED;
-		bpf_get_current_comm(ep->comm, sizeof(ep->comm));
-		st->cnt[FL_CNT_DETECTED]++;
-		kind = FL_REPORT_DETECTED;
-	} else if (now - ep->last_report_ns >= ongoing_ns) {
-		kind = FL_REPORT_ONGOING;
-	} else {
-		return;
-	}
-	ep->last_report_ns = now;
-	r = fl_report(ctx, st, ep, kind, FL_SIG_FAULT_STALL, 0, now, now);
-	if (r)
-		fl_submit(st, r);
+	fl_report_due(ctx, st, ep, now - ep->start_ns >= stall_ns &&
+		      oncpu - ep->oncpu_ns >= stall_ns / 4, &episodes, nr_promoted,
+		      FL_SIG_FAULT_STALL, now);
 }
 
 /* The task exits: its stall, if any, ends. */

@@ -18,6 +18,7 @@
 #include "episodes.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
 #include "metrics.h"
 #include "privs.h"
 #include "report.h"

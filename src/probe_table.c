@@ -195,3 +195,19 @@ bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_mode m)
 	}
 	return false;
 }
+
+bool fl_mode_patches_text(enum fl_mode m)
+{
+	return m == FL_MODE_FENTRY || m == FL_MODE_KPROBE;
+}
+
+bool fl_arch_matches(unsigned int arch)
+{
+#if defined(__x86_64__)
+	return arch & FL_ARCH_X86;
+#elif defined(__aarch64__)
+	return arch & FL_ARCH_ARM64;
+#else
+	return false;
+#endif
+}

@@ -9,7 +9,9 @@
 #include <sys/syscall.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "kbtf.h"
 #include "ksyms.h"
+#include "log.h"
 #include "probes.h"
 #include "util.h"
 
@@ -17,77 +19,6 @@
 #define ENOTSUPP 524	/* kernel-internal, leaks out of BPF trampoline setup */
 #endif
 
-/* ---- kernel facts used to explain failures -------------------------------- */
-
-struct kinfo {
-	struct btf *vmlinux;
-	struct { char name[64]; struct btf *btf; } *mods;	/* loaded on demand */
-	int nmods;
-	bool kprobe_pmu;
-};
-
-/* The BTF of module mod, loaded the first time a candidate lives there:
- * loading every module's BTF up front cost a start-up's worth of time
- * and, capped, could miss btrfs or fuse. */
-static struct btf *kinfo_module(struct kinfo *ki, const char *mod)
-{
-	void *grown;
-	int i;
-
-	for (i = 0; i < ki->nmods; i++)
-		if (!strcmp(ki->mods[i].name, mod))
-			return ki->mods[i].btf;
-	grown = realloc(ki->mods, (ki->nmods + 1) * sizeof(*ki->mods));
-	if (!grown)
-		return NULL;
-	ki->mods = grown;
-	snprintf(ki->mods[ki->nmods].name, sizeof(ki->mods[0].name), "%s", mod);
-	ki->mods[ki->nmods].btf = btf__load_module_btf(mod, ki->vmlinux);
-	return ki->mods[ki->nmods++].btf;
-}
-
-static int btf_func_nargs(const struct btf *btf, const char *name)
-{
-	const struct btf_type *t, *proto;
-	int id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) : -ENOENT;
-
-	if (id <= 0)
-		return -ENOENT;
-	t = btf__type_by_id(btf, id);
-	proto = t ? btf__type_by_id(btf, t->type) : NULL;
-	return proto ? (int)btf_vlen(proto) : -ENOENT;
-}
-
-/* Arity of a kernel function from BTF, vmlinux's or its module's (as
- * kallsyms names it): -ENOENT when it has no BTF FUNC. */
-static int kinfo_func_nargs(struct kinfo *ki, const struct ksym *k, const char *name)
-{
-	int n = btf_func_nargs(ki->vmlinux, name);
-
-	if (n >= 0 || !k || !k->module || !ki->vmlinux)
-		return n;
-	return btf_func_nargs(kinfo_module(ki, k->module), name);
-}
-
-/* tp_btf needs the tracepoint's btf_trace_<event> typedef (what libbpf
- * looks up at load). */
-static bool kinfo_has_tp(struct kinfo *ki, const char *event)
-{
-	char name[128];
-
-	snprintf(name, sizeof(name), "btf_trace_%s", event);
-	return ki->vmlinux && btf__find_by_name_kind(ki->vmlinux, name, BTF_KIND_TYPEDEF) > 0;
-}
-
-static void kinfo_free(struct kinfo *ki)
-{
-	int i;
-
-	for (i = 0; i < ki->nmods; i++)
-		btf__free(ki->mods[i].btf);
-	free(ki->mods);
-	btf__free(ki->vmlinux);
-}
 
 /* ---- calibration ------------------------------------------------------------ */
 
@@ -263,34 +194,6 @@ static int attach_impl(const struct fl_impl *impl, struct bpf_object *obj,
 	return 0;
 }
 
-static int log_verbose;
-static bool log_quiet;	/* trials and attaches: refusals are expected */
-
-static int libbpf_print(enum libbpf_print_level level, const char *format,
-			va_list args)
-{
-	int need = level == LIBBPF_DEBUG ? 2 : level == LIBBPF_INFO ? 1 : 0;
-
-	if (log_quiet && log_verbose < 2)
-		return 0;
-	if (log_verbose < need)
-		return 0;
-	return vfprintf(stderr, format, args);
-}
-
-void fl_libbpf_log_init(int verbose)
-{
-	log_verbose = verbose;
-	libbpf_set_print(libbpf_print);
-}
-
-bool fl_libbpf_quiet(bool quiet)
-{
-	bool was = log_quiet;
-
-	log_quiet = quiet;
-	return was;
-}
 
 /*
  * The verifier checks fentry/tp_btf programs against their target at load.
@@ -303,7 +206,7 @@ int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
 	struct bpf_object *obj;
 	struct bpf_program *prog;
 	struct bpf_map *map;
-	bool quiet = log_quiet;
+	bool quiet;
 	int err = 0, i;
 
 	obj = open_obj(ctx);
@@ -333,24 +236,14 @@ int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
 		if (sym)
 			set_target(impl, prog, sym);
 	}
-	log_quiet = true;
+	quiet = fl_libbpf_quiet(true);
 	err = bpf_object__load(obj);
-	log_quiet = quiet;
+	fl_libbpf_quiet(quiet);
 out:
 	close_obj(ctx, obj);
 	return err;
 }
 
-static bool arch_matches(unsigned int arch)
-{
-#if defined(__x86_64__)
-	return arch & FL_ARCH_X86;
-#elif defined(__aarch64__)
-	return arch & FL_ARCH_ARM64;
-#else
-	return false;
-#endif
-}
 
 static void add_try(struct fl_probe *p, const struct fl_impl *impl, const char *sym)
 {
@@ -365,8 +258,9 @@ static void add_try(struct fl_probe *p, const struct fl_impl *impl, const char *
 
 /* Static checks of one candidate impl: false (with a reason) when it
  * cannot load or attach here, whatever a trial would say. */
-static bool plausible(struct fl_probe *p, struct kinfo *ki, const struct fl_impl *impl,
-		      const struct fl_cand *cand, const struct ksym *kallsym, int nargs)
+static bool plausible(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
+		      const struct fl_impl *impl, const struct fl_cand *cand,
+		      const struct ksym *kallsym, int nargs)
 {
 	const char *sym = cand->sym, *event = strchr(sym, '/');
 
@@ -382,14 +276,13 @@ static bool plausible(struct fl_probe *p, struct kinfo *ki, const struct fl_impl
 			add_reason(p, "%s kprobe: not in kallsyms", sym);
 			return false;
 		}
-		if (!ki->kprobe_pmu && access("/sys/kernel/tracing/kprobe_events", F_OK) &&
-		    access("/sys/kernel/debug/tracing/kprobe_events", F_OK)) {
+		if (!kprobes) {
 			add_reason(p, "%s kprobe: kernel has no kprobes", sym);
 			return false;
 		}
 		return true;
 	case FL_MODE_TP_BTF:
-		if (!kinfo_has_tp(ki, event ? event + 1 : sym)) {
+		if (!fl_kbtf_has_tp(ki, event ? event + 1 : sym)) {
 			add_reason(p, "%s tp_btf: no such tracepoint in BTF", sym);
 			return false;
 		}
@@ -402,14 +295,14 @@ static bool plausible(struct fl_probe *p, struct kinfo *ki, const struct fl_impl
 /* Phase 1: which candidates exist and are allowed by --mode; whether they
  * load is decided for all at once (fl_probes_gate_modes, then the final
  * object, and fl_probes_verify only if that fails). */
-static void select_one(struct fl_probe *p, struct kinfo *ki,
+static void select_one(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 		       const struct ksyms *ks, const struct fl_probe_set *set)
 {
 	const struct fl_probe_def *d = p->def;
 	bool any_present = false, any_allowed = false;
 	int c, i;
 
-	if (!arch_matches(d->arch)) {
+	if (!fl_arch_matches(d->arch)) {
 		p->status = FL_ST_OTHER_ARCH;
 		snprintf(p->reason, sizeof(p->reason), "not on this architecture");
 		return;
@@ -422,7 +315,7 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 
 		if (!fl_mode_is_tp(cand->impl[0].mode)) {
 			kallsym = ks ? ksyms__find_attachable(ks, cand->sym) : NULL;
-			nargs = kinfo_func_nargs(ki, kallsym, cand->sym);
+			nargs = fl_kbtf_func_nargs(ki, kallsym, cand->sym);
 			if (!kallsym && nargs < 0) {
 				add_reason(p, "%s: not present", cand->sym);
 				continue;
@@ -443,7 +336,7 @@ static void select_one(struct fl_probe *p, struct kinfo *ki,
 				arity_seen = true;
 				arity_ok |= impl->nargs == nargs;
 			}
-			if (plausible(p, ki, impl, cand, kallsym, nargs))
+			if (plausible(p, ki, kprobes, impl, cand, kallsym, nargs))
 				/* a kprobe takes the name kallsyms has: maybe a .isra clone */
 				add_try(p, impl, impl->mode == FL_MODE_KPROBE ? kallsym->name : cand->sym);
 		}
@@ -513,7 +406,8 @@ static void gate_fentry(struct fl_probe_set *set, fl_open_fn open_obj,
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
 {
-	struct kinfo ki = {};
+	struct fl_kbtf ki;
+	bool kprobes, quiet;
 	int i, n = 0;
 
 	set->probes = calloc(fl_nr_probe_defs, sizeof(*set->probes));
@@ -521,18 +415,21 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 		return -ENOMEM;
 	set->n = fl_nr_probe_defs;
 	pthread_mutex_init(&set->lock, NULL);
-	log_quiet = true;	/* refusals are expected: summarised per probe */
-	ki.vmlinux = btf__load_vmlinux_btf();
-	ki.kprobe_pmu = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
+	quiet = fl_libbpf_quiet(true);	/* refusals are expected: summarised per probe */
+	fl_kbtf_open(&ki);	/* without BTF, fentry and tp_btf are not plausible */
+	/* the kprobe PMU (4.17), else tracefs' kprobe_events */
+	kprobes = !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
+		  !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
+		  !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
 	for (i = 0; i < set->n; i++) {
 		set->probes[i].def = &fl_probe_defs[i];
-		select_one(&set->probes[i], &ki, ks, set);
+		select_one(&set->probes[i], &ki, kprobes, ks, set);
 	}
 	gate_fentry(set, open_obj, close_obj, ctx);
 	for (i = 0; i < set->n; i++)
 		n += set->probes[i].ntries;
-	log_quiet = false;
-	kinfo_free(&ki);
+	fl_libbpf_quiet(quiet);
+	fl_kbtf_free(&ki);
 	return n;
 }
 
@@ -541,10 +438,10 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
 		     fl_close_fn close_obj, void *ctx)
 {
-	bool quiet = log_quiet;
+	bool quiet;
 	int i, k, err, n = 0;
 
-	log_quiet = true;
+	quiet = fl_libbpf_quiet(true);
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
 
@@ -557,7 +454,7 @@ int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
 			}
 		}
 	}
-	log_quiet = quiet;
+	fl_libbpf_quiet(quiet);
 	return n;
 }
 
@@ -605,10 +502,6 @@ bool fl_probes_need_stash(const struct fl_probe_set *set)
 	return false;
 }
 
-bool fl_mode_patches_text(enum fl_mode m)
-{
-	return m == FL_MODE_FENTRY || m == FL_MODE_KPROBE;
-}
 
 bool fl_probes_patch_text(const struct fl_probe_set *set)
 {
@@ -676,14 +569,14 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 /* Phase 3: per probe, attach the candidates in order until one sticks. */
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 {
-	bool quiet = log_quiet;
+	bool quiet;
 	int i, n = 0;
 
-	log_quiet = true;
+	quiet = fl_libbpf_quiet(true);
 	for (i = 0; i < set->n; i++)
 		if (set->probes[i].status != FL_ST_ATTACHED)	/* a second call arms what was held */
 			n += attach_probe(set, &set->probes[i], obj);
-	log_quiet = quiet;
+	fl_libbpf_quiet(quiet);
 	return n;
 }
 

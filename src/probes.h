@@ -125,13 +125,9 @@ bool fl_mode_allowed(enum fl_mode_sel sel, enum fl_mode m);
 /* tp_btf, raw_tp, tracepoint and perf: no kernel function to find, no
  * kernel text patched, allowed whatever --mode says. */
 bool fl_mode_is_tp(enum fl_mode m);
+/* The running binary's architecture is among arch (FL_ARCH_*). */
+bool fl_arch_matches(unsigned int arch);
 
-/* libbpf's messages go through one callback, installed once: -v shows
- * info, -vv debug.  Trials and attaches expect refusals and summarise
- * them per probe, so they silence it below -vv. */
-void fl_libbpf_log_init(int verbose);
-/* Silence it (below -vv) or not; returns the previous setting. */
-bool fl_libbpf_quiet(bool quiet);
 
 /*
  * Load only the named programs (entry, exit; either may be NULL) of a

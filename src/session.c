@@ -10,6 +10,7 @@
 #include "cgroup.h"
 #include "hz.h"
 #include "kconfig.h"
+#include "log.h"
 #include "ksyms.h"
 #include "metrics.h"
 #include "session.h"

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libbpf's messages go through one callback, installed once: -v shows
+ * info, -vv debug.  Trials and attaches expect refusals and summarise
+ * them per probe, so they silence it below -vv.
+ */
+#ifndef FL_LOG_H
+#define FL_LOG_H
+
+#include <stdbool.h>
+
+void fl_libbpf_log_init(int verbose);
+/* Silence it (below -vv) or not; returns the previous setting. */
+bool fl_libbpf_quiet(bool quiet);
+
+#endif
