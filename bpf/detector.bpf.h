@@ -57,6 +57,15 @@ struct {
 	__type(value, struct fl_episode);
 } episodes SEC(".maps");
 
+/* Per CPU: the copy of an ending episode its report is made from (see
+ * fl_map_close). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fl_episode);
+} ending SEC(".maps");
+
 /* The stall sampler's episodes (bpf/stall.bpf.h), keyed by tid; here
  * because each detector checks the other's before it reports. */
 struct {
@@ -259,6 +268,23 @@ static __always_inline void fl_submit(struct fl_stats *st, struct fl_report *r)
  * deletes the element owns the end, so an episode is reported ended once.
  * Returns whether this side ended it.
  */
+/* Delete tid's element from map; only if that succeeds, account for the
+ * end (*live counts the map's elements).  Whether it did. */
+static __always_inline bool fl_map_end(struct fl_stats *st, void *map, __u64 *live,
+				       __u32 tid, __u8 reason, __u64 retries, __u64 dur)
+{
+	if (bpf_map_delete_elem(map, &tid))
+		return false;
+	__sync_fetch_and_add(live, -1);
+	if (reason < FL_END__MAX)
+		st->ended[reason]++;
+	st->hist_retries[fl_slot(retries)]++;
+	st->hist_duration_us[fl_slot(dur / 1000)]++;
+	st->sum_retries += retries;
+	st->sum_duration_ns += dur;
+	return true;
+}
+
 static __always_inline bool fl_map_close(void *ctx, struct fl_stats *st,
 					 void *map, __u64 *live,
 					 struct fl_episode *ep, __u32 tid,
@@ -269,29 +295,30 @@ static __always_inline bool fl_map_close(void *ctx, struct fl_stats *st,
 	__u64 end = (reason == FL_END_GAP || reason == FL_END_SYSCALL ||
 		     reason == FL_END_PROGRESS) ? ep->last_ns : now;
 	__u64 dur = end - ep->start_ns, retries = ep->retries;
-	struct fl_report *r = NULL;
+	struct fl_episode *last;
+	struct fl_report *r;
+	__u32 zero = 0;
 
-	if (ep->flags & FL_EP_REPORTED) {
-		ep->owner = owner;
-		if (has_ret) {
-			ep->owner_ret = ret;
-			ep->flags |= FL_EP_HAS_RET;
-		}
-		r = fl_report(ctx, st, ep, FL_REPORT_ENDED, owner, reason, now, end);
+	if (!(ep->flags & FL_EP_REPORTED))
+		return fl_map_end(st, map, live, tid, reason, retries, dur);
+	/* Another CPU may reuse ep once it is deleted, and only the side
+	 * whose delete wins may report: keep a copy, delete, then report
+	 * from the copy.  (Reserving first and discarding on a lost delete
+	 * was rejected by the 6.1 verifier: "Unreleased reference".) */
+	last = bpf_map_lookup_elem(&ending, &zero);
+	if (!last) {
+		st->cnt[FL_CNT_REPORTS_LOST]++;
+		return fl_map_end(st, map, live, tid, reason, retries, dur);
 	}
-	/* another CPU may reuse ep once it is deleted: only locals below */
-	if (bpf_map_delete_elem(map, &tid)) {
-		if (r)
-			bpf_ringbuf_discard(r, 0);
+	__builtin_memcpy(last, ep, sizeof(*last));
+	if (!fl_map_end(st, map, live, tid, reason, retries, dur))
 		return false;
+	last->owner = owner;
+	if (has_ret) {
+		last->owner_ret = ret;
+		last->flags |= FL_EP_HAS_RET;
 	}
-	__sync_fetch_and_add(live, -1);
-	if (reason < FL_END__MAX)
-		st->ended[reason]++;
-	st->hist_retries[fl_slot(retries)]++;
-	st->hist_duration_us[fl_slot(dur / 1000)]++;
-	st->sum_retries += retries;
-	st->sum_duration_ns += dur;
+	r = fl_report(ctx, st, last, FL_REPORT_ENDED, owner, reason, now, end);
 	if (r)
 		fl_submit(st, r);
 	return true;
