@@ -144,6 +144,45 @@ static __always_inline int fl_stash_ret(void *ctx, __u32 sig, long ret,
 	return fl_probe_event(ctx, sig, addr, size, true);
 }
 
+/* ---- nofault copies: 0 or -EFAULT --------------------------------------- */
+
+/* First in the object: libbpf loads programs in object order and stops at
+ * the first that fails, and these fexit programs are the ones that do not
+ * load before 6.16 (const void * arguments, 1271a40eeafa): the failed
+ * load (src/session.c drops them and loads again) is then short. */
+
+/* (uptr_arg selects which argument is the user pointer) */
+#define COPY_NOFAULT(name, SIG, A0, A1, UPTR, SIZE, ...)			\
+SEC("fexit/" #name)								\
+int BPF_PROG(fl_##name##__fexit, __u64 A0, __u64 A1, __u64 a2, ##__VA_ARGS__,	\
+	     long ret)								\
+{										\
+	if (!ret)								\
+		return fl_probe_count(SIG, false);				\
+	return fl_probe_event(ctx, SIG, UPTR, SIZE, true);			\
+}										\
+SEC("kprobe/" #name)								\
+int BPF_KPROBE(fl_##name##__kprobe, __u64 A0, __u64 A1, __u64 a2,		\
+	       ##__VA_ARGS__)							\
+{										\
+	return fl_stash_put(SIG, UPTR, SIZE);					\
+}										\
+SEC("kretprobe/" #name)								\
+int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
+{										\
+	return fl_stash_ret(ctx, SIG, ret, FL_COPY_NONZERO);			\
+}
+
+/* copy_to_user_nofault(dst, src, size), 5.8 (c0ee37e85e0e); notrace on
+ * distro kernels, so usually refused: seen through the fault path. */
+COPY_NOFAULT(copy_to_user_nofault, FL_SIG_COPY_TO_USER_NOFAULT, a0, a1, a0, a2)
+/* copy_from_user_nofault(dst, src, size) */
+COPY_NOFAULT(copy_from_user_nofault, FL_SIG_COPY_FROM_USER_NOFAULT, a0, a1, a1, a2)
+/* btrfs read_extent_buffer_to_user_nofault(eb, dstv, start, len), 5.9
+ * (a48b73eca4ce): the copy inside the search_ioctl loop. */
+COPY_NOFAULT(read_extent_buffer_to_user_nofault, FL_SIG_EB_TO_USER_NOFAULT,
+	     a0, a1, a1, a3, __u64 a3)
+
 /* ---- fault-in helpers: (uaddr, size) -> bytes not faulted in ----------- */
 
 /* fault_in_{readable,writeable,safe_writeable,subpage_writeable}: 5.16
@@ -264,40 +303,6 @@ int BPF_KRETPROBE(fl_iov_iter_copy_from_user_atomic__kretprobe, long ret)
 {
 	return fl_stash_ret(ctx, FL_SIG_COPY_ATOMIC, ret, FL_COPY_SHORT);
 }
-
-/* ---- nofault copies: 0 or -EFAULT --------------------------------------- */
-
-/* (uptr_arg selects which argument is the user pointer) */
-#define COPY_NOFAULT(name, SIG, A0, A1, UPTR, SIZE, ...)			\
-SEC("fexit/" #name)								\
-int BPF_PROG(fl_##name##__fexit, __u64 A0, __u64 A1, __u64 a2, ##__VA_ARGS__,	\
-	     long ret)								\
-{										\
-	if (!ret)								\
-		return fl_probe_count(SIG, false);				\
-	return fl_probe_event(ctx, SIG, UPTR, SIZE, true);			\
-}										\
-SEC("kprobe/" #name)								\
-int BPF_KPROBE(fl_##name##__kprobe, __u64 A0, __u64 A1, __u64 a2,		\
-	       ##__VA_ARGS__)							\
-{										\
-	return fl_stash_put(SIG, UPTR, SIZE);					\
-}										\
-SEC("kretprobe/" #name)								\
-int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
-{										\
-	return fl_stash_ret(ctx, SIG, ret, FL_COPY_NONZERO);			\
-}
-
-/* copy_to_user_nofault(dst, src, size), 5.8 (c0ee37e85e0e); notrace on
- * distro kernels, so usually refused: seen through the fault path. */
-COPY_NOFAULT(copy_to_user_nofault, FL_SIG_COPY_TO_USER_NOFAULT, a0, a1, a0, a2)
-/* copy_from_user_nofault(dst, src, size) */
-COPY_NOFAULT(copy_from_user_nofault, FL_SIG_COPY_FROM_USER_NOFAULT, a0, a1, a1, a2)
-/* btrfs read_extent_buffer_to_user_nofault(eb, dstv, start, len), 5.9
- * (a48b73eca4ce): the copy inside the search_ioctl loop. */
-COPY_NOFAULT(read_extent_buffer_to_user_nofault, FL_SIG_EB_TO_USER_NOFAULT,
-	     a0, a1, a1, a3, __u64 a3)
 
 /* ---- fault path ---------------------------------------------------------- */
 

@@ -12,5 +12,8 @@
 void fl_libbpf_log_init(int verbose);
 /* Silence it (below -vv) or not; returns the previous setting. */
 bool fl_libbpf_quiet(bool quiet);
+/* The program libbpf last said failed to load ("" none since forgotten). */
+const char *fl_libbpf_failed_prog(void);
+void fl_libbpf_forget_failure(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "kbtf.h"
@@ -336,6 +337,11 @@ static void select_one(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 				arity_seen = true;
 				arity_ok |= impl->nargs == nargs;
 			}
+			/* raw_tp (4.17) attaches wherever a classic tracepoint
+			 * program would: one program less to verify */
+			if (impl->mode == FL_MODE_TRACEPOINT && p->ntries &&
+			    p->tries[p->ntries - 1].impl->mode == FL_MODE_RAW_TP)
+				continue;
 			if (plausible(p, ki, kprobes, impl, cand, kallsym, nargs))
 				/* a kprobe takes the name kallsyms has: maybe a .isra clone */
 				add_try(p, impl, impl->mode == FL_MODE_KPROBE ? kallsym->name : cand->sym);
@@ -373,17 +379,36 @@ static bool refused_for_all(int err)
 }
 
 /*
- * fentry is the one mode whose load depends on the kernel's will for
- * every target: trial one fentry candidate; if the kernel refuses the
- * mode itself, drop every fentry candidate at once (one trial, not one
- * per candidate: each verified the whole detector again).  A refusal of
- * that target only drops it, and the next one is tried.
+ * fentry is the one mode the kernel may refuse for every target: forbidden
+ * (EPERM, this project's CI host), or no BPF trampoline (ENOTSUPP).  A
+ * two-instruction fentry program loaded against the first fentry
+ * candidate in vmlinux's BTF tells, at the cost of no object, map or BTF
+ * upload; on such a refusal every fentry candidate goes at once, before
+ * the final object would fail on each of them in turn.
  */
-static void gate_fentry(struct fl_probe_set *set, fl_open_fn open_obj,
-			fl_close_fn close_obj, void *ctx)
+static int fentry_gate(const struct fl_kbtf *kb, const char *sym)
 {
-	int i, k, err = 0;
-	bool all_refused = false;
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
+		    .attach_btf_id = id);
+	int fd;
+
+	if (id <= 0)
+		return 1;	/* a module's function: not a gate */
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_fentry_gate", "GPL", ret0, 2, &opts);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static void gate_fentry(struct fl_probe_set *set, const struct fl_kbtf *kb)
+{
+	int i, k, err = 1;
 
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
@@ -391,20 +416,19 @@ static void gate_fentry(struct fl_probe_set *set, fl_open_fn open_obj,
 		for (k = 0; k < p->ntries; k++) {
 			if (p->tries[k].impl->mode != FL_MODE_FENTRY)
 				continue;
-			if (!all_refused) {
-				err = fl_trial_load(open_obj, close_obj, ctx, p->tries[k].impl,
-						    p->tries[k].sym);
-				if (!err)
-					return;		/* fentry works: the final load decides */
-				all_refused = refused_for_all(err);
+			if (err > 0) {		/* no verdict yet */
+				err = fentry_gate(kb, p->tries[k].sym);
+				if (err <= 0 && !refused_for_all(err))
+					return;		/* the final load decides, per program */
+				if (err > 0)
+					continue;
 			}
 			drop_try(p, k--, err);
 		}
 	}
 }
 
-int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
-		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx)
+int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks)
 {
 	struct fl_kbtf ki;
 	bool kprobes, quiet;
@@ -425,11 +449,31 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
 		set->probes[i].def = &fl_probe_defs[i];
 		select_one(&set->probes[i], &ki, kprobes, ks, set);
 	}
-	gate_fentry(set, open_obj, close_obj, ctx);
+	gate_fentry(set, &ki);
 	for (i = 0; i < set->n; i++)
 		n += set->probes[i].ntries;
 	fl_libbpf_quiet(quiet);
 	fl_kbtf_free(&ki);
+	return n;
+}
+
+int fl_probes_drop_prog(struct fl_probe_set *set, const char *prog, int err)
+{
+	int i, k, n = 0;
+
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		for (k = 0; k < p->ntries; k++) {
+			const struct fl_impl *im = p->tries[k].impl;
+
+			if ((im->entry && !strcmp(im->entry, prog)) ||
+			    (im->exit && !strcmp(im->exit, prog))) {
+				drop_try(p, k--, err);
+				n++;
+			}
+		}
+	}
 	return n;
 }
 

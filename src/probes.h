@@ -142,23 +142,26 @@ int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
  * Three phases, so that each probe patches kernel text once:
  * 1. fl_probes_select(): per probe, the candidates that exist (kallsyms,
  *    BTF, arity), that --mode allows, and whose mode the kernel accepts:
- *    one fentry trial load stands for the mode.  open_obj() returns a
- *    freshly opened (not loaded) object of the faultloop programs,
- *    close_obj() frees it.  Returns the number of candidates.
+ *    one two-instruction fentry load stands for the mode.  Returns the
+ *    number of candidates.
  * 2. fl_probes_prepare(): on the final object, autoload exactly those
  *    programs and set their targets; the caller loads it.  Should that
- *    load fail, fl_probes_verify() trial-loads each candidate alone and
- *    drops those that fail (returns how many), and the caller prepares
- *    and loads a fresh object again.
+ *    load fail, fl_probes_drop_prog() drops the program libbpf named, or
+ *    fl_probes_verify() trial-loads each candidate alone (open_obj()
+ *    returns a freshly opened object of the faultloop programs,
+ *    close_obj() frees it) and drops those that fail; the caller loads a
+ *    fresh object again.
  * 3. fl_probes_attach(): attach each probe's candidates in order until one
  *    sticks (notrace functions load as fentry but refuse the attach).
  *    Returns the number of probes attached.
  */
-int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks,
-		     fl_open_fn open_obj, fl_close_fn close_obj, void *ctx);
+int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks);
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
 int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
 		     fl_close_fn close_obj, void *ctx);
+/* Drop every candidate that runs program prog (it did not load: err);
+ * returns how many. */
+int fl_probes_drop_prog(struct fl_probe_set *set, const char *prog, int err);
 int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
 /* Does attaching this mode patch kernel text (fentry, kprobe)? */
 bool fl_mode_patches_text(enum fl_mode m);

@@ -154,26 +154,40 @@ static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quie
 
 /*
  * Every candidate that passed selection, in one object: the common case
- * is one load.  Should it fail, a candidate (or the iterator) does not
- * load on this kernel: find which with one trial each, and load again
- * without them.
+ * is one load.  When a program does not load (fexit on a function with a
+ * void * argument before 6.16, 1271a40eeafa, for one), libbpf's log names
+ * it: drop its candidates and load again, a few times at most; past that,
+ * or if the log named none, trial each candidate alone.
  */
 static int load_final(struct fl_session *s, unsigned int hz)
 {
 	struct faultloop_bpf *trial = NULL;
-	int err = load(s, true, hz, true), n;
-	bool with_iter;
+	bool with_iter = true;
+	char prog[64];
+	int err, round, n;
 
-	if (!err)
-		return 0;
-	faultloop_bpf__destroy(s->skel);
+	for (round = 0; round < 4; round++) {
+		fl_libbpf_forget_failure();
+		err = load(s, with_iter, hz, true);
+		if (!err)
+			return 0;
+		snprintf(prog, sizeof(prog), "%s", fl_libbpf_failed_prog());
+		faultloop_bpf__destroy(s->skel);
+		s->skel = NULL;
+		if (with_iter && !strcmp(prog, "fl_task_iter"))
+			with_iter = false;
+		else if (!prog[0] || !fl_probes_drop_prog(&s->set, prog, err))
+			break;
+		if (s->cfg->verbose)
+			fprintf(stderr, "faultloop: %s does not load here (%s): dropped\n",
+				prog, strerror(-err));
+	}
 	n = fl_probes_verify(&s->set, trial_open, trial_close, &trial);
-	with_iter = iter_loads();
+	with_iter = with_iter && iter_loads();
 	if (s->cfg->verbose)
-		fprintf(stderr, "faultloop: the object did not load (%s): %d candidates%s dropped\n",
+		fprintf(stderr, "faultloop: the object did not load (%s): %d more candidates%s dropped\n",
 			strerror(-err), n, with_iter ? "" : " and the task iterator");
-	err = load(s, with_iter, hz, false);
-	return err;
+	return load(s, with_iter, hz, false);
 }
 
 static int index_progs(struct fl_session *s)
@@ -225,7 +239,6 @@ static int set_cgroup_filter(struct fl_session *s)
 
 int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 {
-	struct faultloop_bpf *trial = NULL;
 	uint64_t start = now_mono_ns(), t[3];
 	int err;
 
@@ -247,7 +260,7 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 		return err;
 	s->set.sel = cfg->mode;
 	s->set.perf_hz = cfg->stall_ns ? STALL_HZ : 0;
-	err = fl_probes_select(&s->set, s->ks, trial_open, trial_close, &trial);
+	err = fl_probes_select(&s->set, s->ks);
 	if (err < 0) {
 		fprintf(stderr, "faultloop: probe selection failed: %s\n", strerror(-err));
 		return err;
