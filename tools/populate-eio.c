@@ -26,7 +26,8 @@
  * Prints "pid P", "tid T", "addr 0x..", "len N", then either
  * "madvise returned R errno E (NAME) after S s" or, at the timeout,
  * "madvise still running after S s".  Then, in both cases, the thread's
- * "utime_ms U stime_ms S over S s", "states R=.. D=.. S=.. other=..",
+ * "utime_ms U stime_ms S over S s", "min_flt N maj_flt N" (deltas over the
+ * run), "states R=.. D=.. S=.. other=.." (10 ms samples),
  * its context switches and, where readable, its kernel stack
  * ("stack: ..." lines).  On a timeout the process leaves with _exit(): the
  * looping thread is killed with it.
@@ -98,22 +99,37 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* State letter, utime and stime (clock ticks) of a thread; 0 if unreadable. */
-static char task_stat(pid_t tid, long *utime, long *stime)
+struct tstat {
+	char state;
+	long minflt, majflt, utime, stime;
+};
+
+/* State, fault counts and times (clock ticks) of a thread; state 0 if unreadable. */
+static char task_stat(pid_t tid, struct tstat *t)
 {
-	char path[64], buf[1024], *p, st = 0;
+	char path[64], buf[1024], *p;
 	FILE *f;
 
-	*utime = *stime = -1;
+	t->state = 0;
+	t->minflt = t->majflt = t->utime = t->stime = -1;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
 	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
-		sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &st, utime,
-		       stime);
+		sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %ld %*u %ld %*u %ld %ld", &t->state,
+		       &t->minflt, &t->majflt, &t->utime, &t->stime);
 	fclose(f);
-	return st;
+	return t->state;
+}
+
+static void print_times(const struct tstat *a, const struct tstat *b, double secs)
+{
+	long tck = sysconf(_SC_CLK_TCK);
+
+	printf("utime_ms %ld stime_ms %ld over %.1fs\n", (b->utime - a->utime) * 1000 / tck,
+	       (b->stime - a->stime) * 1000 / tck, secs);
+	printf("min_flt %ld maj_flt %ld\n", b->minflt - a->minflt, b->majflt - a->majflt);
 }
 
 static void print_file_lines(const char *path, const char *prefix, const char *only)
@@ -149,12 +165,13 @@ static const char *errno_name(int e)
 int main(int argc, char **argv)
 {
 	double secs = 5, t0, waited;
-	long npages = 0, first = 0, u0, s0, u1, s1, tck = sysconf(_SC_CLK_TCK);
+	long npages = 0, first = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	long nr = 0, nd = 0, ns = 0, nother = 0;
 	int opt, fd, do_pread = 0, prot = PROT_READ, flags = MAP_SHARED;
 	char path[64];
 	struct stat sb;
+	struct tstat t0s, t1s;
 	pthread_t th;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -207,7 +224,7 @@ int main(int argc, char **argv)
 		usleep(1000);
 	printf("pid %d\ntid %d\naddr %p\nlen %zu\nadvice %s\n", getpid(), worker_tid, (void *)addr,
 	       len, advice == MADV_POPULATE_READ ? "MADV_POPULATE_READ" : "MADV_POPULATE_WRITE");
-	task_stat(worker_tid, &u0, &s0);
+	task_stat(worker_tid, &t0s);
 	t0 = now_s();
 	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	for (;;) {
@@ -218,7 +235,7 @@ int main(int argc, char **argv)
 		waited = now_s() - t0;
 		if (waited >= secs)
 			break;
-		st = task_stat(worker_tid, &u1, &s1);
+		st = task_stat(worker_tid, &t1s);
 		if (st == 'R')
 			nr++;
 		else if (st == 'D')
@@ -235,9 +252,8 @@ int main(int argc, char **argv)
 		       errno_name(ret_errno), diff_s(&t_start, &t_end));
 	} else {
 		printf("madvise still running after %.3f s\n", waited);
-		task_stat(worker_tid, &u1, &s1);
-		printf("utime_ms %ld stime_ms %ld over %.1fs\n", (u1 - u0) * 1000 / tck,
-		       (s1 - s0) * 1000 / tck, waited);
+		task_stat(worker_tid, &t1s);
+		print_times(&t0s, &t1s, waited);
 		printf("states R=%ld D=%ld S=%ld other=%ld\n", nr, nd, ns, nother);
 		snprintf(path, sizeof(path), "/proc/self/task/%d/status", worker_tid);
 		print_file_lines(path, "", "ctxt_switches");
@@ -246,9 +262,8 @@ int main(int argc, char **argv)
 		_exit(3);
 	}
 	/* The thread has left madvise(): its times are final. */
-	task_stat(worker_tid, &u1, &s1);
-	printf("utime_ms %ld stime_ms %ld over %.1fs\n", (u1 - u0) * 1000 / tck,
-	       (s1 - s0) * 1000 / tck, waited);
+	task_stat(worker_tid, &t1s);
+	print_times(&t0s, &t1s, waited);
 	printf("states R=%ld D=%ld S=%ld other=%ld\n", nr, nd, ns, nother);
 	__atomic_store_n(&release, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
