@@ -18,7 +18,7 @@
 # image read-only again: reading /eio must fail with EIO and /good must
 # match.  Needs root (loop devices) and a host kernel with btrfs.
 set -euo pipefail
-PROG=eio-image
+readonly PROG=${0##*/}
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
 
