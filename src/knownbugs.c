@@ -20,13 +20,15 @@ const struct fl_known_bug fl_known_bugs[] = {
 	{ "uffd-signal-busy-loop",
 	  "userfaultfd fault retried in the kernel while a signal is pending",
 	  NULL, NULL, { NULL },
-	  .flags = FL_EP_UFFD, .frame = "handle_userfault" },
+	  .flags = FL_EP_UFFD, .frames = { "handle_userfault" } },
 	/* faultin_vma_page_range() let __get_user_pages() return 0 on
-	 * VM_FAULT_RETRY without FOLL_TRIED: a read error retried forever */
+	 * VM_FAULT_RETRY without FOLL_TRIED: a read error retried forever.
+	 * The fix renamed it faultin_page_range(); madvise_populate() is
+	 * inlined into do_madvise() on Debian's 6.1. */
 	{ "madv-populate-eio",
 	  "MADV_POPULATE_(READ|WRITE) retried forever on a file read error",
 	  "631426ba1d45", "6.9", { NULL },
-	  .frame = "madvise_populate" },
+	  .frames = { "faultin_vma_page_range", "madvise_populate" } },
 };
 const int fl_nr_known_bugs = ARRAY_SIZE(fl_known_bugs);
 
@@ -41,6 +43,17 @@ static bool stack_has(const struct fl_report *r, const struct ksyms *ks, const c
 		if (k && !strcmp(ksyms__base_name(k->name, base, sizeof(base)), fn))
 			return true;
 	}
+	return false;
+}
+
+static bool stack_has_any(const struct fl_report *r, const struct ksyms *ks,
+			  const char *const frames[3])
+{
+	int i;
+
+	for (i = 0; i < 3 && frames[i]; i++)
+		if (stack_has(r, ks, frames[i]))
+			return true;
 	return false;
 }
 
@@ -65,9 +78,8 @@ const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
 		if ((b->arch && b->arch != this_arch()) ||
 		    (b->owner && b->owner != owner) || (b->sig && b->sig != r->sig))
 			continue;
-		if ((b->flags || b->frame) &&
-		    !((b->flags && (r->flags & b->flags) == b->flags) ||
-		      (b->frame && stack_has(r, ks, b->frame))))
+		if ((b->flags || b->frames[0]) &&
+		    !((b->flags && (r->flags & b->flags) == b->flags) || stack_has_any(r, ks, b->frames)))
 			continue;
 		return b;
 	}

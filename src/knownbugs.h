@@ -27,7 +27,7 @@ struct fl_known_bug {
 	unsigned int sig;	/* the report's signal, 0 any */
 	/* ... and, if either is given, one of them: */
 	uint8_t flags;		/* report flags (FL_EP_UFFD) */
-	const char *frame;	/* a function in the stack */
+	const char *frames[3];	/* functions, one of which is in the stack */
 };
 
 #define FL_BUG_ARCH_X86		1

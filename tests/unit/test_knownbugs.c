@@ -17,7 +17,8 @@ static const char fixture[] =
 	"ffffffff81001000 T exc_page_fault\n"
 	"ffffffff81002000 T handle_userfault\n"
 	"ffffffff81003000 T madvise_populate\n"
-	"ffffffff81004000 T do_syscall_64\n";
+	"ffffffff81004000 T do_syscall_64\n"
+	"ffffffff81005000 T faultin_vma_page_range\n";
 
 static struct ksyms *load_fixture(void)
 {
@@ -68,6 +69,8 @@ static void test_match(void **state)
 	r.flags = 0;
 	r.stack[1] = 0xffffffff81003020ULL;
 	r.stack_sz = 16;
+	assert_string_equal(fl_known_bug_match(&r, ks, 0)->id, "madv-populate-eio");
+	r.stack[1] = 0xffffffff81005040ULL;	/* 6.1's name, which the fix changed */
 	assert_string_equal(fl_known_bug_match(&r, ks, 0)->id, "madv-populate-eio");
 	/* search_ioctl owns the seeds' loop on arm64 only */
 	r.stack_sz = 8;
