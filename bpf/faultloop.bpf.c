@@ -527,7 +527,7 @@ int fl_stall__perf(struct bpf_perf_event_data *ctx)
 		return 0;
 	/* no kernel frames when the sample interrupted user mode */
 	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
-	fl_stall_sample(ctx, st, id, fl_progress(t), fl_oncpu(t), ips,
+	fl_stall_sample(ctx, st, id, fl_progress(t), fl_oncpu(t), fl_sig_pending(t), ips,
 			n > 0 ? (int)((__u64)n >> 3) : 0, bpf_ktime_get_ns());
 	return 0;
 }

@@ -55,6 +55,16 @@ static __always_inline __u64 fl_progress(struct task_struct *t)
 	return BPF_CORE_READ(t, min_flt) + BPF_CORE_READ(t, maj_flt);
 }
 
+/* A signal is queued to the task or its process: a kernel-mode fault
+ * retries through anything but a fatal one (the userfaultfd busy loop). */
+static __always_inline bool fl_sig_pending(struct task_struct *t)
+{
+	if (FL_HAVE_TASK_BTF)
+		return t->pending.signal.sig[0] || t->signal->shared_pending.signal.sig[0];
+	return BPF_CORE_READ(t, pending.signal.sig[0]) ||
+	       BPF_CORE_READ(t, signal, shared_pending.signal.sig[0]);
+}
+
 /* The task's CPU time (updated at each tick and switch). */
 static __always_inline __u64 fl_oncpu(struct task_struct *t)
 {
@@ -136,10 +146,11 @@ static __always_inline void fl_stall_addr(struct fl_episode *ep, __u32 tid)
 }
 
 /* One sample of task id on this CPU: its completed faults (fl_progress),
- * its CPU time (fl_oncpu), its kernel stack ips[FL_MAX_STACK] of n frames,
- * zeros after them (n 0: the sample interrupted user mode). */
+ * its CPU time (fl_oncpu), whether a signal is pending (fl_sig_pending),
+ * its kernel stack ips[FL_MAX_STACK] of n frames, zeros after them (n 0:
+ * the sample interrupted user mode). */
 static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u64 id,
-					    __u64 progress, __u64 oncpu,
+					    __u64 progress, __u64 oncpu, bool sigpend,
 					    const __u64 *ips, int n, __u64 now)
 {
 	__u32 tid = (__u32)id;
@@ -160,7 +171,7 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 		fl_stall_open(st, id, progress, oncpu, now);
 		return;
 	}
-	ep->flags |= in & FL_EP_UFFD;
+	ep->flags |= (in & FL_EP_UFFD) | (sigpend ? FL_EP_SIGPEND : 0);
 	fl_stall_addr(ep, tid);
 	ep->last_ns = now;
 	ep->events++;

@@ -16,11 +16,14 @@ const struct fl_known_bug fl_known_bugs[] = {
 	/* handle_userfault() returns VM_FAULT_RETRY at once while a signal
 	 * is pending, and a kernel-mode fault retries on anything but a
 	 * fatal one.  "mm/userfaultfd: prevent busy looping for tasks with
-	 * signals pending" (2025) was proposed and dropped. */
+	 * signals pending" (2025) was proposed and dropped.  Its samples sit
+	 * in handle_userfault() or, writing the page, in the allocation
+	 * do_anonymous_page() undoes before calling it: a pending signal in
+	 * a stalled fault tells it too. */
 	{ "uffd-signal-busy-loop",
 	  "userfaultfd fault retried in the kernel while a signal is pending",
 	  NULL, NULL, { NULL },
-	  .flags = FL_EP_UFFD, .frames = { "handle_userfault" } },
+	  .flags = FL_EP_UFFD | FL_EP_SIGPEND, .frames = { "handle_userfault" } },
 	/* faultin_vma_page_range() let __get_user_pages() return 0 on
 	 * VM_FAULT_RETRY without FOLL_TRIED: a read error retried forever.
 	 * The fix renamed it faultin_page_range(); madvise_populate() is
@@ -79,7 +82,7 @@ const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
 		    (b->owner && b->owner != owner) || (b->sig && b->sig != r->sig))
 			continue;
 		if ((b->flags || b->frames[0]) &&
-		    !((b->flags && (r->flags & b->flags) == b->flags) || stack_has_any(r, ks, b->frames)))
+		    !((r->flags & b->flags) || stack_has_any(r, ks, b->frames)))
 			continue;
 		return b;
 	}

@@ -26,7 +26,7 @@ struct fl_known_bug {
 	unsigned int owner;	/* owner signal, 0 any */
 	unsigned int sig;	/* the report's signal, 0 any */
 	/* ... and, if either is given, one of them: */
-	uint8_t flags;		/* report flags (FL_EP_UFFD) */
+	uint8_t flags;		/* any of these report flags (FL_EP_UFFD, ...) */
 	const char *frames[3];	/* functions, one of which is in the stack */
 };
 

@@ -37,6 +37,7 @@ static void trial_close(void *p, struct bpf_object *obj)
 /* The stall sampler's rate: enough to see a 1 s loop ten times, cheap
  * enough to leave on (BENCHMARKS.md). */
 #define STALL_HZ	10
+#define STALL_GAP_NS	(10 * 1000000000ULL)
 
 /*
  * Kernel text that a stalled task's stack passes through: the fault
@@ -71,9 +72,12 @@ static void set_stall_ranges(struct fl_session *s)
 	if (!n && s->cfg->stall_ns)
 		fprintf(stderr, "faultloop: no fault-handler symbol in /proc/kallsyms: the stall sampler is off\n");
 	skel->rodata->stall_ns = n ? s->cfg->stall_ns : 0;
-	/* a stalled task is sampled every period: the sweep waits for a few */
-	skel->rodata->stall_gap_ns = s->cfg->gap_ns > 4000000000ULL / STALL_HZ ?
-				     s->cfg->gap_ns : 4000000000ULL / STALL_HZ;
+	/* A stall ends on progress, in user mode or at exit; the sweep only
+	 * ends one whose task has not been seen in its fault for long.  Not
+	 * --gap: a loop that waits for I/O in each turn (MADV_POPULATE on a
+	 * failing read, 631426ba1d45) is on its CPU a third of the time and
+	 * can go unsampled for a second or more. */
+	skel->rodata->stall_gap_ns = s->cfg->gap_ns > STALL_GAP_NS ? s->cfg->gap_ns : STALL_GAP_NS;
 }
 
 /* The knobs the verifier prunes against (frozen .rodata). */

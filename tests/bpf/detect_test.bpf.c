@@ -66,7 +66,7 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 	case FL_TEST_STALL_SAMPLE: {
 		__u64 ips[FL_MAX_STACK] = { ctx->args[3] };
 
-		fl_stall_sample(ctx, st, tid, sig, ctx->args[5],
+		fl_stall_sample(ctx, st, tid, sig, ctx->args[5], ctx->args[6],
 				ips, ctx->args[3] ? 1 : 0, now);
 		return 0;
 	}

@@ -307,18 +307,41 @@ static struct fx *fx_stall(void)
 	return f;
 }
 
-/* progress, frame (0: user mode), wall and CPU time in ms from T0 */
-static void sample(struct fx *f, __u32 tid, __u64 progress, __u64 frame, __u64 wall_ms,
-		   __u64 cpu_ms)
+/* progress, frame (0: user mode), wall and CPU time in ms from T0,
+ * a signal pending */
+static void sample_sig(struct fx *f, __u32 tid, __u64 progress, __u64 frame, __u64 wall_ms,
+		       __u64 cpu_ms, bool sigpend)
 {
 	__u64 args[8] = { FL_TEST_STALL_SAMPLE, progress, tid, frame, T0 + wall_ms * MS,
-			  cpu_ms * MS, 0, 0 };
+			  cpu_ms * MS, sigpend, 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
 		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
 
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
 	assert_int_equal(opts.retval, 0);
 	ring_buffer__consume(f->rb);
+}
+
+static void sample(struct fx *f, __u32 tid, __u64 progress, __u64 frame, __u64 wall_ms,
+		   __u64 cpu_ms)
+{
+	sample_sig(f, tid, progress, frame, wall_ms, cpu_ms, false);
+}
+
+/* A pending signal seen in any sample marks the stall (the known bug). */
+static void test_stall_signal_pending(void **state)
+{
+	struct fx *f = fx_stall();
+	int i;
+
+	for (i = 0; i <= 10; i++)
+		sample_sig(f, 706, 5, ELSEWHERE + 1, i * 100, i * 100, i == 3);
+	assert_int_equal(f->nrep, 0);	/* never in fault code: no stall */
+	for (i = 0; i <= 10; i++)
+		sample_sig(f, 707, 5, 0xffffffff81001800ULL, i * 100, i * 100, i == 3);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_true(f->reps[0].flags & FL_EP_SIGPEND);
+	fx_close(f);
 }
 
 /* A task spinning inside one fault: DETECTED once it has spent
@@ -983,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_stall_needs_cpu_time),
 		cmocka_unit_test(test_stall_shadowed_by_detector),
 		cmocka_unit_test(test_stall_sweep),
+		cmocka_unit_test(test_stall_signal_pending),
 		cmocka_unit_test(test_progress_is_not_retry),
 		cmocka_unit_test(test_downward_progress),
 		cmocka_unit_test(test_threshold_and_ongoing),

@@ -65,6 +65,10 @@ static void test_match(void **state)
 	r.stack_sz = 8;
 	r.flags = FL_EP_UFFD;
 	assert_ptr_equal(fl_known_bug_match(&r, ks, 0), b);
+	/* or a signal pending in the stalled fault (the write direction's
+	 * samples rarely land in handle_userfault) */
+	r.flags = FL_EP_REPORTED | FL_EP_SIGPEND;
+	assert_ptr_equal(fl_known_bug_match(&r, ks, 0), b);
 	/* a GUP loop under madvise_populate */
 	r.flags = 0;
 	r.stack[1] = 0xffffffff81003020ULL;
