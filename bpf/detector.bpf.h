@@ -365,6 +365,18 @@ static __always_inline bool fl_reported_elsewhere(void *map, __u64 live, __u32 t
 	return o && (o->flags & FL_EP_REPORTED);
 }
 
+/* A signal is queued to the current task or its process: a kernel-mode
+ * fault retries through anything but a fatal one, and userfaultfd gives
+ * up at once while one is pending (the known busy loop).  Read when a
+ * report is made, not per event. */
+static __always_inline bool fl_current_sig_pending(void)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+
+	return BPF_CORE_READ(t, pending.signal.sig[0]) ||
+	       BPF_CORE_READ(t, signal, shared_pending.signal.sig[0]);
+}
+
 /*
  * The report an episode owes now, made: DETECTED the first time it is a
  * loop (ready) unless the other detector (other map, other_live of its
@@ -396,6 +408,8 @@ static __always_inline void fl_report_due(void *ctx, struct fl_stats *st,
 		return;
 	}
 	ep->last_report_ns = now;
+	if (fl_current_sig_pending())
+		ep->flags |= FL_EP_SIGPEND;
 	r = fl_report(ctx, st, ep, kind, sig, 0, now, now);
 	if (r)
 		fl_submit(st, r);

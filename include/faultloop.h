@@ -110,7 +110,8 @@ struct fl_stats {
 #define FL_EP_UFFD	0x4	/* stall sampler: a sample was in handle_userfault() */
 #define FL_EP_SHADOW	0x8	/* the other detector reported this task's loop
 				 * first: this one stays silent */
-#define FL_EP_SIGPEND	0x10	/* stall sampler: a signal was pending in the fault */
+#define FL_EP_SIGPEND	0x10	/* a signal was pending in a sampled stall or
+				 * when the loop was reported */
 
 /*
  * Per-task episode of a task that has retried, keyed by tid (see struct
