@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <zlib.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "hz.h"
 
@@ -114,13 +115,20 @@ static void test_this_kernel(void **state)
 			      "measured HZ to\n", cfg);
 		skip();
 	}
-	mhz = fl_measured_hz(&msrc);
 	hz = fl_kernel_hz(&src);
 	assert_non_null(src);
-	print_message("CONFIG_HZ %u (%s); measured %u (%s); fl_kernel_hz %u (%s)\n",
-		      khz, cfg, mhz, msrc, hz, src);
-	assert_int_equal(mhz, khz);
+	print_message("CONFIG_HZ %u (%s); fl_kernel_hz %u (%s)\n", khz, cfg, hz, src);
 	assert_int_equal(hz, khz);
+	/* the measurement, which kernels without a config rely on, reads
+	 * /proc/timer_list: root only */
+	if (access("/proc/timer_list", R_OK)) {
+		print_message("SKIPPED: /proc/timer_list unreadable (not root): the "
+			      "measured HZ is not checked\n");
+		skip();
+	}
+	mhz = fl_measured_hz(&msrc);
+	print_message("measured %u (%s)\n", mhz, msrc);
+	assert_int_equal(mhz, khz);
 }
 
 int main(void)
