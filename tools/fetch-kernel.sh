@@ -162,7 +162,8 @@ APT_OPTS=(
 # day (security kernels are superseded quickly and old .debs vanish from the
 # mirror, which would make `apt-get download` fail with a 404).
 stamp=$APTDIR/lists/.updated
-if [[ ${FAULTLOOP_REFRESH:-0} == 1 || ! -e $stamp || -n $(find "$stamp" -mmin +1440 2>/dev/null) ]]; then
+updated=0
+update_lists() {
 	log "updating private apt lists for $SUITE"
 	if ! out=$(apt-get "${APT_OPTS[@]}" update 2>&1); then
 		printf '%s\n' "$out" >&2
@@ -175,6 +176,10 @@ if [[ ${FAULTLOOP_REFRESH:-0} == 1 || ! -e $stamp || -n $(find "$stamp" -mmin +1
 		die "apt-get update for $SUITE reported errors"
 	fi
 	touch "$stamp"
+	updated=1
+}
+if [[ ${FAULTLOOP_REFRESH:-0} == 1 || ! -e $stamp || -n $(find "$stamp" -mmin +1440 2>/dev/null) ]]; then
+	update_lists
 fi
 
 # Print "PKG VERSION" lines, most preferred first, for the versioned image
@@ -228,9 +233,6 @@ image_parts() {
 	fi
 }
 
-mapfile -t cands < <(image_candidates)
-[[ ${#cands[@]} -gt 0 ]] || die "no linux-image-cloud-$ARCH or linux-image-$ARCH in ${KERNEL_ARCHIVES[*]} (lists in $APTDIR/lists)"
-
 # Download into a directory _apt can write to, so apt keeps its privilege drop
 # for the download instead of warning and falling back to root.
 dl=$(mktemp -d "$CACHE/debs/.dl.XXXXXX")
@@ -269,25 +271,34 @@ fetch_deb() {
 	return 1
 }
 
+# Resolve and download; if nothing downloads with lists under a day old, the
+# suite moved on since they were fetched (sid replaces its kernel within
+# days and the pool drops the old files): fetch the lists once more, retry.
 debs=() image=""
-for c in "${cands[@]}"; do
-	pkg=${c% *}
-	pkg_ver=${c#* }
-	# Only consider versions the lists actually carry for this arch (the
-	# -unsigned twin does not exist for every flavour).
-	apt-cache "${APT_OPTS[@]}" show "$pkg:$ARCH=$pkg_ver" >/dev/null 2>&1 || continue
-	mapfile -t parts < <(image_parts "$pkg" "$pkg_ver")
-	debs=()
-	for part in "${parts[@]}"; do
-		deb=$(fetch_deb "${part% *}" "${part#* }") || { debs=(); break; }
-		debs+=("$deb")
+while :; do
+	mapfile -t cands < <(image_candidates)
+	[[ ${#cands[@]} -gt 0 ]] || die "no linux-image-cloud-$ARCH or linux-image-$ARCH in ${KERNEL_ARCHIVES[*]} (lists in $APTDIR/lists)"
+	for c in "${cands[@]}"; do
+		pkg=${c% *}
+		pkg_ver=${c#* }
+		# Only consider versions the lists actually carry for this arch (the
+		# -unsigned twin does not exist for every flavour).
+		apt-cache "${APT_OPTS[@]}" show "$pkg:$ARCH=$pkg_ver" >/dev/null 2>&1 || continue
+		mapfile -t parts < <(image_parts "$pkg" "$pkg_ver")
+		debs=()
+		for part in "${parts[@]}"; do
+			deb=$(fetch_deb "${part% *}" "${part#* }") || { debs=(); break; }
+			debs+=("$deb")
+		done
+		if ((${#debs[@]})); then
+			image="$pkg $pkg_ver"
+			break
+		fi
 	done
-	if ((${#debs[@]})); then
-		image="$pkg $pkg_ver"
-		break
-	fi
+	((${#debs[@]} == 0 && !updated)) || break
+	update_lists
 done
-((${#debs[@]})) || die "could not download any kernel image for $SUITE/$ARCH (try FAULTLOOP_REFRESH=1 if the lists are stale)"
+((${#debs[@]})) || die "could not download any kernel image for $SUITE/$ARCH"
 
 # Extract next to the final location and rename into place, so an interrupted
 # run never leaves a half-populated tree that tree_complete() would accept.

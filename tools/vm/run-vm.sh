@@ -151,14 +151,22 @@ guest_busybox() {
 			-o "Dir::Cache=$apt/cache" -o "APT::Architectures=amd64,arm64")
 		# Newest first, falling back to older versions: the mirror can lack
 		# the newest file of an architecture (seen for bullseye-security arm64).
-		local v ok=0
-		while read -r v; do
-			log "downloading busybox-static:$arch=$v from $suite"
-			if (cd "$dl" && apt-get "${aptopts[@]}" download "busybox-static:$arch=$v" >/dev/null 2>&1); then
-				ok=1
-				break
+		# A kernel tree used from the cache leaves the lists as old as it is:
+		# if the suite moved on (sid), fetch them again once.
+		local v ok=0 try
+		for try in cached fresh; do
+			if [[ $try == fresh ]]; then
+				log "no busybox-static:$arch downloads with the cached lists of $suite: updating them"
+				apt-get "${aptopts[@]}" update >/dev/null 2>&1 || break
 			fi
-		done < <(apt-cache "${aptopts[@]}" madison "busybox-static:$arch" 2>/dev/null | awk -F' *[|] *' '{ print $2 }')
+			while read -r v; do
+				log "downloading busybox-static:$arch=$v from $suite"
+				if (cd "$dl" && apt-get "${aptopts[@]}" download "busybox-static:$arch=$v" >/dev/null 2>&1); then
+					ok=1
+					break 2
+				fi
+			done < <(apt-cache "${aptopts[@]}" madison "busybox-static:$arch" 2>/dev/null | awk -F' *[|] *' '{ print $2 }')
+		done
 		((ok)) || { rm -rf "$dl"; die "apt-get download busybox-static:$arch failed for every version in $suite"; }
 		rm -rf "$dir.tmp"
 		dpkg-deb -x "$dl"/busybox-static_*.deb "$dir.tmp" || { rm -rf "$dl"; die "cannot unpack busybox-static:$arch"; }
