@@ -86,26 +86,43 @@ stop_fl() {	# name workload-output comm
 	phase other
 }
 
+# until PATTERN shows in faultloop's reports, at most SECONDS, while process
+# PID lives: a scenario lasts as long as its proof takes (milliseconds to a
+# few seconds under TCG, longer when the host is busy), not a fixed time
+until_reported() {	# PATTERN SECONDS PID
+	i=0
+	while kill -0 $3 2>/dev/null && ! grep -q "$1" /tmp/d.out && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1; i=$((i+1))
+	done
+}
+# the race until its write ends with the owner's return (where a return
+# probe attaches) or is DETECTED (tracepoints: the owner comes from the stack)
+race_scenario() {	# name pattern
+	./race -t 20 -c flrace >/tmp/w.out &
+	rp=$!
+	until_reported "$2" 20 $rp
+	kill $rp 2>/dev/null; wait $rp
+	stop_fl $1 /tmp/w.out flrace
+}
+ended='"comm":"flrace".*"owner":"generic_perform_write","owner_ret":4096,"reason":"owner_return"'
+
 start_fl -t 2 -D 0
-./race -t 3 -c flrace >/tmp/w.out
-stop_fl race-auto /tmp/w.out flrace
-
-for m in fentry kprobe tracepoint; do
+race_scenario race-auto "$ended"
+for m in fentry kprobe; do
 	start_fl -t 2 -D 0 --mode $m
-	./race -t 3 -c flrace >/tmp/w.out
-	stop_fl race-$m /tmp/w.out flrace
+	race_scenario race-$m "$ended"
 done
+start_fl -t 2 -D 0 --mode tracepoint
+race_scenario race-tracepoint '"event":"detected".*"comm":"flrace".*"owner":"generic_perform_write"'
 
-# calibrating takes seconds under TCG with both CPUs busy: the race runs
-# until faultloop has been attached for 3 s.  At nice 19 (busybox has
-# renice, no nice; the race's threads inherit it), so that faultloop's
-# loading does not share both vCPUs with the race's two threads (it took
-# four times as long on 7.3); it is running all the same.
+# At nice 19 (busybox has renice, no nice; the race's threads inherit it),
+# so that faultloop's loading does not share both vCPUs with the race's two
+# threads (it took four times as long on 7.3); it is running all the same.
 sh -c 'renice -n 19 -p $$ >/dev/null && exec ./race -t 300 -c flrunning' >/tmp/w.out &
 rp=$!
 sleep 2
 start_fl -t 2 -D 0
-sleep 3
+until_reported '"event":"detected".*"comm":"flrunning"' 20 $rp
 # the race goes first: detaching patches the text it is running through,
 # which is where multi-threaded TCG crashes guests
 kill $rp; wait $rp
