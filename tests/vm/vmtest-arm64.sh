@@ -95,8 +95,11 @@ if [ "$plan" = main ]; then
 	rp=$!
 	waitfor 'ioctl start' 100 /tmp/w.out
 	proc $rp
-	# ONGOING every second: 6 s of them; 6.x returns at once and must stay quiet
-	sleep 6
+	# ONGOING every second: 6 s of them while the ioctl spins.  A fixed
+	# kernel's ioctl returns at once: 2 s later (twice --min-duration) no
+	# episode of it can still be reported
+	i=0
+	while [ $i -lt 60 ] && { kill -0 $rp 2>/dev/null || [ $i -lt 20 ]; }; do sleep 0.1; i=$((i+1)); done
 	proc $rp
 	echo "METRICS-BEGIN"
 	scrape | grep -E '^faultloop_(loops|retries|stuck|episodes|faultin_failures)'
