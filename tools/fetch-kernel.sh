@@ -225,8 +225,9 @@ image_parts() {
 		sed -E 's/^ +//; s/:[a-z0-9]+ / /' |
 		sed -nE 's/^(linux-(binary|modules|base)-[0-9][^ ]*) \(= ([^)]+)\)$/\1 \3/p')
 	if grep -q '^linux-binary-' <<<"$deps"; then
-		grep -q '^linux-modules-' <<<"$deps" && grep -q '^linux-base-' <<<"$deps" ||
+		if ! grep -q '^linux-modules-' <<<"$deps" || ! grep -q '^linux-base-' <<<"$deps"; then
 			die "$1 $2 names linux-binary but not both linux-modules and linux-base: $(tr '\n' ' ' <<<"$deps")"
+		fi
 		printf '%s\n' "$deps"
 	else
 		printf '%s %s\n' "$1" "$2"
