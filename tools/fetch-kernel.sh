@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # fetch-kernel.sh SUITE ARCH
 #
-# Download a Debian kernel image package (the "cloud" flavour when the suite
-# has one for ARCH, otherwise the generic flavour) and unpack it into
+# Download the newest Debian kernel of SUITE (the "cloud" flavour when the
+# suite has one for ARCH, otherwise the generic flavour) and unpack it into
 #   ${FAULTLOOP_CACHE:-/var/cache/faultloop}/kernels/SUITE-ARCH/
+# Two package layouts: up to 6.x linux-image-KVER holds boot/vmlinuz-KVER and
+# the modules; from 7.x (sid, trixie-backports) linux-image-KVER is a
+# metapackage and the kernel is split into linux-binary-KVER
+# (usr/lib/modules/KVER/vmlinuz, nothing in /boot), linux-modules-KVER and
+# linux-base-KVER (modules.builtin, config, System.map), all three unpacked.
 # The absolute path of that tree is the only thing printed on stdout; progress
 # goes to stderr. The tree contains boot/vmlinuz-KVER, lib/modules/KVER/ and a
 # file KVER holding the exact kernel release string (as `uname -r` reports it
-# in a guest), plus PACKAGE ("name version") for provenance.
+# in a guest), plus PACKAGE ("name version" of the versioned image package) for
+# provenance.
 #
 # A second call finds the complete tree and prints its path without touching
 # the network. Set FAULTLOOP_REFRESH=1 to re-resolve and re-download (e.g. to
@@ -26,12 +32,12 @@ set -euo pipefail
 readonly PROG=${0##*/}
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
-usage() { printf 'usage: %s SUITE ARCH   (SUITE: bullseye|bookworm|trixie, ARCH: amd64|arm64)\n' "$PROG" >&2; exit 2; }
+usage() { printf 'usage: %s SUITE ARCH   (SUITE: %s, ARCH: amd64|arm64)\n' "$PROG" "${DEBIAN_SUITES// /|}" >&2; exit 2; }
 
 [[ $# -eq 2 ]] || usage
 SUITE=$1
 ARCH=$2
-case $SUITE in bullseye|bookworm|trixie) ;; *) die "unsupported suite '$SUITE' (want bullseye, bookworm or trixie)";; esac
+known_suite "$SUITE" || die "unsupported suite '$SUITE' (want one of: $DEBIAN_SUITES)"
 case $ARCH in amd64|arm64) ;; *) die "unsupported arch '$ARCH' (want amd64 or arm64)";; esac
 
 CACHE=${FAULTLOOP_CACHE:-/var/cache/faultloop}
@@ -82,6 +88,21 @@ if [[ ${FAULTLOOP_REFRESH:-0} != 1 ]] && tree_complete; then
 	exit 0
 fi
 
+# The release a suite is published in: a backports suite lives in its base
+# release (Release file, signing key), whose lists come along since run-vm.sh
+# takes busybox-static from the same lists and backports carry none.  Only
+# the suite's own archives are searched for its kernel (KERNEL_ARCHIVES).
+# sid has no security suite and no key of its own: it is signed with the
+# current releases' keys, which the combined keyring holds.
+BASE=${SUITE%-backports}
+case $SUITE in
+	sid) KERNEL_ARCHIVES=(sid) ;;
+	*-backports) KERNEL_ARCHIVES=("$SUITE") ;;
+	# the security suite carries the newest kernel of a stable release
+	# (bullseye LTS kernels are only there)
+	*) KERNEL_ARCHIVES=("$SUITE" "$SUITE-security") ;;
+esac
+
 # Pick the keyring for one archive ($1 = "" for the main archive, "-security"
 # for the security archive). Prefer the combined keyring when it holds this
 # suite's key (uids read "(12/bookworm)"); otherwise use the per-release file
@@ -89,14 +110,14 @@ fi
 pick_keyring() {
 	# trixie's keyring package names its files *.pgp; bookworm's use *.gpg.
 	local combined=$KEYRING_DIR/debian-archive-keyring.gpg
-	local single=$KEYRING_DIR/debian-archive-$SUITE$1-automatic.gpg
+	local single=$KEYRING_DIR/debian-archive-$BASE$1-automatic.gpg
 	[[ -r $combined || ! -r ${combined%.gpg}.pgp ]] || combined=${combined%.gpg}.pgp
 	[[ -r $single || ! -r ${single%.gpg}.pgp ]] || single=${single%.gpg}.pgp
 	local label="Debian Archive Automatic Signing Key"
 	[[ -z $1 ]] || label="Debian Security Archive Automatic Signing Key"
 	if [[ -r $combined ]] && command -v gpg >/dev/null 2>&1 &&
 		gpg --no-default-keyring --keyring "$combined" --list-keys 2>/dev/null |
-		grep -F "$label (" | grep -qF "/$SUITE)"; then
+		grep -F "$label (" | grep -qF "/$BASE)"; then
 		printf '%s\n' "$combined"
 	elif [[ -r $single ]]; then
 		printf '%s\n' "$single"
@@ -108,15 +129,17 @@ pick_keyring() {
 	fi
 }
 KEYRING=$(pick_keyring "")
-SEC_KEYRING=$(pick_keyring "-security")
-
-# The security suite carries the newest kernel of a stable release (bullseye
-# LTS kernels are only there), so both are listed. Both architectures go in,
-# so one `apt-get update` serves amd64 and arm64 of the same suite.
-cat >"$APTDIR/sources.list.tmp" <<EOF
-deb [arch=amd64,arm64 signed-by=$KEYRING] $MIRROR $SUITE main
-deb [arch=amd64,arm64 signed-by=$SEC_KEYRING] $SECURITY_MIRROR $SUITE-security main
-EOF
+[[ $BASE == sid ]] || SEC_KEYRING=$(pick_keyring -security)
+# Both architectures go in, so one `apt-get update` serves amd64 and arm64 of
+# the same suite.
+{
+	[[ $SUITE == "$BASE" ]] ||
+		printf 'deb [arch=amd64,arm64 signed-by=%s] %s %s main\n' "$KEYRING" "$MIRROR" "$SUITE"
+	printf 'deb [arch=amd64,arm64 signed-by=%s] %s %s main\n' "$KEYRING" "$MIRROR" "$BASE"
+	[[ $BASE == sid ]] ||
+		printf 'deb [arch=amd64,arm64 signed-by=%s] %s %s-security main\n' "$SEC_KEYRING" \
+			"$SECURITY_MIRROR" "$BASE"
+} >"$APTDIR/sources.list.tmp"
 mv -f "$APTDIR/sources.list.tmp" "$APTDIR/sources.list"
 # An empty dpkg status keeps the host's installed packages (and their pins)
 # from influencing which version apt picks.
@@ -139,7 +162,8 @@ APT_OPTS=(
 # day (security kernels are superseded quickly and old .debs vanish from the
 # mirror, which would make `apt-get download` fail with a 404).
 stamp=$APTDIR/lists/.updated
-if [[ ${FAULTLOOP_REFRESH:-0} == 1 || ! -e $stamp || -n $(find "$stamp" -mmin +1440 2>/dev/null) ]]; then
+updated=0
+update_lists() {
 	log "updating private apt lists for $SUITE"
 	if ! out=$(apt-get "${APT_OPTS[@]}" update 2>&1); then
 		printf '%s\n' "$out" >&2
@@ -152,15 +176,21 @@ if [[ ${FAULTLOOP_REFRESH:-0} == 1 || ! -e $stamp || -n $(find "$stamp" -mmin +1
 		die "apt-get update for $SUITE reported errors"
 	fi
 	touch "$stamp"
+	updated=1
+}
+if [[ ${FAULTLOOP_REFRESH:-0} == 1 || ! -e $stamp || -n $(find "$stamp" -mmin +1440 2>/dev/null) ]]; then
+	update_lists
 fi
 
 # Print "PKG VERSION" lines, most preferred first, for the versioned image
 # packages that could provide this kernel. The flavour meta-package
 # (linux-image-cloud-ARCH) only depends on the versioned package
-# (linux-image-6.1.0-28-cloud-amd64 (= 6.1.119-1)), which holds vmlinuz and the
-# modules. Older versions and the -unsigned twin are listed too because a
-# mirror can lack the newest file for one architecture even though the index
-# names it (seen for bullseye-security arm64).
+# (linux-image-6.1.0-28-cloud-amd64 (= 6.1.119-1)). Older versions and the
+# -unsigned twin are listed too because a mirror can lack the newest file for
+# one architecture even though the index names it (seen for bullseye-security
+# arm64). Only versions from the suite's own archives count: a backports
+# suite's lists also hold its base release, whose older kernel is not the
+# backports kernel.
 image_candidates() {
 	local meta ver dep
 	for meta in "linux-image-cloud-$ARCH" "linux-image-$ARCH"; do
@@ -176,12 +206,33 @@ image_candidates() {
 			printf '%s\n' "$dep"
 			printf '%s-unsigned %s\n' "${dep% *}" "${dep#* }"
 		done < <(apt-cache "${APT_OPTS[@]}" madison "$meta:$ARCH" 2>/dev/null |
-			awk -F' *[|] *' '{ print $2 }' | awk '!seen[$0]++')
+			awk -F' *[|] *' -v keep=" ${KERNEL_ARCHIVES[*]} " '
+				{ split($3, a, " "); sub(/\/.*/, "", a[2]) }
+				index(keep, " " a[2] " ") { print $2 }' | awk '!seen[$0]++')
 	done
 }
 
-mapfile -t cands < <(image_candidates)
-[[ ${#cands[@]} -gt 0 ]] || die "no linux-image-cloud-$ARCH or linux-image-$ARCH in $SUITE (lists in $APTDIR/lists)"
+# The packages to unpack for versioned image package $1 at version $2, one
+# "PKG VERSION" line each. Up to 6.x that is the image package itself; from
+# 7.x (Debian's kernel packaging split) the image is a metapackage whose
+# Depends name linux-binary-KVER (vmlinuz), linux-modules-KVER and
+# linux-base-KVER (modules.builtin, which run-vm.sh needs to tell a built-in
+# virtio_pci from a missing one) at the same version.
+image_parts() {
+	local deps
+	deps=$(apt-cache "${APT_OPTS[@]}" show "$1:$ARCH=$2" 2>/dev/null |
+		awk -F': ' '$1 == "Depends" { print $2; exit }' | tr ',|' '\n' |
+		sed -E 's/^ +//; s/:[a-z0-9]+ / /' |
+		sed -nE 's/^(linux-(binary|modules|base)-[0-9][^ ]*) \(= ([^)]+)\)$/\1 \3/p')
+	if grep -q '^linux-binary-' <<<"$deps"; then
+		if ! grep -q '^linux-modules-' <<<"$deps" || ! grep -q '^linux-base-' <<<"$deps"; then
+			die "$1 $2 names linux-binary but not both linux-modules and linux-base: $(tr '\n' ' ' <<<"$deps")"
+		fi
+		printf '%s\n' "$deps"
+	else
+		printf '%s %s\n' "$1" "$2"
+	fi
+}
 
 # Download into a directory _apt can write to, so apt keeps its privilege drop
 # for the download instead of warning and falling back to root.
@@ -196,42 +247,67 @@ if id _apt >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
 	chown _apt "$dl"
 fi
 
-deb=""
-for c in "${cands[@]}"; do
-	pkg=${c% *}
-	pkg_ver=${c#* }
-	# Only consider versions the lists actually carry for this arch (the
-	# -unsigned twin does not exist for every flavour).
-	apt-cache "${APT_OPTS[@]}" show "$pkg:$ARCH=$pkg_ver" >/dev/null 2>&1 || continue
-	# dpkg file names encode the epoch colon as %3a; kernel versions have none,
-	# but keep the glob tolerant.
-	cached=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*${pkg_ver#*:}_$ARCH.deb" -print -quit)
+# Path of the .deb of package $1 version $2 in the cache, downloaded if
+# needed; fails (with a log line) when the mirror does not serve it.
+fetch_deb() {
+	local pkg=$1 ver=$2 cached out got
+	# dpkg file names encode the epoch colon as %3a; kernel versions have
+	# none, but keep the glob tolerant.
+	cached=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*${ver#*:}_$ARCH.deb" -print -quit)
 	if [[ -n $cached ]] && dpkg-deb --info "$cached" >/dev/null 2>&1; then
 		log "reusing $cached"
-		deb=$cached
-		break
+		printf '%s\n' "$cached"
+		return 0
 	fi
-	log "downloading $pkg:$ARCH=$pkg_ver"
-	if out=$(cd "$dl" && apt-get "${APT_OPTS[@]}" download "$pkg:$ARCH=$pkg_ver" 2>&1); then
+	log "downloading $pkg:$ARCH=$ver"
+	if out=$(cd "$dl" && apt-get "${APT_OPTS[@]}" download "$pkg:$ARCH=$ver" 2>&1); then
 		got=$(find "$dl" -maxdepth 1 -name '*.deb' -print -quit)
 		if [[ -n $got ]]; then
-			deb=$CACHE/debs/${got##*/}
-			mv -f "$got" "$deb"
-			break
+			mv -f "$got" "$CACHE/debs/${got##*/}"
+			printf '%s\n' "$CACHE/debs/${got##*/}"
+			return 0
 		fi
 	fi
-	log "download of $pkg $pkg_ver failed: $(grep -E '^E: ' <<<"$out" | head -n1 || true)"
+	log "download of $pkg $ver failed: $(grep -E '^E: ' <<<"$out" | head -n1 || true)"
+	return 1
+}
+
+# Resolve and download; if nothing downloads with lists under a day old, the
+# suite moved on since they were fetched (sid replaces its kernel within
+# days and the pool drops the old files): fetch the lists once more, retry.
+debs=() image=""
+while :; do
+	mapfile -t cands < <(image_candidates)
+	[[ ${#cands[@]} -gt 0 ]] || die "no linux-image-cloud-$ARCH or linux-image-$ARCH in ${KERNEL_ARCHIVES[*]} (lists in $APTDIR/lists)"
+	for c in "${cands[@]}"; do
+		pkg=${c% *}
+		pkg_ver=${c#* }
+		# Only consider versions the lists actually carry for this arch (the
+		# -unsigned twin does not exist for every flavour).
+		apt-cache "${APT_OPTS[@]}" show "$pkg:$ARCH=$pkg_ver" >/dev/null 2>&1 || continue
+		mapfile -t parts < <(image_parts "$pkg" "$pkg_ver")
+		debs=()
+		for part in "${parts[@]}"; do
+			deb=$(fetch_deb "${part% *}" "${part#* }") || { debs=(); break; }
+			debs+=("$deb")
+		done
+		if ((${#debs[@]})); then
+			image="$pkg $pkg_ver"
+			break
+		fi
+	done
+	((${#debs[@]} == 0 && !updated)) || break
+	update_lists
 done
-[[ -n $deb ]] || die "could not download any kernel image for $SUITE/$ARCH (try FAULTLOOP_REFRESH=1 if the lists are stale)"
-debname=${deb##*/}
-pkg=$(dpkg-deb -f "$deb" Package)
-pkg_ver=$(dpkg-deb -f "$deb" Version)
+((${#debs[@]})) || die "could not download any kernel image for $SUITE/$ARCH"
 
 # Extract next to the final location and rename into place, so an interrupted
 # run never leaves a half-populated tree that tree_complete() would accept.
 work=$(mktemp -d "$CACHE/kernels/.$SUITE-$ARCH.XXXXXX")
-log "extracting $debname"
-dpkg-deb -x "$deb" "$work" || die "dpkg-deb -x failed on $deb"
+for deb in "${debs[@]}"; do
+	log "extracting ${deb##*/}"
+	dpkg-deb -x "$deb" "$work" || die "dpkg-deb -x failed on $deb"
+done
 
 # trixie's packages install under /usr/lib (merged /usr); expose lib/ so that
 # consumers always find lib/modules/KVER at the same place.
@@ -242,15 +318,28 @@ fi
 shopt -s nullglob
 vmlinuz=("$work"/boot/vmlinuz-*)
 mods=("$work"/lib/modules/*/)
+# 7.x: linux-binary installs only lib/modules/KVER/vmlinuz; the tree keeps
+# boot/vmlinuz-KVER for every suite (run-vm.sh, gen-vmlinux.sh).
+if ((${#vmlinuz[@]} == 0 && ${#mods[@]} == 1)) && [[ -f ${mods[0]}vmlinuz ]]; then
+	mkdir -p "$work/boot"
+	kver=${mods[0]%/}
+	kver=${kver##*/}
+	ln "${mods[0]}vmlinuz" "$work/boot/vmlinuz-$kver"
+	vmlinuz=("$work/boot/vmlinuz-$kver")
+fi
 shopt -u nullglob
-[[ ${#vmlinuz[@]} -eq 1 ]] || die "expected exactly one boot/vmlinuz-* in $debname, found ${#vmlinuz[@]}"
-[[ ${#mods[@]} -eq 1 ]] || die "expected exactly one lib/modules/* in $debname, found ${#mods[@]}"
+[[ ${#vmlinuz[@]} -eq 1 ]] || die "expected exactly one boot/vmlinuz-* in ${debs[*]##*/}, found ${#vmlinuz[@]}"
+[[ ${#mods[@]} -eq 1 ]] || die "expected exactly one lib/modules/* in ${debs[*]##*/}, found ${#mods[@]}"
 kver=${vmlinuz[0]##*/vmlinuz-}
 mdir=${mods[0]%/}
 [[ ${mdir##*/} == "$kver" ]] || die "vmlinuz version '$kver' does not match modules dir '${mdir##*/}'"
+# A split kernel whose modules package is missing would boot without btrfs.
+[[ -d $mdir/kernel ]] || die "no modules in lib/modules/$kver (unpacked ${debs[*]##*/})"
 
 printf '%s\n' "$kver" >"$work/KVER"
-printf '%s %s\n' "$pkg" "$pkg_ver" >"$work/PACKAGE"
+# the versioned image package: on 7.x its linux-binary, -modules and -base
+# parts, unpacked above, have the same version
+printf '%s\n' "$image" >"$work/PACKAGE"
 chmod 755 "$work"
 
 rm -rf "$TREE.old"

@@ -29,7 +29,7 @@ readonly PROG=${0##*/}
 usage() {
 	cat >&2 <<EOF
 usage: $PROG --running [--out FILE]
-       $PROG --deb SUITE ARCH [--out FILE]     (SUITE: bullseye|bookworm|trixie, ARCH: amd64|arm64)
+       $PROG --deb SUITE ARCH [--out FILE]     (SUITE: ${DEBIAN_SUITES// /|}, ARCH: amd64|arm64)
 EOF
 	exit 2
 }

@@ -5,6 +5,13 @@
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 
+# The Debian suites the kernel tools fetch from (tools/fetch-kernel.sh) and
+# boot (tools/vm/run-vm.sh): the three releases, trixie-backports (whose
+# release carries no busybox and no dependencies of its own: its base,
+# trixie, comes along) and sid.
+DEBIAN_SUITES="bullseye bookworm trixie trixie-backports sid"
+known_suite() { [[ " $DEBIAN_SUITES " == *" $1 "* ]]; }
+
 # Install the Debian packages providing missing tools ("cmd:package" pairs),
 # quietly; apt's output is shown only if the install fails.
 ensure_tools() {

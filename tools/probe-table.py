@@ -17,17 +17,24 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--host", help="faultloop --probes --json output of this machine")
 ap.add_argument("--host-name", default="this host")
 ap.add_argument("--mode", default="auto")
+ap.add_argument("--arch", default="amd64",
+                help="columns from tests/vm/expect/*-ARCH.txt (the README table is amd64's)")
 ap.add_argument("--update-readme", metavar="FILE",
                 help="replace the table between the probe-table markers in FILE")
 args = ap.parse_args()
 
+def kernel(path):
+    """The release the expectation was recorded on (its header), as a sort key:
+    suite names ("trixie-backports") say nothing about the kernel's age."""
+    m = re.search(r"Debian (\S+) (\S+) (\S+)", open(path).readline())
+    rel = m.group(3) if m else os.path.basename(path)
+    return [int(x) for x in re.findall(r"\d+", rel.split("-")[0].split("+")[0])], rel
+
+
 root = os.path.join(os.path.dirname(__file__), "..")
 cols, table, order = [], {}, []
-for path in sorted(glob.glob(os.path.join(root, "tests/vm/expect/*.txt")),
-                   key=lambda p: ["bullseye", "bookworm", "trixie"].index(os.path.basename(p).split("-")[0])):
-    head = open(path).readline()
-    m = re.search(r"Debian (\S+) (\S+) (\S+)", head)
-    col = f"{m.group(3)}" if m else os.path.basename(path)
+for path in sorted(glob.glob(os.path.join(root, f"tests/vm/expect/*-{args.arch}.txt")), key=kernel):
+    col = kernel(path)[1]
     cols.append(col)
     for line in open(path):
         if line.startswith("#") or not line.strip():

@@ -202,6 +202,14 @@ else:
     say(r is not None and r[0] == "-1" and r[1] == "14", f"repro pid {pid}: the ioctl returns -EFAULT "
         f"({'ret %s errno %s' % r if r else 'did not return'})")
     say(not det, f"no DETECTED for pid {pid} ({len(reps)} reports for it)")
+    # quiet, but not blind: the fix (18788e34642e, 5.19) has search_ioctl()
+    # probe the rest of the buffer with fault_in_subpage_writeable() before
+    # each copy, which finds the bad granule and turns the call into -EFAULT
+    # before any item is copied; faultloop must have seen that refusal
+    ff = metric(met, "faultloop_faultin_failures_total", {"signal": "fault_in_subpage_writeable"})
+    say(ff is not None and ff >= 1,
+        f"faultloop saw the fix refuse the buffer: "
+        f"faultloop_faultin_failures_total{{signal=fault_in_subpage_writeable}} {ff}")
     m = re.search(r"^FAULTLOOP-STOP rc=(\d+)$", text, re.M)
     active = metric(met, "faultloop_loops_active")
     say(alive and active == 0 and m and m.group(1) == "0",

@@ -5,7 +5,8 @@
 # (an MTE tag mismatch inside a copied item, 5.10 rewinding and retrying for
 # ever) reproduced for real on Debian arm64 kernels in qemu (TCG, virt with
 # mte=on, qemu >= 8.0 from tools/fetch-qemu.sh), with faultloop watching.
-# Per kernel (bullseye 5.10, bookworm 6.1, trixie 6.12):
+# Per kernel (bullseye 5.10, bookworm 6.1, trixie 6.12, and the newest of sid
+# and trixie-backports, 7.x at the time of writing):
 #   - `--probes --json` in every --mode against tests/vm/expect/SUITE-arm64.txt;
 #   - control: MTE really works (a user read of a mismatched granule faults,
 #     its neighbours do not) and the ioctl on a correctly tagged buffer
@@ -15,8 +16,9 @@
 #     context switch) and faultloop reports it DETECTED within 5 s, for the
 #     right pid/comm, owner search_ioctl, tag-check signals and the bad
 #     granule's address, then ONGOING with growing retries, metrics showing
-#     the loop active, faultloop still serving on the other CPU; 6.1 and
-#     6.12 return -EFAULT and nothing is detected;
+#     the loop active, faultloop still serving on the other CPU; 6.1, 6.12
+#     and 7.x return -EFAULT, faultloop having seen
+#     fault_in_subpage_writeable() refuse the buffer, and nothing is detected;
 #   - 5.10 only, a second boot: the live-lock already spinning when
 #     faultloop starts.  faultloop must not wedge the guest (arming kprobes
 #     on arm64 goes through stop_machine, which waits for the spinning CPU
@@ -24,7 +26,7 @@
 # A live-locked guest cannot power off: the payload prints all its results
 # and then FAULTLOOP-VM-DONE, on which run-vm.sh stops qemu.
 #
-#   tests/vm/vmtest-arm64.sh [--update] [SUITE...]   (default: all three)
+#   tests/vm/vmtest-arm64.sh [--update] [SUITE...]   (default: all five)
 #   --update rewrites tests/vm/expect/SUITE-arm64.txt from the run
 # One qemu at a time is plenty for a 2-core host: run it under
 # `flock /tmp/faultloop-heavy.lock` when other heavy jobs share the machine.
@@ -37,10 +39,8 @@ PROG=vmtest-arm64
 update=0
 if [[ ${1:-} == --update ]]; then update=1; shift; fi
 suites=("$@")
-((${#suites[@]})) || suites=(bullseye bookworm trixie)
-for s in "${suites[@]}"; do
-	case $s in bullseye|bookworm|trixie) ;; *) die "unknown suite '$s'";; esac
-done
+((${#suites[@]})) || suites=(bullseye bookworm trixie sid trixie-backports)
+for s in "${suites[@]}"; do known_suite "$s" || die "unknown suite '$s' (want one of: $DEBIAN_SUITES)"; done
 out=.output/arm64-static
 expect_dir=tests/vm/expect
 work=$(mktemp -d /tmp/faultloop-vm-arm64.XXXXXX)
@@ -95,11 +95,14 @@ if [ "$plan" = main ]; then
 	rp=$!
 	waitfor 'ioctl start' 100 /tmp/w.out
 	proc $rp
-	# ONGOING every second: 6 s of them; 6.x returns at once and must stay quiet
-	sleep 6
+	# ONGOING every second: 6 s of them while the ioctl spins.  A fixed
+	# kernel's ioctl returns at once: 2 s later (twice --min-duration) no
+	# episode of it can still be reported
+	i=0
+	while [ $i -lt 60 ] && { kill -0 $rp 2>/dev/null || [ $i -lt 20 ]; }; do sleep 0.1; i=$((i+1)); done
 	proc $rp
 	echo "METRICS-BEGIN"
-	scrape | grep -E '^faultloop_(loops|retries|stuck|episodes)'
+	scrape | grep -E '^faultloop_(loops|retries|stuck|episodes|faultin_failures)'
 	echo "METRICS-END rc=$?"
 	kill -0 $fl 2>/dev/null && alive=1 || alive=0
 	echo "FAULTLOOP alive=$alive"

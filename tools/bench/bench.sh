@@ -18,7 +18,7 @@
 #         --no-parts        skip the cost breakdown of faultloop's program
 #                           (tools/bench/parts, host only)
 #         --vm SUITE        instead: run a reduced matrix in a qemu (TCG) guest
-#                           of Debian SUITE (bullseye, bookworm, trixie) with
+#                           of Debian SUITE (one of tools/lib.sh's DEBIAN_SUITES) with
 #                           faultloop --mode fentry and --mode kprobe
 #     -o, --out DIR         keep records and report here (default .output/bench)
 #
@@ -141,7 +141,7 @@ if [[ -z $vm ]]; then
 fi
 
 # ---- a VM guest (qemu TCG) ----------------------------------------------------
-case $vm in bullseye|bookworm|trixie) ;; *) die "--vm: bullseye, bookworm or trixie" ;; esac
+known_suite "$vm" || die "--vm: one of $DEBIAN_SUITES"
 static=.output/x86_64-static
 make -s STATIC=1 "$static/faultloop"
 make -s -f tools/bench/bench.mk STATIC=1
