@@ -120,7 +120,8 @@ endif
 
 # --- workloads ---------------------------------------------------------------
 
-TOOLS := $(OUTPUT)/race $(OUTPUT)/btrfs-search $(OUTPUT)/bpf-progs $(OUTPUT)/uffd-loop
+TOOLS := $(OUTPUT)/race $(OUTPUT)/btrfs-search $(OUTPUT)/bpf-progs $(OUTPUT)/uffd-loop \
+	 $(OUTPUT)/populate-eio
 # the arm64 MTE repro of the seeds' search_ioctl live-lock (runs in the VM)
 ifeq ($(ARCH),arm64)
 TOOLS += $(OUTPUT)/mte-search
@@ -131,7 +132,7 @@ $(OUTPUT)/mte-search: tools/mte-search.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static -march=armv8.5-a+memtag $< -o $@
 
-$(OUTPUT)/race $(OUTPUT)/btrfs-search $(OUTPUT)/uffd-loop: $(OUTPUT)/%: tools/%.c | $(OUTPUT)
+$(OUTPUT)/race $(OUTPUT)/btrfs-search $(OUTPUT)/uffd-loop $(OUTPUT)/populate-eio: $(OUTPUT)/%: tools/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(if $(STATIC),-static) -pthread $< -o $@
 

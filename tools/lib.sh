@@ -33,13 +33,15 @@ ensure_tools() {
 # The small btrfs image the VM scenarios attach read-only, made once:
 #   img=$(btrfs_image)
 btrfs_image() {
-	local img=.output/btrfs.img
+	# tools/eio-image.sh: a btrfs image whose /eio reads fail with EIO (the
+	# MADV_POPULATE loop of tests/vm/loops.sh); the btrfs searches only
+	# need a btrfs
+	local img=.output/btrfs-eio.img
 	if [[ ! -s $img ]]; then
 		PATH=$PATH:/usr/sbin:/sbin
-		ensure_tools mkfs.btrfs:btrfs-progs
+		ensure_tools mkfs.btrfs:btrfs-progs filefrag:e2fsprogs
 		mkdir -p .output
-		truncate -s 128M "$img.tmp.$$"
-		mkfs.btrfs -q "$img.tmp.$$" >/dev/null
+		tools/eio-image.sh "$img.tmp.$$" >&2 || die "cannot make the btrfs image"
 		mv "$img.tmp.$$" "$img"
 	fi
 	printf '%s\n' "$img"

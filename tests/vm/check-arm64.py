@@ -13,6 +13,7 @@ import json
 import re
 import sys
 
+from check_loops import check_loops, eio_expectation
 from probe_rows import probe_rows
 
 suite, kver, expect_path, update = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
@@ -123,6 +124,8 @@ say(c is not None and c.startswith(" rc=0") and "mte ok" in c and re.search(r"io
     "control: MTE tag checks work (mismatched granule faults, neighbours do not) and the search on a "
     "correctly tagged buffer succeeds" + ("" if c is None else ": " + " | ".join(
         l for l in c.splitlines() if l.startswith(("mte", "ioctl ret")))))
+
+check_loops(text, say, eio_expectation(suite))
 
 # --- probe selection (same table format as tests/vm/expect/*-amd64.txt) ---
 got = probe_rows(text, say)

@@ -17,6 +17,7 @@ import re
 import sys
 import zlib
 
+from check_loops import check_loops, eio_expectation
 from probe_rows import probe_rows
 
 log, expect_path, update, suite, kver = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5]
@@ -122,6 +123,8 @@ ev, eps, retries = (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else
 say(rc == 0 and not det and retries > 0,
     f"default settings quiet on the race + btrfs searches: {len(det)} DETECTED "
     f"({ev} events, {eps} episodes, {retries} retries seen, rc={rc})")
+
+check_loops(text, say, eio_expectation(suite))
 
 m = re.search(r"SIGTERM rc=(\d+) during=(\d+) after=(\d+)", text)
 say(m and m.group(1) == "0" and int(m.group(2)) > 0 and m.group(3) == "0",

@@ -47,13 +47,15 @@ work=$(mktemp -d /tmp/faultloop-vm-arm64.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 
-make -s ARCH=arm64 STATIC=1 "$out/faultloop" "$out/mte-search" >/dev/null ||
+make -s ARCH=arm64 STATIC=1 "$out/faultloop" "$out/mte-search" "$out/uffd-loop" \
+	"$out/populate-eio" >/dev/null ||
 	die "make ARCH=arm64 STATIC=1 failed"
 
 img=$(btrfs_image)
 
 mkdir -p "$work/payload"
-cp "$out/faultloop" "$out/mte-search" "$work/payload/"
+cp "$out/faultloop" "$out/mte-search" "$out/uffd-loop" "$out/populate-eio" tests/vm/loops.sh \
+	"$work/payload/"
 cat >"$work/payload/run.sh" <<'GUEST'
 #!/bin/sh
 # plan: "main" (probes, control, faultloop then the repro) or "late" (the
@@ -86,6 +88,9 @@ if [ "$plan" = main ]; then
 		./faultloop --probes --json --mode $m
 		echo "PROBES-END $m rc=$?"
 	done
+	# loops inside one fault or GUP call at default settings, before the
+	# MTE repro, which on 5.10 spins for good (tests/vm/loops.sh)
+	sh ./loops.sh /payload /mnt/eio
 
 	# faultloop first, default threshold and --min-duration
 	./faultloop --json --metrics 127.0.0.1:19477 >/tmp/d.out 2>/tmp/d.err &

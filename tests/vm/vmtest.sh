@@ -39,12 +39,14 @@ work=$(mktemp -d /tmp/faultloop-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 
-make -s STATIC=1 "$out/faultloop" "$out/race" "$out/btrfs-search" "$out/bpf-progs" >/dev/null
+make -s STATIC=1 "$out/faultloop" "$out/race" "$out/btrfs-search" "$out/bpf-progs" \
+	"$out/uffd-loop" "$out/populate-eio" >/dev/null
 
 img=$(btrfs_image)
 
 mkdir -p "$work/payload"
-cp "$out/faultloop" "$out/race" "$out/btrfs-search" "$out/bpf-progs" "$work/payload/"
+cp "$out/faultloop" "$out/race" "$out/btrfs-search" "$out/bpf-progs" "$out/uffd-loop" \
+	"$out/populate-eio" tests/vm/loops.sh "$work/payload/"
 cat >"$work/payload/run.sh" <<'GUEST'
 #!/bin/sh
 cd /payload
@@ -138,6 +140,13 @@ if [ $btrfs = 1 ]; then
 else
 	echo "SCENARIO-BEGIN btrfs rc=99 pid=0 buffer=0"; echo "SCENARIO-END btrfs"
 fi
+
+# loops inside one fault or GUP call, default settings (tests/vm/loops.sh):
+# the userfaultfd + signal loop, a sleeping waiter, and the MADV_POPULATE
+# EIO loop on the image's corrupted file
+phase loops
+sh ./loops.sh /payload $([ $btrfs = 1 ] && echo /mnt/eio)
+phase other
 
 # Default settings: the same storms (two race writers, then the btrfs
 # searches) retry hundreds of times per call under TCG, but every call ends
