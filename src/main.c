@@ -152,17 +152,17 @@ static int drop_privs_once(struct daemon *d)
  */
 static const char *hold_reason(int nstuck)
 {
+#if defined(__aarch64__)
+	static const char waits_for[] = "stop_machine() on arm64";
+#else
+	static const char waits_for[] = "RCU-tasks grace periods on x86";
+#endif
+
 	if (!nstuck)
 		return NULL;
 	fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel: "
 		"arming waits for every CPU (%s), and the spinning one never comes; "
-		"they are armed once no task is stuck\n", nstuck,
-#if defined(__aarch64__)
-		"stop_machine() on arm64"
-#else
-		"RCU-tasks grace periods on x86"
-#endif
-		);
+		"they are armed once no task is stuck\n", nstuck, waits_for);
 	return "a task spins in the kernel; arming waits for every CPU";
 }
 
