@@ -105,6 +105,7 @@ int fl_stuckwatch_first(struct fl_stuckwatch *st)
 			"%u%% system time, no context switch for %.1fs%s%s\n",
 			t->pid, t->comm, t->tid, t->cpu, t->sys_pct, t->on_cpu_ns / 1e9,
 			t->syscall >= 0 ? ", syscall " : "", t->syscall >= 0 ? (name ? name : "?") : "");
+		fl_report_print_stuck(st->rctx, t, false, now_mono_ns());
 	}
 	return n;
 }
