@@ -149,6 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sel & 1 && snap.nstuck < FL_STUCK_MAX) {
 			struct fl_stuck_task *t = &snap.stuck[snap.nstuck++];
 
+			t->pid = 1000;
+			t->tid = 1000 + snap.nstuck;	/* distinct threads */
 			memcpy(t->comm, f.d, sizeof(t->comm) - 1);	/* as /proc gives it */
 			t->comm[sizeof(t->comm) - 1] = 0;
 			t->syscall = (int8_t)sel;
