@@ -27,8 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text = fz_strndup(data, size), *p = text, *nl, *name, line[512];
 
 	nl = strchr(p, '\n');
-	if (!nl)
-		return free(text), 0;
+	if (!nl) {
+		free(text);
+		return 0;
+	}
 	*nl = 0;
 	name = p;
 	p = nl + 1;
