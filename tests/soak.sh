@@ -12,7 +12,7 @@
 # memory stayed flat, that no report was lost, that every scrape was
 # served, and that the exit summary agrees with the last scrape.
 # Records in $SOAK_OUT (.output/<arch>/soak): samples.tsv, summary.txt.
-set -u
+set -u -o pipefail
 
 OUTPUT=${OUTPUT:-.output/$(uname -m | sed 's/aarch64/arm64/')}
 FL=${FL:-./faultloop}
@@ -40,8 +40,10 @@ sample() {	# elapsed-seconds
 	local rss thr fds socks mem m=$DIR/m.txt
 	rss=$(awk '/^VmRSS/{print $2}' /proc/"$FLPID"/status)
 	thr=$(awk '/^Threads/{print $2}' /proc/"$FLPID"/status)
-	fds=$(find /proc/"$FLPID"/fd -mindepth 1 -maxdepth 1 | wc -l)
-	socks=$(find /proc/"$FLPID"/fd -mindepth 1 -maxdepth 1 -lname 'socket:*' | wc -l)
+	# one listing for both counts: connections come and go meanwhile
+	find /proc/"$FLPID"/fd -mindepth 1 -maxdepth 1 -printf '%l\n' >"$DIR/fds.txt" 2>/dev/null
+	fds=$(wc -l <"$DIR/fds.txt")
+	socks=$(grep -c '^socket:' "$DIR/fds.txt")
 	mem=$(python3 "$HERE/bpf_ids.py" memlock "$FLPID")
 	curl -s -m 10 -o "$m" "$URL"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$rss" "$((fds - socks))" "$socks" "$thr" "$mem" \
@@ -138,13 +140,13 @@ if m:
     check(rt - last["retries"] <= max(1000, last["retries"] // 1000),
           "retries after the last scrape (the load had stopped): %d" % (rt - last["retries"]))
     check(untr == 0 and swe == 0, "%d tasks untracked, %d sweep errors" % (untr, swe))
-check(load["scrape_fail"] == 0 and load["scrapes"] >= 0.8 * 20 * secs,
-      "scrapes: %d served of %d due (20/s), %d failed %s; latency p50 %s ms, p99 %s ms, max %s ms" %
-      (load["scrapes"] - load["scrape_fail"], int(20 * secs), load["scrape_fail"],
-       load["scrape_fail_examples"], load["lat_ms"]["p50"],
-       load["lat_ms"]["p99"], load["lat_ms"]["max"]))
+check(load["scrape_fail"] == 0 and load["scrapes"] >= 0.95 * 20 * secs,
+      "scrapes: %d served of %d due (20/s; %d not sent, the scrapers busy), %d failed %s; "
+      "latency p50 %s ms, p99 %s ms, max %s ms" %
+      (load["scrapes"] - load["scrape_fail"], int(20 * secs), load["missed"], load["scrape_fail"],
+       load["scrape_fail_examples"], load["lat_ms"]["p50"], load["lat_ms"]["p99"], load["lat_ms"]["max"]))
 check(load["rounds"] >= 1 and set(load["big"]) <= {"HTTP/1.1 431 Request Header Fields Too Large"} and
-      set(load["garbage"]) <= {"HTTP/1.1 400 Bad Request"},
+      set(load["garbage"]) <= {"HTTP/1.1 400 Bad Request"} and set(load["slow"]) <= {"HTTP/1.1 200 OK"},
       "hostile rounds: %d (headers %s, garbage %s, slow %s, idle connections opened %s)" %
       (load["rounds"], load["big"], load["garbage"], load["slow"], load["idle_opened"]))
 print("soak: %d checks failed" % len(fails) if fails else "soak: all checks passed")
