@@ -4,7 +4,11 @@
 # make soak (root; not part of make test): faultloop at default settings
 # for SOAK_SECONDS (600) under the madvise/pwrite race with SOAK_WRITERS
 # (64) writer threads, scraped 20 times a second while the hostile clients
-# of tests/metrics.sh keep coming (tests/soak_load.py).  Every
+# of tests/metrics.sh keep coming (tests/soak_load.py).  The race is a
+# storm, never a loop at default settings; so that reports flow too, a
+# real kernel loop (tools/uffd-loop, 4 s of the userfaultfd busy loop)
+# starts once a minute: each must be reported DETECTED and ENDED once.
+# Every
 # SOAK_INTERVAL (60) seconds it prints faultloop's RSS, open descriptors
 # (sockets apart: the clients' connections come and go), threads, the
 # memory of the BPF maps it holds (bpftool, by its own map ids) and its
@@ -17,6 +21,7 @@ set -u -o pipefail
 OUTPUT=${OUTPUT:-.output/$(uname -m | sed 's/aarch64/arm64/')}
 FL=${FL:-./faultloop}
 RACE=${RACE:-$OUTPUT/race}
+UFFD=${UFFD:-$OUTPUT/uffd-loop}
 SECS=${SOAK_SECONDS:-600}
 EVERY=${SOAK_INTERVAL:-60}
 WRITERS=${SOAK_WRITERS:-64}
@@ -26,7 +31,7 @@ HERE=$(dirname "$0")
 . "$HERE/lib.sh"
 trap kill_pids EXIT
 require_root soak
-for b in "$FL" "$RACE"; do [ -x "$b" ] || { echo "soak: build first ($b)" >&2; exit 1; }; done
+for b in "$FL" "$RACE" "$UFFD"; do [ -x "$b" ] || { echo "soak: build first ($b)" >&2; exit 1; }; done
 rm -rf "$DIR"
 mkdir -p "$DIR"
 
@@ -70,6 +75,16 @@ python3 "$HERE/soak_load.py" "$PORT" "$SECS" "$DIR/load.json" &
 LP=$!
 PIDS+=("$RP" "$LP")
 sample 0
+uffd=0
+loop() {	# a real loop in the kernel, in the background
+	uffd=$((uffd + 1))
+	# above the 64 writers (nice 0): the point is reports flowing under
+	# load, not a loop that gets 5 % of a CPU (which the stall sampler
+	# does not call a loop within 4 s)
+	nice -n -15 "$UFFD" -d write -t 4 -c soakuffd >"$DIR/uffd.$uffd.out" 2>&1 &
+	PIDS+=($!)
+}
+loop
 next=$EVERY
 while [ $(($(date +%s) - start)) -lt "$SECS" ]; do
 	sleep 1
@@ -78,11 +93,13 @@ while [ $(($(date +%s) - start)) -lt "$SECS" ]; do
 	if [ "$el" -ge "$next" ]; then
 		sample "$el"
 		next=$((next + EVERY))
+		[ "$el" -le $((SECS - 10)) ] && loop
 	fi
 done
 wait "$RP"
 race_rc=$?
 wait "$LP"
+sleep 5		# the last uffd loop ends
 alive=0
 kill -0 "$FLPID" 2>/dev/null && alive=1
 sleep 3		# the last episodes end (--gap)
@@ -140,6 +157,17 @@ if m:
     check(rt - last["retries"] <= max(1000, last["retries"] // 1000),
           "retries after the last scrape (the load had stopped): %d" % (rt - last["retries"]))
     check(untr == 0 and swe == 0, "%d tasks untracked, %d sweep errors" % (untr, swe))
+# the uffd loops: each DETECTED and ENDED once, by its tid
+import glob
+runs = sorted(glob.glob(d + "/uffd.*.out"))
+tids = [re.search(r"^tid (\d+)", open(f).read(), re.M) for f in runs]
+tids = [int(t.group(1)) for t in tids if t]
+heads = re.findall(r"^\S+ (DETECTED|ONGOING|ENDED) +pid \d+ tid (\d+) comm (\S+)", out, re.M)
+per = {t: [k for k, tid, c in heads if int(tid) == t] for t in tids}
+check(len(tids) == len(runs) and all(p.count("DETECTED") == 1 and p.count("ENDED") == 1 for p in per.values()),
+      "real loops: %d uffd loops run, %d reported DETECTED once and ENDED once (%d ONGOING reports)" %
+      (len(runs), sum(p.count("DETECTED") == 1 and p.count("ENDED") == 1 for p in per.values()),
+       sum(p.count("ONGOING") for p in per.values())))
 check(load["scrape_fail"] == 0 and load["scrapes"] >= 0.95 * 20 * secs,
       "scrapes: %d served of %d due (20/s; %d not sent, the scrapers busy), %d failed %s; "
       "latency p50 %s ms, p99 %s ms, max %s ms" %
