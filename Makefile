@@ -5,11 +5,17 @@
 #   make ARCH=arm64      cross build with aarch64-linux-gnu-gcc
 #   make check           warning-free build (-Werror) and unit tests, no root
 #   make test            every test (root)        make V=1: show commands
+#   make sanitize-test   unit, BPF and e2e tests under ASan+UBSan, metrics under TSan
+#   make fuzz-test       every libFuzzer target for FUZZ_SECONDS (30) each
+#   make fuzz FUZZ_SECONDS=600   the same, longer      make soak [SOAK_SECONDS=600]
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 ARCH ?= $(HOST_ARCH)
 BPF_ARCH := $(subst x86_64,x86,$(ARCH))
 OUTPUT ?= .output/$(ARCH)$(if $(STATIC),-static)
+# The BPF object and its skeletons: one for every user-space flavour (the
+# sanitizer and fuzz builds keep theirs in OUTPUT and take these from here)
+BPF_OUT ?= $(OUTPUT)
 CLANG ?= clang
 BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
@@ -26,8 +32,8 @@ endif
 
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -D_FORTIFY_SOURCE=2 -DFAULTLOOP_VERSION='"$(VERSION)"' $(WERROR)
-INCLUDES := -I$(OUTPUT) -Iinclude -Isrc
+	  -D_FORTIFY_SOURCE=2 -DFAULTLOOP_VERSION='"$(VERSION)"' $(WERROR) $(SANITIZE)
+INCLUDES := -I$(OUTPUT) -I$(BPF_OUT) -Iinclude -Isrc
 LIBS := $(if $(STATIC),-static) \
 	$(shell $(PKG_CONFIG) --libs $(if $(STATIC),--static) libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lz
 
@@ -35,7 +41,7 @@ LIBS := $(if $(STATIC),-static) \
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function $(WERROR) \
-	      -I$(OUTPUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
+	      -I$(BPF_OUT) -Iinclude -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES)
 
 # every stage but main.c: the unit tests link them too
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -67,20 +73,21 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps tools vmtest faultloop bench
+.PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build
 
 all: faultloop tools
 
-$(OUTPUT) $(OUTPUT)/tests:
+$(sort $(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/fuzz $(BPF_OUT)):
 	$(Q)mkdir -p $@
 
 # --- BPF ---------------------------------------------------------------------
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BPF_OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | $(OUTPUT)
+$(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o | $(BPF_OUT)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
@@ -90,7 +97,7 @@ $(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/faultloop.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
-$(OUTPUT)/session.o: $(OUTPUT)/faultloop.skel.h
+$(OUTPUT)/session.o: $(BPF_OUT)/faultloop.skel.h
 
 ifneq ($(STATIC),)
 # FORCE: the script runs every time but leaves the library untouched (no
@@ -144,16 +151,16 @@ $(OUTPUT)/bpf-progs: tools/bpf-progs.c | $(OUTPUT)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(OUTPUT)/faultloop.skel.h | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(BPF_OUT)/faultloop.skel.h | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
-$(OUTPUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c tests/bpf/detect_test.h $(BPF_HDRS) | $(OUTPUT)
+$(BPF_OUT)/detect_test.bpf.o: tests/bpf/detect_test.bpf.c tests/bpf/detect_test.h $(BPF_HDRS) | $(BPF_OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c tests/bpf/detect_test.h $(OUTPUT)/detect_test.skel.h $(LIB_OBJS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/detect_test: tests/bpf/detect_test.c tests/bpf/detect_test.h $(BPF_OUT)/detect_test.skel.h $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
@@ -194,8 +201,69 @@ metrics-test: faultloop tools
 deploy-test: faultloop
 	$(Q)tests/deploy.sh
 
+# one exit status per kind of failure (README, Flags)
+exit-test: faultloop
+	$(Q)OUTPUT=$(OUTPUT) tests/exit.sh
+
+# SIGKILL leaves nothing of faultloop's behind; a restart serves at once;
+# a second instance on the same port gets one line and exit 1
+crash-test: faultloop tools
+	$(Q)OUTPUT=$(OUTPUT) tests/crash.sh
+
+# --- sanitizers and fuzzing ----------------------------------------------------
+# Each flavour builds user space into its own OUTPUT (never mixed with the
+# normal build) and takes the BPF object from the normal one (BPF_OUT).
+
+ASAN_OUT := .output/asan-$(ARCH)
+TSAN_OUT := .output/tsan-$(ARCH)
+FUZZ_OUT := .output/fuzz-$(ARCH)
+# no recovery: the first report ends the process, and tests/sanitize.sh
+# fails on any report (the sanitizers log to files it checks)
+SAN_COMMON := -fno-omit-frame-pointer -U_FORTIFY_SOURCE
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all $(SAN_COMMON)
+TSAN_FLAGS := -fsanitize=thread $(SAN_COMMON)
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(SAN_COMMON)
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+# what a sanitizer flavour builds (run with OUTPUT and SANITIZE set)
+san-build: $(OUTPUT)/faultloop $(UNIT_TESTS) $(OUTPUT)/tests/detect_test $(OUTPUT)/tests/daemon_race
+
+# main.c's daemon, driven by a test (tests/sanitize/daemon_race.c)
+$(OUTPUT)/tests/daemon_race: tests/sanitize/daemon_race.c src/main.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) $(LIBS) $(HTTP_LIBS) -lpthread -o $@
+
+fuzz-build: $(FUZZ_TARGETS)
+
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB_OBJS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -fsanitize=fuzzer $< $(LIB_OBJS) $(LIBS) $(HTTP_LIBS) -lpthread -lm -o $@
+
+# ASan+UBSan: unit, BPF and e2e tests; TSan: the metrics tests and the
+# daemon's threads racing (tests/sanitize.sh)
+sanitize-test: tools
+	$(Q)$(MAKE) OUTPUT=$(ASAN_OUT) BPF_OUT=$(OUTPUT) SANITIZE="$(ASAN_FLAGS)" san-build
+	$(Q)$(MAKE) OUTPUT=$(TSAN_OUT) BPF_OUT=$(OUTPUT) SANITIZE="$(TSAN_FLAGS)" san-build
+	$(Q)OUTPUT=$(OUTPUT) ASAN_OUT=$(ASAN_OUT) TSAN_OUT=$(TSAN_OUT) tests/sanitize.sh
+
+# every libFuzzer target (tests/fuzz/) for FUZZ_SECONDS, two at a time
+fuzz-test:
+	$(Q)$(MAKE) OUTPUT=$(FUZZ_OUT) BPF_OUT=$(OUTPUT) CC=$(CLANG) SANITIZE="$(FUZZ_FLAGS)" fuzz-build
+	$(Q)FUZZ_OUT=$(FUZZ_OUT) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# the same, longer: 10 minutes per target unless FUZZ_SECONDS says otherwise
+fuzz:
+	$(Q)$(MAKE) fuzz-test FUZZ_SECONDS=$(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),600)
+
+# 10 minutes of the race, scrapes and hostile clients (not in make test)
+SOAK_SECONDS ?= 600
+soak: faultloop tools
+	$(Q)OUTPUT=$(OUTPUT) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak.sh
+
 test: deps
-	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test vmtest
+	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test \
+		exit-test crash-test sanitize-test fuzz-test vmtest
 
 deps:
 	$(Q)tools/install-deps.sh

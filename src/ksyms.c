@@ -159,7 +159,8 @@ struct ksyms *ksyms__load(const char *path)
 		ks->syms[i].module = moff < 0 ? NULL : ks->strs + moff;
 	}
 	ks->hidden = ks->n > 0 && nonzero == 0;
-	qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym_cmp);
+	if (ks->n)	/* syms is NULL without any: qsort's first argument is nonnull */
+		qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym_cmp);
 	if (index_names(ks))
 		goto err;
 	return ks;

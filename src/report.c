@@ -222,16 +222,19 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
 		       const char *owner, const char *cg, const struct fl_known_bug *bug)
 {
-	char t[32], d[32], comm[FL_COMM_LEN + 1], frame[256];
+	char t[32], d[32], comm[FL_COMM_LEN + 1], frame[256], cgs[4096];
 	int i, n = 0;
 
 	fmt_time(c, r->ts_ns, false, t, sizeof(t));
 	fmt_duration(r->duration_ns, d, sizeof(d));
 	fl_sanitize_comm(r->comm, sizeof(r->comm), comm, sizeof(comm));
+	/* directory names are anyone's who may create cgroups, like comm */
+	if (cg)
+		fl_sanitize_comm(cg, strlen(cg), cgs, sizeof(cgs));
 	fprintf(c->out, "%s %-8s pid %u tid %u comm %s cgroup %s\n", t,
 		r->kind == FL_REPORT_DETECTED ? "DETECTED" :
 		r->kind == FL_REPORT_ONGOING ? "ONGOING" : "ENDED",
-		r->pid, r->tid, comm, cg ? cg : "?");
+		r->pid, r->tid, comm, cg ? cgs : "?");
 	fprintf(c->out, "    %llu retries, %llu events in %s at 0x%llx size %llu; signal %s (%s)\n",
 		(unsigned long long)r->retries, (unsigned long long)r->events, d,
 		(unsigned long long)r->addr, (unsigned long long)r->size,

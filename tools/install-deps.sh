@@ -18,6 +18,9 @@ PKGS=(
 	# would not be; the cross gcc searches /usr/lib/aarch64-linux-gnu.
 	libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
 	libcmocka-dev				# unit tests
+	# make fuzz-test: libFuzzer and clang's sanitizer runtimes (clang
+	# only recommends them); gcc's (make sanitize-test) come with gcc
+	libclang-rt-dev
 	python3 util-linux procps curl		# tests: JSON checks, setpriv, HTTP
 	prometheus python3-prometheus-client	# tests: promtool, a real server, OpenMetrics parser
 	python3-yaml systemd			# deploy tests: manifests, systemd-analyze

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "ksyms.h"
@@ -93,12 +94,45 @@ static void test_hidden_and_missing(void **state)
 	assert_null(ksyms__load("/nonexistent/kallsyms"));
 }
 
+/*
+ * An empty kallsyms, or one with no line in the format (fuzz_ksyms,
+ * UBSan: qsort(NULL, 0, ...) on zero symbols; its first argument is
+ * declared nonnull): no symbols, nothing found, not "hidden".
+ */
+static void test_empty(void **state)
+{
+	static const char *const texts[] = { "", "no symbols here\n\n" };
+	char p[] = "/tmp/fl-ksyms-empty-XXXXXX";
+	uint64_t start, end;
+	struct ksyms *ks;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		fd = mkstemp(p);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, texts[i], strlen(texts[i])), strlen(texts[i]));
+		close(fd);
+		ks = ksyms__load(p);
+		unlink(p);
+		strcpy(p, "/tmp/fl-ksyms-empty-XXXXXX");
+		assert_non_null(ks);
+		assert_int_equal(ksyms__count(ks), 0);
+		assert_false(ksyms__hidden(ks));
+		assert_null(ksyms__map_addr(ks, 0xffffffff81000000ULL));
+		assert_null(ksyms__find_attachable(ks, "generic_perform_write"));
+		assert_int_not_equal(ksyms__range(ks, "generic_perform_write", &start, &end), 0);
+		ksyms__free(ks);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_map_addr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clones, setup, teardown),
 		cmocka_unit_test(test_hidden_and_missing),
+		cmocka_unit_test(test_empty),
 	};
 
 	return cmocka_run_group_tests_name("ksyms", tests, NULL, NULL);

@@ -55,6 +55,42 @@ static void test_labels_escaped_and_bounded(void **state)
 	free(out);
 }
 
+/*
+ * Label values are UTF-8 in both formats; Prometheus and promtool reject
+ * the whole scrape on one that is not ("invalid label value").  A comm is
+ * any 16 bytes, and one cut at 15 bytes can end inside a character
+ * (fuzz_metrics: a comm "\xdfmtzloop").  Bytes that start no well-formed
+ * sequence are written '?', well-formed characters as they are; comms
+ * that read the same that way are one series, never two with the same
+ * labels.
+ */
+static void test_labels_utf8(void **state)
+{
+	static struct fl_user_stats u;
+	struct fl_metrics_snapshot s = { .version = "x" };
+	char *buf = NULL, *out;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	fl_metrics_escape(f, "\xdfmtzloop", 9);
+	fl_metrics_escape(f, "|caf\xc3\xa9", 6);			/* valid: kept */
+	fl_metrics_escape(f, "|abcdefghijklmn\xc3", 16);		/* cut: '?' */
+	fl_metrics_escape(f, "|\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80", 10);	/* overlong, surrogate, > U+10FFFF */
+	fl_metrics_escape(f, "|\xe2\x82\xac\xf0\x9f\x98\x80\"", 9);	/* 3 and 4 bytes, then a quote */
+	fclose(f);
+	assert_string_equal(buf, "?mtzloop|caf\xc3\xa9|abcdefghijklmn?|?????????|\xe2\x82\xac\xf0\x9f\x98\x80\\\"");
+	free(buf);
+
+	fl_user_stats_init(&u);
+	fl_user_stats_loop(&u, FL_SIG_PF_KERNEL, 0, NULL, "a\xff", 2);
+	fl_user_stats_loop(&u, FL_SIG_PF_KERNEL, 0, NULL, "a\xfe", 2);
+	fl_user_stats_loop(&u, FL_SIG_PF_KERNEL, 0, NULL, "a?", 2);
+	out = render(false, &u, &s);
+	assert_non_null(strstr(out, "bug=\"none\",comm=\"a?\"} 3\n"));
+	assert_int_equal(u.nloops, 1);
+	free(out);
+}
+
 static void test_histogram_and_openmetrics(void **state)
 {
 	static struct fl_user_stats u;
@@ -113,6 +149,7 @@ int main(void)
 		cmocka_unit_test(test_labels_escaped_and_bounded),
 		cmocka_unit_test(test_histogram_and_openmetrics),
 		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_labels_utf8),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

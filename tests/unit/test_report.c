@@ -159,6 +159,51 @@ static void test_text(void **state)
 	ksyms__free(ks);
 }
 
+/* any directory name a delegated user created: here a newline and an
+ * escape sequence, as mkdir on cgroupfs accepts them */
+static const char *hostile_cgroup(uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "/user.slice/x\n12:00:00 DETECTED pid 1\r\x1b[2J");
+	return buf;
+}
+
+/*
+ * Text reports are one head line and indented lines, whatever names they
+ * carry (fuzz_report: a cgroup path holding a newline started a line of
+ * its own, so a user who may create cgroups could forge report lines or
+ * send escape sequences to the terminal).  The comm was masked already;
+ * the cgroup path is masked the same way.  JSON escapes both.
+ */
+static void test_text_cgroup_masked(void **state)
+{
+	struct fl_report_ctx c = { .json = false, .cgroup_path = hostile_cgroup };
+	struct fl_report r;
+	char *s, *p;
+
+	sample(&r);
+	r.stack_sz = 0;
+	c.out = open_memstream(&membuf, &membuf_len);
+	fl_report_print(&c, &r, 0, NULL);
+	fclose(c.out);
+	s = membuf;
+	if (!strstr(s, " cgroup /user.slice/x?12:00:00 DETECTED pid 1??[2J\n"))
+		fail_msg("cgroup path not masked: %s", s);
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n')
+			fail_msg("control byte 0x%02x in %s", *p, s);
+	for (p = strchr(s, '\n'); p && p[1]; p = strchr(p + 1, '\n'))
+		if (strncmp(p + 1, "    ", 4))
+			fail_msg("a line that is neither head nor continuation: %s", p + 1);
+	free(s);
+
+	c.json = true;
+	c.out = open_memstream(&membuf, &membuf_len);
+	fl_report_print(&c, &r, 0, NULL);
+	fclose(c.out);
+	assert_non_null(strstr(membuf, "\"cgroup\":\"/user.slice/x\\n12:00:00 DETECTED pid 1\\r\\u001b[2J\""));
+	free(membuf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_json_keys),
 		cmocka_unit_test(test_kretprobe_mid_stack),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_text_cgroup_masked),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# One exit status per kind of failure (README, Flags): every usage error
+# exits 2, argp's own (unknown flag, missing value, a value given to a
+# flag that takes none, an ambiguous abbreviation) as well as faultloop's
+# (a bad value, a stray argument), with a message on stderr and nothing
+# on stdout, before anything is attached; a failure at run time exits 1
+# with one line; --help, --usage and --version exit 0.  Needs root (the
+# run-time cases get as far as attaching).
+set -u
+
+OUTPUT=${OUTPUT:-.output/$(uname -m | sed 's/aarch64/arm64/')}
+FL=${FL:-./faultloop}
+TMP=$(mktemp -d /tmp/faultloop-exit.XXXXXX)
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+trap 'kill_pids; rm -rf "$TMP"' EXIT
+require_root exit
+[ -x "$FL" ] || { echo "exit: build first ($FL)" >&2; exit 1; }
+
+echo "# faultloop exit statuses on $(uname -r)"
+
+# expect STATUS LINES ARGS...: LINES is the stderr line count wanted
+# ("1", or "+" for at least one); stdout must stay empty unless STATUS is 0
+expect() {
+	local want=$1 lines=$2 rc n
+	shift 2
+	timeout 60 "$FL" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+	rc=$?
+	n=$(grep -vc '^libbpf' "$TMP/err")
+	if [ "$rc" -ne "$want" ]; then
+		nok "exit $want: faultloop $*" "got $rc; stderr: $(head -3 "$TMP/err")"
+	elif [ "$lines" = 1 ] && [ "$n" -ne 1 ]; then
+		nok "exit $want with one line: faultloop $*" "$n lines: $(head -5 "$TMP/err")"
+	elif [ "$lines" = + ] && [ "$n" -lt 1 ]; then
+		nok "exit $want with a message: faultloop $*" "stderr empty"
+	elif [ "$want" -ne 0 ] && [ -s "$TMP/out" ]; then
+		nok "exit $want, nothing on stdout: faultloop $*" "stdout: $(head -3 "$TMP/out")"
+	else
+		ok "exit $rc: faultloop $* ($(grep -v '^libbpf' "$TMP/err" | head -1 | cut -c1-90))"
+	fi
+}
+
+# --- argp's own usage errors: 2 (its default, 64, is overridden) -----------------
+expect 2 + --no-such-flag
+expect 2 + -x
+expect 2 + --threshold			# missing value, long
+expect 2 + -t				# missing value, short
+expect 2 + --metrics
+expect 2 + --json=1			# a value for a flag that takes none
+expect 2 + --probes=yes
+expect 2 + --m 5			# ambiguous: --min-duration --metrics --mode --max-tasks
+expect 2 + -t 5 --no-such-flag		# after good flags
+expect 2 + --version=1
+
+# --- faultloop's own: a bad value or a stray argument, one line ------------------
+for a in 0 -1 abc '' 4294967296 1073741824 ' 7' 0x10; do expect 2 1 --pid "$a"; done
+for a in 0 -3 1000000001 12abc 1e3 99999999999999999999999; do expect 2 1 --threshold "$a"; done
+for a in 2h 1x -1s 1.5s 3601s ''; do expect 2 1 --min-duration "$a"; done
+for a in 0 10us 5parsecs 2h; do expect 2 1 --gap "$a"; done
+for a in 5ms 9ms 0; do expect 2 1 --interval "$a"; done
+for a in 0 1.5 -1 366d 32000000s; do expect 2 1 --duration "$a"; done
+for a in 100ms OFF 0 ''; do expect 2 1 --stall "$a"; done
+for a in 0 4194305 -5; do expect 2 1 --max-tasks "$a"; done
+for a in uprobe '' AUTO; do expect 2 1 --mode "$a"; done
+for a in '' 0 70000 host:80 '[::1]' '[::1:80' 1.2.3.4.5:80 '::1:80'; do expect 2 1 --metrics "$a"; done
+expect 2 1 --cgroup ''
+expect 2 1 stray
+expect 2 1 -- --json
+expect 2 1 -t 5 -j --gap 0		# after good flags
+expect 2 1 -t=5				# short flags take no '='
+# usage comes first: a bad flag without privileges is still a usage error
+if command -v setpriv >/dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$FL" --threshold 0 >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	if [ $rc -eq 2 ]; then ok "exit 2 without privileges too: a usage error is found first"; else nok "usage before privileges" "got $rc: $(cat "$TMP/err")"; fi
+fi
+
+# --- success -------------------------------------------------------------------
+expect 0 0 --help
+expect 0 0 -h
+expect 0 0 --usage
+expect 0 0 '-?'
+expect 0 0 --version
+
+# --- run-time failures: 1, one line ----------------------------------------------
+if command -v setpriv >/dev/null; then
+	for args in "-d 5s" "--probes"; do
+		# shellcheck disable=SC2086
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$FL" $args >"$TMP/out" 2>"$TMP/err"
+		rc=$?
+		if [ $rc -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ]; then
+			ok "exit 1 without privileges: faultloop $args ($(cat "$TMP/err"))"
+		else
+			nok "exit 1 without privileges: faultloop $args" "got $rc: $(head -3 "$TMP/err")"
+		fi
+	done
+fi
+expect 1 1 --metrics off -d 5s --cgroup /definitely/not/a/cgroup
+expect 1 1 --metrics off -d 5s --cgroup /etc/passwd
+expect 1 1 --metrics off -d 5s --cgroup not-here/either
+# a port someone else holds
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$port" &
+PIDS+=($!)
+sleep 0.5
+# the port is found taken once the probes are attached: the line that
+# says so comes first, then only the exit summary, no banner
+expect 1 + --metrics "127.0.0.1:$port" -d 5s
+if head -1 "$TMP/err" | grep -q "^faultloop: cannot serve metrics on 127.0.0.1:$port " &&
+	[ "$(sed 1d "$TMP/err" | grep -Evc '^faultloop: [0-9]+ events, [0-9]+ episodes')" -eq 0 ]; then
+	ok "port in use: the first line names the address, then the summary only"
+else
+	nok "port in use: the first line names the address, then the summary only" "$(cat "$TMP/err")"
+fi
+kill "${PIDS[-1]}" 2>/dev/null
+
+summary exit
