@@ -4,6 +4,7 @@
 #   make STATIC=1        fully static binary (VM tests)
 #   make ARCH=arm64      cross build with aarch64-linux-gnu-gcc
 #   make test            every test (root)        make V=1: show commands
+#   make deb             Debian packages for amd64 and arm64 in .output/deb/
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 ARCH ?= $(HOST_ARCH)
@@ -65,7 +66,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop bench
+.PHONY: all clean test unit-test bpf-test e2e-test metrics-test deploy-test run deps tools vmtest faultloop bench \
+	man deb deb-test systemd-test
 
 all: faultloop tools
 
@@ -105,7 +107,7 @@ FORCE:
 
 $(OUTPUT)/faultloop: $(OUTPUT)/faultloop.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) $(HTTP_LIBS) -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
 # ./faultloop is the last binary built for this machine (STATIC=1 included;
 # a cross build stays in its $(OUTPUT)): phony so that switching flavours
@@ -116,6 +118,19 @@ faultloop: $(OUTPUT)/faultloop
 else
 faultloop: $(OUTPUT)/faultloop
 endif
+
+# --- man page ----------------------------------------------------------------
+
+# faultloop(8) from `faultloop --help` (argp: the flags are defined once)
+# and man/faultloop.h2m (exit statuses, the service, files), by help2man;
+# runs the binary, so ARCH must be this machine's (debian/rules builds one
+# for the man page in a cross build)
+MAN := .output/man/faultloop.8
+man: $(MAN)
+$(MAN): $(OUTPUT)/faultloop man/faultloop.h2m man/help2man.sh
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)man/help2man.sh $(OUTPUT)/faultloop $@
 
 # --- workloads ---------------------------------------------------------------
 
@@ -182,8 +197,22 @@ metrics-test: faultloop tools
 deploy-test: faultloop
 	$(Q)tests/deploy.sh
 
+# Debian packages (debian/, debhelper) for amd64 and, cross-built, arm64:
+# .output/deb/faultloop_VERSION_ARCH.deb, each checked with lintian
+DEB_ARCHES ?= amd64 arm64
+deb: deps
+	$(Q)tools/build-deb.sh $(DEB_ARCHES)
+
+# the packages' maintainer scripts on a host where systemd is not running
+# (a chroot of the test root filesystem), then the amd64 package under a
+# real systemd: Debian root filesystems booted in qemu with their kernels
+# (SYSTEMD_SUITES, default bookworm 6.1 and trixie 6.12)
+SYSTEMD_SUITES ?= bookworm trixie
+systemd-test: deb
+	$(Q)tests/vm/systemd-test.sh $(SYSTEMD_SUITES)
+
 test: deps
-	$(Q)$(MAKE) unit-test bpf-test e2e-test metrics-test deploy-test vmtest
+	$(Q)$(MAKE) unit-test bpf-test e2e-test metrics-test deploy-test vmtest systemd-test
 
 deps:
 	$(Q)tools/install-deps.sh
