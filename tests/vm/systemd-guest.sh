@@ -1,0 +1,284 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# The systemd test's guest half: runs as /payload/run.sh in a Debian root
+# filesystem booted with systemd as PID 1 (tests/vm/systemd-test.sh), from
+# faultloop-vm-payload.service once multi-user.target is reached.  The
+# payload holds the amd64 package, a static race (tools/race.c) and a
+# static bpf-progs (tools/bpf-progs.c).
+#
+# One line per check, "ok   NAME" or "FAIL NAME: why" (the host requires
+# every NAME of CHECKS, in tests/vm/systemd-test.sh, to print ok), and the
+# evidence between "---- what" and "----" lines: unit state, journal lines,
+# capability sets.  Ends with "systemd-guest: N passed, N failed" and
+# "FAULTLOOP-VM-EXIT <failed>".
+set -u
+export SYSTEMD_COLORS=0 SYSTEMD_PAGER= TERM=dumb LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
+cd /payload || exit 1
+U=faultloop
+METRICS=http://127.0.0.1:19477/metrics
+pass=0 fail=0
+T0=$(date +%s)
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+nok() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+# check NAME WHY-IF-FAILED COMMAND...: ok if COMMAND succeeds
+check() { local n=$1 why=$2; shift 2; if "$@"; then ok "$n"; else nok "$n" "$why"; fi; }
+show() { local what=$1; shift; echo "---- $what"; "$@" 2>&1 | sed 's/^/    /'; echo "----"; }
+prop() { systemctl show -P "$1" "$U"; }
+elapsed() { echo "$(($(date +%s) - T0))s"; }
+# faultloop's own lines (stdout, stderr) from the unit's current start
+fl_journal() { journalctl -o cat _SYSTEMD_INVOCATION_ID="$(prop InvocationID)" _COMM=faultloop; }
+# capability names -> the hex mask /proc/PID/status prints
+capmask() {
+	local m=0 c i
+	# include/uapi/linux/capability.h, in order
+	local names=(chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap
+		linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner
+		sys_module sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice
+		sys_resource sys_time sys_tty_config mknod lease audit_write audit_control setfcap
+		mac_override mac_admin syslog wake_alarm block_suspend audit_read perfmon bpf
+		checkpoint_restore)
+	for c in "$@"; do
+		c=${c,,}
+		for i in "${!names[@]}"; do [[ cap_${names[i]} == "$c" ]] && break; done
+		[[ cap_${names[i]} == "$c" ]] || { echo "unknown-$c"; return 1; }
+		m=$((m | (1 << i)))
+	done
+	printf '%016x\n' "$m"
+}
+status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+fl_progs() { ./bpf-progs | grep -c ' fl_'; }
+
+# wait_attached SECONDS: the current start of the unit logged its attach line
+wait_attached() {
+	local i=0
+	while ((i < $1 * 2)); do
+		if [[ $(prop ActiveState) == active ]] && fl_journal | grep -q 'probes attached'; then
+			return 0
+		fi
+		[[ $(prop ActiveState) == failed ]] && return 1
+		sleep 0.5
+		i=$((i + 1))
+	done
+	return 1
+}
+# wait_metrics SECONDS: /metrics answers with faultloop's families
+wait_metrics() {
+	local i=0
+	while ((i < $1 * 2)); do
+		curl -sf --max-time 5 "$METRICS" -o /tmp/metrics.txt && grep -q '^faultloop_build_info' /tmp/metrics.txt && return 0
+		sleep 0.5
+		i=$((i + 1))
+	done
+	return 1
+}
+set_opts() { sed -i "s|^FAULTLOOP_OPTS=.*|FAULTLOOP_OPTS=\"$1\"|" /etc/default/faultloop; }
+
+echo "systemd-guest: $(uname -r), PID 1 is $(cat /proc/1/comm), systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p'), $(. /etc/os-release; echo "$PRETTY_NAME")"
+check "pid1-systemd" "PID 1 is $(cat /proc/1/comm), not systemd" test "$(cat /proc/1/comm)" = systemd
+state=$(systemctl is-system-running --wait 2>/dev/null)
+echo "system state: $state"
+[[ $state == running ]] || show "failed units" systemctl --failed --no-legend
+
+# ---- install --------------------------------------------------------------
+deb=$(ls /payload/faultloop_*_amd64.deb)
+cp "$deb" /root/
+deb=/root/${deb##*/}
+if timeout 300 apt-get install -y "$deb" >/tmp/apt.log 2>&1 </dev/null &&
+	[[ $(dpkg-query -W -f='${Status}' $U 2>/dev/null) == "install ok installed" ]]; then
+	ok "install"
+else
+	nok "install" "apt-get install ${deb##*/} failed: $(grep -E '^(E|dpkg):' /tmp/apt.log | head -3 | tr '\n' ' ')"
+fi
+show "apt-get install ./${deb##*/}" tail -n 8 /tmp/apt.log
+dpkg-query -L $U | sort >/tmp/pkgfiles
+check "enabled" "systemctl is-enabled: $(systemctl is-enabled $U 2>&1)" \
+	test "$(systemctl is-enabled $U 2>&1)" = enabled
+
+# ---- started by the postinst, attached, stays up ------------------------------
+if wait_attached 240; then
+	ok "started-on-install"
+else
+	nok "started-on-install" "not active with its probes attached 240 s after install: $(prop ActiveState)/$(prop SubState), result $(prop Result)"
+fi
+echo "attached at $(elapsed)"
+show "systemctl status $U" systemctl status $U --no-pager -n 0
+show "journalctl -u $U (this start)" fl_journal
+pid0=$(prop MainPID)
+sleep 20
+check "stays-active" "after 20 s: $(prop ActiveState)/$(prop SubState), MainPID $pid0 -> $(prop MainPID), NRestarts $(prop NRestarts)" \
+	test "$(prop ActiveState)/$(prop SubState)/$(prop MainPID)/$(prop NRestarts)" = "active/running/$pid0/0"
+
+# ---- capabilities: what the unit grants, what faultloop keeps ---------------
+# the unit's own settings around a command that prints its sets
+bnd=$(prop CapabilityBoundingSet)
+amb=$(prop AmbientCapabilities)
+echo "unit: CapabilityBoundingSet=$bnd AmbientCapabilities=$amb"
+# shellcheck disable=SC2086
+grant=$(capmask $bnd)
+sed -e 's#^ExecStart=.*#ExecStart=/bin/grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/self/status#' \
+	-e 's#^Type=.*#Type=oneshot#' -e 's#^Restart=.*#Restart=no#' -e '/^\[Install\]/,$d' \
+	/lib/systemd/system/$U.service >/run/systemd/system/faultloop-capcheck.service
+systemctl daemon-reload
+systemctl start faultloop-capcheck.service
+i=0
+while ((i < 40)); do
+	journalctl -o cat -u faultloop-capcheck.service _COMM=grep >/tmp/capcheck.txt
+	grep -q '^Seccomp:' /tmp/capcheck.txt && break
+	sleep 0.25
+	i=$((i + 1))
+done
+show "a process started with the unit's settings (/proc/self/status)" cat /tmp/capcheck.txt
+got=$(awk '$1 == "CapEff:" { print $2 }' /tmp/capcheck.txt)
+check "caps-granted" "a process under the unit's settings has CapEff $got, want $grant ($bnd)" \
+	test -n "$got" -a "$got" = "$grant" -a "$(awk '$1 == "CapBnd:" { print $2 }' /tmp/capcheck.txt)" = "$grant"
+rm -f /run/systemd/system/faultloop-capcheck.service
+systemctl daemon-reload
+pid=$(prop MainPID)
+show "/proc/$pid/status of faultloop after attach" grep -E '^(Name|Cap|NoNewPrivs|Seccomp)' /proc/$pid/status
+bpf=$(capmask cap_bpf)
+caps="$(status_field "$pid" CapInh)/$(status_field "$pid" CapPrm)/$(status_field "$pid" CapEff)/$(status_field "$pid" CapBnd)/$(status_field "$pid" CapAmb)"
+check "caps-dropped" "after attach Inh/Prm/Eff/Bnd/Amb = $caps, want 0/$bpf/$bpf/$bpf/0 (CAP_BPF only)" \
+	test "$caps" = "0000000000000000/$bpf/$bpf/$bpf/0000000000000000"
+check "no-new-privs-seccomp" "NoNewPrivs $(status_field "$pid" NoNewPrivs), Seccomp $(status_field "$pid" Seccomp): want 1 and 2 (filter)" \
+	test "$(status_field "$pid" NoNewPrivs)/$(status_field "$pid" Seccomp)" = "1/2"
+
+# ---- metrics ----------------------------------------------------------------
+if wait_metrics 30; then
+	ok "metrics"
+	show "curl $METRICS (excerpt)" grep -E '^faultloop_(build_info|probe_info.*attached|events_total)' /tmp/metrics.txt
+else
+	nok "metrics" "no faultloop_build_info from $METRICS: $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$METRICS" 2>&1)"
+fi
+
+# ---- the configuration file lowers the threshold; the race is detected -------
+set_opts "--json --metrics 127.0.0.1:19477 --threshold 2 --min-duration 0"
+systemctl restart $U
+if wait_attached 240 && tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline | grep -q -- '--threshold 2 --min-duration 0'; then
+	ok "config-read"
+else
+	nok "config-read" "after editing /etc/default/faultloop and a restart: $(prop ActiveState), cmdline '$(tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline 2>/dev/null)'"
+fi
+show "the daemon's command line" sh -c "tr '\0' ' ' </proc/$(prop MainPID)/cmdline; echo"
+./race -t 5 -c flsysd >/tmp/race.out 2>&1
+rpid=$(sed -n 's/^pid //p' /tmp/race.out)
+buf=$(awk '/^buffer 0 /{ print $3 }' /tmp/race.out)
+sleep 3
+fl_journal | grep '"event":"detected"' | grep "\"comm\":\"flsysd\"" >/tmp/detected.txt
+line=$(grep -m1 "\"pid\":$rpid," /tmp/detected.txt)
+if [[ -n $rpid && -n $line ]]; then
+	ok "race-detected-journal"
+else
+	nok "race-detected-journal" "no DETECTED report for the race (pid ${rpid:-?}) in journalctl -u $U; $(wc -l </tmp/detected.txt) for comm flsysd; race: $(tail -1 /tmp/race.out)"
+fi
+echo "race: pid $rpid buffer $buf; $(wc -l </tmp/detected.txt) DETECTED reports in the journal"
+show "journalctl -u $U: the first DETECTED report of the race" sh -c "journalctl -u $U -o short-monotonic _COMM=faultloop | grep -m1 '\"pid\":$rpid,'"
+check "race-report-fields" "the report names no buffer $buf or no symbolized stack: ${line:0:300}" \
+	bash -c '[[ $1 == *"\"addr\":\"$2\""* && $1 =~ \"stack\":\[\"[a-z_0-9.]+\+0x ]]' _ "$line" "$buf"
+if wait_metrics 10 && awk '/^faultloop_loops_detected_total\{.*comm="flsysd"/ && $NF >= 1 { f = 1 } END { exit !f }' /tmp/metrics.txt; then
+	ok "race-detected-metrics"
+else
+	nok "race-detected-metrics" "no faultloop_loops_detected_total{comm=\"flsysd\"} >= 1 in $METRICS"
+fi
+show "curl $METRICS | grep flsysd" grep flsysd /tmp/metrics.txt
+
+# ---- an upgrade (the same package again) keeps the edited configuration -------
+pid=$(prop MainPID)
+timeout 300 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 </dev/null
+rc=$?
+show "dpkg -i ${deb##*/} (again)" tail -n 6 /tmp/dpkg.log
+if ((rc == 0)) && grep -q -- '--threshold 2 --min-duration 0' /etc/default/faultloop; then
+	ok "conffile-kept"
+else
+	nok "conffile-kept" "dpkg -i exited $rc; /etc/default/faultloop: $(grep '^FAULTLOOP_OPTS' /etc/default/faultloop)"
+fi
+if wait_attached 240 && [[ $(prop MainPID) != "$pid" ]] &&
+	tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline | grep -q -- '--threshold 2'; then
+	ok "restarted-on-upgrade"
+else
+	nok "restarted-on-upgrade" "after the upgrade: $(prop ActiveState), MainPID $pid -> $(prop MainPID)"
+fi
+
+# ---- kill -9: systemd restarts it, and it serves again ------------------------
+pid=$(prop MainPID)
+nr=$(prop NRestarts)
+kill -9 "$pid"
+i=0
+while ((i < 120)) && { [[ $(prop MainPID) == "$pid" || $(prop MainPID) == 0 ]]; }; do sleep 0.5; i=$((i + 1)); done
+if wait_attached 240 && [[ $(prop NRestarts) == $((nr + 1)) ]] && wait_metrics 30; then
+	ok "restart-after-kill"
+else
+	nok "restart-after-kill" "after kill -9 $pid: $(prop ActiveState)/$(prop SubState), MainPID $(prop MainPID), NRestarts $nr -> $(prop NRestarts)"
+fi
+show "journalctl -u $U: the kill and the restart" sh -c \
+	"journalctl -u $U -o short-monotonic --no-hostname | grep -E -A3 'code=killed|status=9' | head -12"
+show "systemctl status $U (restarted)" systemctl status $U --no-pager -n 0
+
+# ---- a bad flag: failed, no restart loop ------------------------------------
+set_opts "--json --threshold 0"
+systemctl restart $U
+sleep 8
+res="$(prop ActiveState)/$(prop Result)/$(prop ExecMainStatus)/$(prop NRestarts)"
+check "bad-flag-fails" "with --threshold 0: state/result/status/restarts $res, want failed/exit-code/2/0 and no restart" \
+	test "$res" = "failed/exit-code/2/0"
+check "bad-flag-journal" "journalctl -u $U has no line naming the bad flag" \
+	bash -c "journalctl -u $U -o cat -n 20 | grep -q \"invalid --threshold '0'\""
+show "journalctl -u $U: the bad flag" sh -c "journalctl -u $U -o short-monotonic --no-hostname -n 6"
+set_opts "--json --metrics 127.0.0.1:19477"
+systemctl reset-failed $U
+systemctl start $U
+if wait_attached 240; then ok "restart-after-fix"; else nok "restart-after-fix" "not attached again after the fix: $(prop ActiveState)"; fi
+
+# ---- no SIGSYS, no denial -----------------------------------------------------
+# (all starts so far: install, restart, upgrade, kill, bad flag, fix)
+journalctl -u $U -o cat >/tmp/unit-journal.txt
+journalctl -k -o cat >/tmp/kernel.txt
+den=$(grep -E 'status=31/SYS|SIGSYS|Bad system call|Operation not permitted|Permission denied|denied|cannot drop|hidden' /tmp/unit-journal.txt)
+check "no-denial-journal" "journalctl -u $U: $(head -3 <<<"$den" | tr '\n' ' ')" test -z "$den"
+kden=$(grep -E 'type=1326|seccomp|apparmor="DENIED"|audit:.*faultloop' /tmp/kernel.txt)
+check "no-denial-kernel" "kernel log: $(head -3 <<<"$kden" | tr '\n' ' ')" test -z "$kden"
+show "journalctl -u $U: every faultloop line but reports" sh -c "grep -v '^{' /tmp/unit-journal.txt | grep -E '^faultloop|^  ' | sort | uniq -c | sort -rn | head -30"
+
+# ---- stop: nothing left -------------------------------------------------------
+during=$(fl_progs)
+systemctl stop $U
+i=0
+while ((i < 40)) && (($(fl_progs) > 0)); do sleep 0.25; i=$((i + 1)); done
+res="$(prop ActiveState)/$(prop ExecMainCode)/$(prop ExecMainStatus)"
+check "stop-clean" "after systemctl stop: state/code/status $res, want inactive/1/0 (exited 0 on SIGTERM)" \
+	test "$res" = "inactive/1/0"
+check "stop-no-bpf" "$(fl_progs) fl_ BPF programs left after stop ($during while running)" \
+	test "$during" -gt 0 -a "$(fl_progs)" -eq 0
+show "journalctl -u $U: the stop" sh -c "journalctl -u $U -o short-monotonic --no-hostname -n 4"
+
+# ---- purge while running: stopped, nothing of the package left -----------------
+systemctl start $U
+wait_attached 240 || true
+during=$(fl_progs)
+timeout 300 apt-get purge -y $U >/tmp/purge.log 2>&1 </dev/null
+rc=$?
+show "apt-get purge $U" tail -n 6 /tmp/purge.log
+i=0
+while ((i < 40)) && (($(fl_progs) > 0)); do sleep 0.25; i=$((i + 1)); done
+check "purge-stops" "apt-get purge exited $rc; faultloop processes: $(pgrep -x faultloop | tr '\n' ' '); fl_ BPF programs $(fl_progs) ($during before)" \
+	test "$rc" -eq 0 -a "$during" -gt 0 -a -z "$(pgrep -x faultloop)" -a "$(fl_progs)" -eq 0
+check "purge-no-unit" "after purge: LoadState $(prop LoadState), $(ls /lib/systemd/system/$U.service /etc/systemd/system/*/$U.service 2>&1 | grep -v 'No such' | tr '\n' ' ')" \
+	bash -c "[[ \$(systemctl show -P LoadState $U) == not-found ]] && ! ls /lib/systemd/system/$U.service /usr/lib/systemd/system/$U.service /etc/systemd/system/*/$U.service >/dev/null 2>&1"
+left=$(while read -r f; do
+	[[ -e $f || -L $f ]] || continue
+	# directories stay where other packages own them (/etc/default,
+	# /usr/sbin) or the system's layout makes them (/., /lib -> usr/lib)
+	if [[ -d $f ]]; then
+		[[ $f == /. || -L $f ]] && continue
+		dpkg-query -S "$f" >/dev/null 2>&1 && continue
+	fi
+	echo "$f"
+done </tmp/pkgfiles; ls -d /var/lib/systemd/deb-systemd-helper-enabled/*$U* /var/lib/systemd/deb-systemd-helper-masked/*$U* 2>/dev/null)
+check "purge-no-files" "left after purge: $(head -5 <<<"$left" | tr '\n' ' ')" test -z "$left"
+check "purge-not-installed" "dpkg still knows $U: $(dpkg-query -W -f='${Status}' $U 2>&1)" \
+	bash -c "! dpkg-query -W -f='\${Status}' $U 2>/dev/null | grep -q installed"
+show "after purge" sh -c "systemctl status $U --no-pager 2>&1 | head -2; dpkg -l $U 2>&1 | tail -1; ls /etc/default/faultloop /usr/sbin/faultloop 2>&1"
+
+echo "systemd-guest: $pass passed, $fail failed ($(elapsed))"
+echo "FAULTLOOP-VM-EXIT $fail"
