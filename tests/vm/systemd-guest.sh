@@ -76,21 +76,23 @@ wait_metrics() {
 }
 # under_unit SCRIPT: run a shell script as a service with every setting of
 # faultloop.service (sandbox, capabilities, filter), print its output
+probes=0
 under_unit() {
-	local inv i
+	local u i
+	probes=$((probes + 1))
+	u=faultloop-probe$probes.service	# one name per run: its journal is this run's
 	printf '%s\necho probe-end\n' "$1" >/run/faultloop-probe.sh
 	sed -e 's#^ExecStart=.*#ExecStart=/bin/sh /run/faultloop-probe.sh#' \
 		-e 's#^Type=.*#Type=oneshot#' -e 's#^Restart=.*#Restart=no#' -e '/^\[Install\]/,$d' \
-		/lib/systemd/system/$U.service >/run/systemd/system/faultloop-probe.service
+		/lib/systemd/system/$U.service >/run/systemd/system/$u
 	systemctl daemon-reload
-	systemctl start faultloop-probe.service
-	inv=$(systemctl show -P InvocationID faultloop-probe.service)
+	systemctl start $u
 	for i in $(seq 40); do	# journald may be a moment behind
-		journalctl -o cat _SYSTEMD_INVOCATION_ID="$inv" | grep -q '^probe-end' && break
+		journalctl -o cat -u $u _TRANSPORT=stdout | grep -q '^probe-end' && break
 		sleep 0.25
 	done
-	journalctl -o cat _SYSTEMD_INVOCATION_ID="$inv" _TRANSPORT=stdout
-	rm -f /run/systemd/system/faultloop-probe.service /run/faultloop-probe.sh
+	journalctl -o cat -u $u _TRANSPORT=stdout | grep -v '^probe-end'
+	rm -f /run/systemd/system/$u /run/faultloop-probe.sh
 	systemctl daemon-reload
 }
 set_opts() { sed -i "s|^FAULTLOOP_OPTS=.*|FAULTLOOP_OPTS=\"$1\"|" /etc/default/faultloop; }
@@ -112,7 +114,7 @@ if timeout 300 apt-get install -y "$deb" >/tmp/apt.log 2>&1 </dev/null &&
 else
 	nok "install" "apt-get install ${deb##*/} failed: $(grep -E '^(E|dpkg):' /tmp/apt.log | head -3 | tr '\n' ' ')"
 fi
-show "apt-get install ./${deb##*/}" tail -n 8 /tmp/apt.log
+show "apt-get install ${deb}" sh -c "tr '\r' '\n' </tmp/apt.log | grep -v '^(Reading database ... [0-9]*%' | tail -n 8"
 dpkg-query -L $U | sort >/tmp/pkgfiles
 check "enabled" "systemctl is-enabled: $(systemctl is-enabled $U 2>&1)" \
 	test "$(systemctl is-enabled $U 2>&1)" = enabled
@@ -202,7 +204,7 @@ show "curl $METRICS | grep flsysd" grep flsysd /tmp/metrics.txt
 pid=$(prop MainPID)
 timeout 300 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 </dev/null
 rc=$?
-show "dpkg -i ${deb##*/} (again)" tail -n 6 /tmp/dpkg.log
+show "dpkg -i ${deb} (again)" sh -c "tr '\r' '\n' </tmp/dpkg.log | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
 if ((rc == 0)) && grep -q -- '--threshold 2 --min-duration 0' /etc/default/faultloop; then
 	ok "conffile-kept"
 else
@@ -277,7 +279,7 @@ write /proc/sys (vm.stat_interval, same value): no
 write /sys (transparent_hugepage/enabled, same value): no
 read /sys/kernel/btf/vmlinux: yes
 dmesg (syslog(2)): exit 159"
-got=$(grep -v '^kallsyms\|^probe-end' /tmp/sandbox.txt)
+got=$(grep -v '^kallsyms' /tmp/sandbox.txt)
 # 159: killed by SIGSYS (128 + 31)
 check "sandbox" "want: $(tr '\n' ';' <<<"$want") got: $(tr '\n' ';' <<<"$got")" test "$got" = "$want"
 check "sandbox-kallsyms" "$(grep '^kallsyms' /tmp/sandbox.txt): want kernel addresses (most symbols with one)" \
@@ -299,8 +301,8 @@ if [[ -n $(denials /tmp/unit-journal2.txt) ]] && kdenials /tmp/kernel2.txt | gre
 else
 	nok "denial-seen" "with bpf out of the filter: no SIGSYS in journalctl -u $U, or no SECCOMP record for syscall 321 in the journal/kernel log"
 fi
-show "a drop-in without bpf: journalctl -u $U and the kernel's record" sh -c \
-	"grep -E 'SYS' /tmp/unit-journal2.txt | head -2; kdenials /tmp/kernel2.txt | head -2"
+{ grep -E 'status=31/SYS' /tmp/unit-journal2.txt | head -2; kdenials /tmp/kernel2.txt | head -2; } >/tmp/denial.txt
+show "a drop-in without bpf: journalctl -u $U and the kernel's record" cat /tmp/denial.txt
 rm -rf /etc/systemd/system/$U.service.d
 systemctl daemon-reload
 systemctl reset-failed $U
@@ -325,7 +327,7 @@ wait_attached 150 || true
 during=$(fl_progs)
 timeout 300 apt-get purge -y $U >/tmp/purge.log 2>&1 </dev/null
 rc=$?
-show "apt-get purge $U" tail -n 6 /tmp/purge.log
+show "apt-get purge $U" sh -c "tr '\r' '\n' </tmp/purge.log | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
 i=0
 while ((i < 40)) && (($(fl_progs) > 0)); do sleep 0.25; i=$((i + 1)); done
 check "purge-stops" "apt-get purge exited $rc; faultloop processes: $(pgrep -x faultloop | tr '\n' ' '); fl_ BPF programs $(fl_progs) ($during before)" \

@@ -139,7 +139,9 @@ for suite in "${suites[@]}"; do
 	done
 	echo "== $suite: $(cat "$rootfs/KVER"), $(tail -1 "$work/$suite.err")"
 	# the guest's own output, from its first line
-	tr -d '\r' <"$log" | sed -n '/^systemd-guest: /,/^FAULTLOOP-VM-EXIT/p' | grep -av '^FAULTLOOP-VM-EXIT' | sed 's/^/  | /'
+	# (the first line shares the console's line with the firmware's escapes)
+	tr -d '\r' <"$log" | sed 's/.*\(systemd-guest: .*PID 1\)/\1/' |
+		sed -n '/^systemd-guest: .*PID 1/,/^FAULTLOOP-VM-EXIT/p' | grep -av '^FAULTLOOP-VM-EXIT' | sed 's/^/  | /'
 	if ((rc == 124 || rc == 125)); then
 		nok "$suite" "guest failed: $(tail -1 "$work/$suite.err") (log: $log)"
 	fi
