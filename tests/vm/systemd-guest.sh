@@ -340,7 +340,9 @@ left=$(while read -r f; do
 	# /usr/sbin) or the system's layout makes them (/., /lib -> usr/lib)
 	if [[ -d $f ]]; then
 		[[ $f == /. || -L $f ]] && continue
+		# /lib/systemd/system is /usr/lib/systemd/system on merged-/usr trixie
 		dpkg-query -S "$f" >/dev/null 2>&1 && continue
+		dpkg-query -S "$(readlink -f "$f")" >/dev/null 2>&1 && continue
 	fi
 	echo "$f"
 done </tmp/pkgfiles; ls -d /var/lib/systemd/deb-systemd-helper-enabled/*$U* /var/lib/systemd/deb-systemd-helper-masked/*$U* 2>/dev/null)

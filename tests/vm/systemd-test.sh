@@ -99,6 +99,7 @@ if PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin chroot "$ch" dpkg --purge 
 		if [[ -d $ch$f ]]; then	# other packages' and the layout's (/lib -> usr/lib)
 			[[ $f == /. || -L $ch$f ]] && continue
 			chroot "$ch" dpkg-query -S "$f" >/dev/null 2>&1 && continue
+			chroot "$ch" dpkg-query -S "$(chroot "$ch" readlink -f "$f")" >/dev/null 2>&1 && continue
 		fi
 		echo "$f"
 	done <"$work/files"; ls -d "$ch"/etc/systemd/system/*/faultloop.service "$ch"/var/lib/systemd/deb-systemd-helper-*/*faultloop* 2>/dev/null || true)
