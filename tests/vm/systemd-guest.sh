@@ -114,7 +114,7 @@ if timeout 300 apt-get install -y "$deb" >/tmp/apt.log 2>&1 </dev/null &&
 else
 	nok "install" "apt-get install ${deb##*/} failed: $(grep -E '^(E|dpkg):' /tmp/apt.log | head -3 | tr '\n' ' ')"
 fi
-show "apt-get install ${deb}" sh -c "tr '\r' '\n' </tmp/apt.log | grep -v '^(Reading database ... [0-9]*%' | tail -n 8"
+show "apt-get install ${deb}" sh -c "sed 's/\r$//' /tmp/apt.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 8"
 dpkg-query -L $U | sort >/tmp/pkgfiles
 check "enabled" "systemctl is-enabled: $(systemctl is-enabled $U 2>&1)" \
 	test "$(systemctl is-enabled $U 2>&1)" = enabled
@@ -129,8 +129,8 @@ echo "attached at $(elapsed)"
 show "systemctl status $U" systemctl status $U --no-pager -n 0
 show "journalctl -u $U (this start)" fl_journal
 pid0=$(prop MainPID)
-sleep 20
-check "stays-active" "after 20 s: $(prop ActiveState)/$(prop SubState), MainPID $pid0 -> $(prop MainPID), NRestarts $(prop NRestarts)" \
+sleep 15
+check "stays-active" "after 15 s: $(prop ActiveState)/$(prop SubState), MainPID $pid0 -> $(prop MainPID), NRestarts $(prop NRestarts)" \
 	test "$(prop ActiveState)/$(prop SubState)/$(prop MainPID)/$(prop NRestarts)" = "active/running/$pid0/0"
 
 # ---- capabilities: what the unit grants, what faultloop keeps ---------------
@@ -163,7 +163,7 @@ check "no-new-privs-seccomp" "NoNewPrivs $(status_field "$pid" NoNewPrivs), Secc
 # ---- metrics ----------------------------------------------------------------
 if wait_metrics 30; then
 	ok "metrics"
-	show "curl $METRICS (excerpt)" grep -E '^faultloop_(build_info|probe_info.*attached|events_total)' /tmp/metrics.txt
+	show "curl $METRICS (excerpt)" sh -c "grep -E '^faultloop_(build_info|retries_total|episodes_total|loops_active|events_total.*page_fault)' /tmp/metrics.txt; echo \"(\$(grep -c '^faultloop_probe_info.*attached' /tmp/metrics.txt) probes attached, \$(grep -c '^# TYPE' /tmp/metrics.txt) families)\""
 else
 	nok "metrics" "no faultloop_build_info from $METRICS: $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$METRICS" 2>&1)"
 fi
@@ -204,7 +204,7 @@ show "curl $METRICS | grep flsysd" grep flsysd /tmp/metrics.txt
 pid=$(prop MainPID)
 timeout 300 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 </dev/null
 rc=$?
-show "dpkg -i ${deb} (again)" sh -c "tr '\r' '\n' </tmp/dpkg.log | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
+show "dpkg -i ${deb} (again)" sh -c "sed 's/\r$//' /tmp/dpkg.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
 if ((rc == 0)) && grep -q -- '--threshold 2 --min-duration 0' /etc/default/faultloop; then
 	ok "conffile-kept"
 else
@@ -232,23 +232,8 @@ show "journalctl -u $U: the kill and the restart" sh -c \
 	"journalctl -u $U -o short-monotonic --no-hostname | grep -E -A4 'code=killed|status=9' | head -12"
 show "systemctl status $U (restarted)" systemctl status $U --no-pager -n 0
 
-# ---- a bad flag: failed, no restart loop ------------------------------------
-set_opts "--json --threshold 0"
-systemctl restart $U
-sleep 8
-res="$(prop ActiveState)/$(prop Result)/$(prop ExecMainStatus)/$(prop NRestarts)"
-check "bad-flag-fails" "with --threshold 0: state/result/status/restarts $res, want failed/exit-code/2/0 and no restart" \
-	test "$res" = "failed/exit-code/2/0"
-check "bad-flag-journal" "journalctl -u $U has no line naming the bad flag" \
-	bash -c "journalctl -u $U -o cat -n 20 | grep -q \"invalid --threshold '0'\""
-show "journalctl -u $U: the bad flag" sh -c "journalctl -u $U -o short-monotonic --no-hostname -n 6"
-set_opts "--json --metrics 127.0.0.1:19477"
-systemctl reset-failed $U
-systemctl start $U
-if wait_attached 150; then ok "restart-after-fix"; else nok "restart-after-fix" "not attached again after the fix: $(prop ActiveState)"; fi
-
 # ---- no SIGSYS, no denial -----------------------------------------------------
-# (all starts so far: install, restart, upgrade, kill, bad flag, fix)
+# (every start so far: install, a restart, the upgrade, after kill -9)
 journalctl -u $U -o cat >/tmp/unit-journal.txt
 # the whole journal (kernel and audit records included) and the kernel's ring
 { journalctl -b -o cat; dmesg; } >/tmp/kernel.txt
@@ -285,7 +270,20 @@ check "sandbox" "want: $(tr '\n' ';' <<<"$want") got: $(tr '\n' ';' <<<"$got")" 
 check "sandbox-kallsyms" "$(grep '^kallsyms' /tmp/sandbox.txt): want kernel addresses (most symbols with one)" \
 	awk '/^kallsyms:/ { f = ($2 > 1000 && $4 > $2 / 2) } END { exit !f }' /tmp/sandbox.txt
 
-# ---- the two checks above see a denial: a drop-in takes bpf out of the filter -
+# ---- a bad flag: failed, no restart loop ------------------------------------
+set_opts "--json --threshold 0"
+systemctl restart $U
+sleep 8
+res="$(prop ActiveState)/$(prop Result)/$(prop ExecMainStatus)/$(prop NRestarts)"
+check "bad-flag-fails" "with --threshold 0: state/result/status/restarts $res, want failed/exit-code/2/0 and no restart" \
+	test "$res" = "failed/exit-code/2/0"
+check "bad-flag-journal" "journalctl -u $U has no line naming the bad flag" \
+	bash -c "journalctl -u $U -o cat -n 20 | grep -q \"invalid --threshold '0'\""
+show "journalctl -u $U: the bad flag" sh -c "journalctl -u $U -o short-monotonic --no-hostname -n 6"
+set_opts "--json --metrics 127.0.0.1:19477"
+
+# ---- the checks above see a denial: a drop-in takes bpf out of the filter ---
+systemctl reset-failed $U
 mkdir -p /etc/systemd/system/$U.service.d
 printf '[Service]\nSystemCallFilter=~bpf\n' >/etc/systemd/system/$U.service.d/50-no-bpf.conf
 systemctl daemon-reload
@@ -306,8 +304,9 @@ show "a drop-in without bpf: journalctl -u $U and the kernel's record" cat /tmp/
 rm -rf /etc/systemd/system/$U.service.d
 systemctl daemon-reload
 systemctl reset-failed $U
+since=$(date '+%Y-%m-%d %H:%M:%S')
 systemctl restart $U
-if wait_attached 150; then ok "drop-in-removed"; else nok "drop-in-removed" "not attached again without the drop-in: $(prop ActiveState)"; fi
+if wait_attached 150; then ok "restart-after-fix"; else nok "restart-after-fix" "not attached again with the flag fixed and the drop-in gone: $(prop ActiveState)"; fi
 
 # ---- stop: nothing left -------------------------------------------------------
 during=$(fl_progs)
@@ -327,7 +326,7 @@ wait_attached 150 || true
 during=$(fl_progs)
 timeout 300 apt-get purge -y $U >/tmp/purge.log 2>&1 </dev/null
 rc=$?
-show "apt-get purge $U" sh -c "tr '\r' '\n' </tmp/purge.log | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
+show "apt-get purge $U" sh -c "sed 's/\r$//' /tmp/purge.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
 i=0
 while ((i < 40)) && (($(fl_progs) > 0)); do sleep 0.25; i=$((i + 1)); done
 check "purge-stops" "apt-get purge exited $rc; faultloop processes: $(pgrep -x faultloop | tr '\n' ' '); fl_ BPF programs $(fl_progs) ($during before)" \
@@ -350,6 +349,12 @@ check "purge-no-files" "left after purge: $(head -5 <<<"$left" | tr '\n' ' ')" t
 check "purge-not-installed" "dpkg still knows $U: $(dpkg-query -W -f='${Status}' $U 2>&1)" \
 	bash -c "! dpkg-query -W -f='\${Status}' $U 2>/dev/null | grep -q installed"
 show "after purge" sh -c "systemctl status $U --no-pager 2>&1 | head -2; dpkg -l $U 2>&1 | tail -1; ls /etc/default/faultloop /usr/sbin/faultloop 2>&1"
+
+# ---- and no denial in the starts and stops since the drop-in went -------------
+den=$(journalctl -u $U -o cat --since "$since" | denials)
+kden=$({ journalctl -b -o cat --since "$since"; journalctl -k -o cat --since "$since"; } | kdenials)
+check "no-denial-end" "since $since (a start, a stop, a start, the purge): $(head -3 <<<"$den$kden" | tr '\n' ' ')" \
+	test -z "$den$kden"
 
 echo "systemd-guest: $pass passed, $fail failed ($(elapsed))"
 echo "FAULTLOOP-VM-EXIT $fail"
