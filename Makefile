@@ -8,6 +8,7 @@
 #   make sanitize-test   unit, BPF and e2e tests under ASan+UBSan, metrics under TSan
 #   make fuzz-test       every libFuzzer target for FUZZ_SECONDS (30) each
 #   make fuzz FUZZ_SECONDS=600   the same, longer      make soak [SOAK_SECONDS=600]
+#   make deb             Debian packages for amd64 and arm64 in .output/deb/
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 ARCH ?= $(HOST_ARCH)
@@ -73,7 +74,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps tools vmtest faultloop bench
-.PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build
+.PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build man deb deb-test systemd-test
 
 all: faultloop tools
 
@@ -113,7 +114,7 @@ FORCE:
 
 $(OUTPUT)/faultloop: $(OUTPUT)/main.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) $(HTTP_LIBS) -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 
 # ./faultloop is the last binary built for this machine (STATIC=1 included;
 # a cross build stays in its $(OUTPUT)): phony so that switching flavours
@@ -124,6 +125,19 @@ faultloop: $(OUTPUT)/faultloop
 else
 faultloop: $(OUTPUT)/faultloop
 endif
+
+# --- man page ----------------------------------------------------------------
+
+# faultloop(8) from `faultloop --help` (argp: the flags are defined once)
+# and man/faultloop.h2m (exit statuses, the service, files), by help2man;
+# runs the binary, so ARCH must be this machine's (debian/rules builds one
+# for the man page in a cross build)
+MAN := .output/man/faultloop.8
+man: $(MAN)
+$(MAN): $(OUTPUT)/faultloop man/faultloop.h2m man/help2man.sh
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)man/help2man.sh $(OUTPUT)/faultloop $@
 
 # --- workloads ---------------------------------------------------------------
 
@@ -261,9 +275,23 @@ SOAK_SECONDS ?= 600
 soak: faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak.sh
 
+# Debian packages (debian/, debhelper) for amd64 and, cross-built, arm64:
+# .output/deb/faultloop_VERSION_ARCH.deb, each checked with lintian
+DEB_ARCHES ?= amd64 arm64
+deb: deps
+	$(Q)tools/build-deb.sh $(DEB_ARCHES)
+
+# the packages' maintainer scripts on a host where systemd is not running
+# (a chroot of the test root filesystem), then the amd64 package under a
+# real systemd: Debian root filesystems booted in qemu with their kernels
+# (SYSTEMD_SUITES, default bookworm 6.1 and trixie 6.12)
+SYSTEMD_SUITES ?= bookworm trixie
+systemd-test: deb
+	$(Q)tests/vm/systemd-test.sh $(SYSTEMD_SUITES)
+
 test: deps
 	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test \
-		exit-test crash-test sanitize-test fuzz-test vmtest
+		exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
 
 deps:
 	$(Q)tools/install-deps.sh

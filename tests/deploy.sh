@@ -54,10 +54,19 @@ print(f"{len(exprs)} expressions, {len(used)} metric names, all exported")
 PY
 cat "$TMP/out"
 
-sed "s|^ExecStart=/usr/local/sbin/faultloop|ExecStart=$(pwd)/faultloop|" deploy/systemd/faultloop.service >"$TMP/faultloop.service"
-run "systemd-analyze verify faultloop.service" systemd-analyze verify "$TMP/faultloop.service"
-run "systemd unit: least privilege" bash -c "grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON' deploy/systemd/faultloop.service &&
+# (the unit at run time, under a real systemd: tests/vm/systemd-test.sh)
+sed "s|^ExecStart=/usr/sbin/faultloop|ExecStart=$(pwd)/faultloop|" deploy/systemd/faultloop.service >"$TMP/faultloop.service"
+# Documentation=man:faultloop(8) must resolve: the page help2man makes
+mkdir -p "$TMP/man/man8"
+run "faultloop(8) from --help" man/help2man.sh "$FL" "$TMP/man/man8/faultloop.8"
+run "systemd-analyze verify faultloop.service (man page included)" \
+	env MANPATH="$TMP/man" systemd-analyze verify "$TMP/faultloop.service"
+run "systemd unit: least privilege" bash -c "grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYSLOG' deploy/systemd/faultloop.service &&
 	grep -qx 'NoNewPrivileges=yes' deploy/systemd/faultloop.service && grep -qx 'ProtectSystem=strict' deploy/systemd/faultloop.service"
+# the flags the unit passes from /etc/default/faultloop must parse: the
+# binary starts with them and stops at once (--probes would attach: -d 1)
+run "/etc/default/faultloop: its FAULTLOOP_OPTS parse" bash -c \
+	'. deploy/systemd/faultloop.default && [[ -n $FAULTLOOP_OPTS ]] && ./faultloop $FAULTLOOP_OPTS --metrics 127.0.0.1:'"$PORT"' -d 1 >/dev/null'
 
 run "Kubernetes manifests parse and agree" /usr/bin/python3 - deploy/kubernetes/faultloop-daemonset.yaml <<'PY'
 import sys, yaml

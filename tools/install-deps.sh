@@ -17,6 +17,9 @@ PKGS=(
 	# and kept up to date by apt, which a sysroot of debs unpacked by hand
 	# would not be; the cross gcc searches /usr/lib/aarch64-linux-gnu.
 	libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
+	libmicrohttpd-dev:arm64			# make deb: the arm64 package (dynamic, cross-built)
+	debhelper help2man lintian		# make deb: debian/, faultloop(8), the package check
+	mmdebstrap e2fsprogs qemu-system-x86	# systemd test: Debian root filesystems booted in qemu
 	libcmocka-dev				# unit tests
 	# make fuzz-test: libFuzzer and clang's sanitizer runtimes (clang
 	# only recommends them); gcc's (make sanitize-test) come with gcc
