@@ -72,8 +72,8 @@ start_fl() {
 }
 stop_fl() {	# name workload-output comm
 	phase detach
-	kill -TERM $fl; wait $fl
-	echo "SCENARIO-BEGIN $1 rc=$? pid=$(sed -n 's/^pid //p' "$2") buffer=$(awk '/^buffer/{print $NF; exit}' "$2")"
+	kill -TERM $fl; wait $fl; rc=$?
+	echo "SCENARIO-BEGIN $1 rc=$rc pid=$(sed -n 's/^pid //p' "$2") buffer=$(awk '/^buffer/{print $NF; exit}' "$2")"
 	# gzip+base64: the reports are megabytes on 7.x (thousands of DETECTED
 	# at --threshold 2) and the emulated UART moves a few hundred KB/s;
 	# check.py expands the block (into the log kept in .output/vm-logs)
@@ -142,16 +142,14 @@ fi
 # Default settings: the same storms (two race writers, then the btrfs
 # searches) retry hundreds of times per call under TCG, but every call ends
 # well within --min-duration: no loop may be reported.
+# The same run ends with the SIGTERM check: no program may be left.
 start_fl
 ./race -t 3 -w 2 -c flqrace >/tmp/w.out
 [ $btrfs = 0 ] || ./btrfs-search -t 3 -c flqbtrfs /mnt >/dev/null
+during=$(./bpf-progs | grep -c ' fl_')
 stop_fl quiet /tmp/w.out 'flq[a-z]*'
 grep 'events,' /tmp/d.err
 [ $btrfs = 0 ] || umount /mnt
-
-start_fl
-during=$(./bpf-progs | grep -c ' fl_')
-kill -TERM $fl; wait $fl; rc=$?
 i=0
 while [ "$(./bpf-progs | grep -c ' fl_')" != 0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 echo "SIGTERM rc=$rc during=$during after=$(./bpf-progs | grep -c ' fl_')"
