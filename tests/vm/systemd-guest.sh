@@ -24,7 +24,7 @@ ok() { pass=$((pass + 1)); echo "ok   $1"; }
 nok() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 # check NAME WHY-IF-FAILED COMMAND...: ok if COMMAND succeeds
 check() { local n=$1 why=$2; shift 2; if "$@"; then ok "$n"; else nok "$n" "$why"; fi; }
-show() { local what=$1; shift; echo "---- $what"; "$@" 2>&1 | sed 's/^/    /'; echo "----"; }
+show() { local what=$1; shift; echo "---- $what  [$(elapsed)]"; "$@" 2>&1 | sed 's/^/    /'; echo "----"; }
 prop() { systemctl show -P "$1" "$U"; }
 elapsed() { echo "$(($(date +%s) - T0))s"; }
 # faultloop's own lines (stdout, stderr) from the unit's current start
@@ -129,9 +129,7 @@ echo "attached at $(elapsed)"
 show "systemctl status $U" systemctl status $U --no-pager -n 0
 show "journalctl -u $U (this start)" fl_journal
 pid0=$(prop MainPID)
-sleep 15
-check "stays-active" "after 15 s: $(prop ActiveState)/$(prop SubState), MainPID $pid0 -> $(prop MainPID), NRestarts $(prop NRestarts)" \
-	test "$(prop ActiveState)/$(prop SubState)/$(prop MainPID)/$(prop NRestarts)" = "active/running/$pid0/0"
+t_attached=$(date +%s)
 
 # ---- capabilities: what the unit grants, what faultloop keeps ---------------
 # the unit's own settings around a command that prints its sets
@@ -168,15 +166,36 @@ else
 	nok "metrics" "no faultloop_build_info from $METRICS: $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$METRICS" 2>&1)"
 fi
 
-# ---- the configuration file lowers the threshold; the race is detected -------
+# ---- ... and stays up: the same process 15 s on, no restart ------------------
+sleep $((15 - ($(date +%s) - t_attached) > 0 ? 15 - ($(date +%s) - t_attached) : 0))
+check "stays-active" "$(($(date +%s) - t_attached)) s after attach: $(prop ActiveState)/$(prop SubState), MainPID $pid0 -> $(prop MainPID), NRestarts $(prop NRestarts)" \
+	test "$(prop ActiveState)/$(prop SubState)/$(prop MainPID)/$(prop NRestarts)" = "active/running/$pid0/0"
+
+# ---- the configuration file lowers the threshold; an upgrade (the same ------
+# ---- package again) keeps it and restarts the service with it ---------------
 set_opts "--json --metrics 127.0.0.1:19477 --threshold 2 --min-duration 0"
-systemctl restart $U
-if wait_attached 150 && tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline | grep -q -- '--threshold 2 --min-duration 0'; then
+pid=$(prop MainPID)
+timeout 300 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 </dev/null
+rc=$?
+show "dpkg -i ${deb} (again)" sh -c "sed 's/\r$//' /tmp/dpkg.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
+if ((rc == 0)) && grep -q -- '--threshold 2 --min-duration 0' /etc/default/faultloop; then
+	ok "conffile-kept"
+else
+	nok "conffile-kept" "dpkg -i exited $rc; /etc/default/faultloop: $(grep '^FAULTLOOP_OPTS' /etc/default/faultloop)"
+fi
+if wait_attached 150 && [[ $(prop MainPID) != "$pid" ]]; then
+	ok "restarted-on-upgrade"
+else
+	nok "restarted-on-upgrade" "after the upgrade: $(prop ActiveState), MainPID $pid -> $(prop MainPID)"
+fi
+if tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline | grep -q -- '--threshold 2 --min-duration 0'; then
 	ok "config-read"
 else
-	nok "config-read" "after editing /etc/default/faultloop and a restart: $(prop ActiveState), cmdline '$(tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline 2>/dev/null)'"
+	nok "config-read" "the daemon runs without the flags of /etc/default/faultloop: cmdline '$(tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline 2>/dev/null)'"
 fi
 show "the daemon's command line" sh -c "tr '\0' ' ' </proc/$(prop MainPID)/cmdline; echo"
+
+# ---- the race, detected at the lower threshold: journal and metrics ---------
 ./race -t 5 -c flsysd >/tmp/race.out 2>&1
 rpid=$(sed -n 's/^pid //p' /tmp/race.out)
 buf=$(awk '/^buffer 0 /{ print $3 }' /tmp/race.out)
@@ -199,23 +218,6 @@ else
 	nok "race-detected-metrics" "no faultloop_loops_detected_total{comm=\"flsysd\"} >= 1 in $METRICS"
 fi
 show "curl $METRICS | grep flsysd" grep flsysd /tmp/metrics.txt
-
-# ---- an upgrade (the same package again) keeps the edited configuration -------
-pid=$(prop MainPID)
-timeout 300 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 </dev/null
-rc=$?
-show "dpkg -i ${deb} (again)" sh -c "sed 's/\r$//' /tmp/dpkg.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
-if ((rc == 0)) && grep -q -- '--threshold 2 --min-duration 0' /etc/default/faultloop; then
-	ok "conffile-kept"
-else
-	nok "conffile-kept" "dpkg -i exited $rc; /etc/default/faultloop: $(grep '^FAULTLOOP_OPTS' /etc/default/faultloop)"
-fi
-if wait_attached 150 && [[ $(prop MainPID) != "$pid" ]] &&
-	tr '\0' ' ' </proc/"$(prop MainPID)"/cmdline | grep -q -- '--threshold 2'; then
-	ok "restarted-on-upgrade"
-else
-	nok "restarted-on-upgrade" "after the upgrade: $(prop ActiveState), MainPID $pid -> $(prop MainPID)"
-fi
 
 # ---- kill -9: systemd restarts it, and it serves again ------------------------
 pid=$(prop MainPID)
@@ -270,9 +272,21 @@ check "sandbox" "want: $(tr '\n' ';' <<<"$want") got: $(tr '\n' ';' <<<"$got")" 
 check "sandbox-kallsyms" "$(grep '^kallsyms' /tmp/sandbox.txt): want kernel addresses (most symbols with one)" \
 	awk '/^kallsyms:/ { f = ($2 > 1000 && $4 > $2 / 2) } END { exit !f }' /tmp/sandbox.txt
 
+# ---- stop: nothing left -------------------------------------------------------
+during=$(fl_progs)
+systemctl stop $U
+i=0
+while ((i < 40)) && (($(fl_progs) > 0)); do sleep 0.25; i=$((i + 1)); done
+res="$(prop ActiveState)/$(prop ExecMainCode)/$(prop ExecMainStatus)"
+check "stop-clean" "after systemctl stop: state/code/status $res, want inactive/1/0 (exited 0 on SIGTERM)" \
+	test "$res" = "inactive/1/0"
+check "stop-no-bpf" "$(fl_progs) fl_ BPF programs left after stop ($during while running)" \
+	test "$during" -gt 0 -a "$(fl_progs)" -eq 0
+show "journalctl -u $U: the stop" sh -c "journalctl -u $U -o short-monotonic --no-hostname -n 4"
+
 # ---- a bad flag: failed, no restart loop ------------------------------------
 set_opts "--json --threshold 0"
-systemctl restart $U
+systemctl start $U
 sleep 8
 res="$(prop ActiveState)/$(prop Result)/$(prop ExecMainStatus)/$(prop NRestarts)"
 check "bad-flag-fails" "with --threshold 0: state/result/status/restarts $res, want failed/exit-code/2/0 and no restart" \
@@ -308,21 +322,7 @@ since=$(date '+%Y-%m-%d %H:%M:%S')
 systemctl restart $U
 if wait_attached 150; then ok "restart-after-fix"; else nok "restart-after-fix" "not attached again with the flag fixed and the drop-in gone: $(prop ActiveState)"; fi
 
-# ---- stop: nothing left -------------------------------------------------------
-during=$(fl_progs)
-systemctl stop $U
-i=0
-while ((i < 40)) && (($(fl_progs) > 0)); do sleep 0.25; i=$((i + 1)); done
-res="$(prop ActiveState)/$(prop ExecMainCode)/$(prop ExecMainStatus)"
-check "stop-clean" "after systemctl stop: state/code/status $res, want inactive/1/0 (exited 0 on SIGTERM)" \
-	test "$res" = "inactive/1/0"
-check "stop-no-bpf" "$(fl_progs) fl_ BPF programs left after stop ($during while running)" \
-	test "$during" -gt 0 -a "$(fl_progs)" -eq 0
-show "journalctl -u $U: the stop" sh -c "journalctl -u $U -o short-monotonic --no-hostname -n 4"
-
 # ---- purge while running: stopped, nothing of the package left -----------------
-systemctl start $U
-wait_attached 150 || true
 during=$(fl_progs)
 timeout 300 apt-get purge -y $U >/tmp/purge.log 2>&1 </dev/null
 rc=$?
@@ -353,7 +353,7 @@ show "after purge" sh -c "systemctl status $U --no-pager 2>&1 | head -2; dpkg -l
 # ---- and no denial in the starts and stops since the drop-in went -------------
 den=$(journalctl -u $U -o cat --since "$since" | denials)
 kden=$({ journalctl -b -o cat --since "$since"; journalctl -k -o cat --since "$since"; } | kdenials)
-check "no-denial-end" "since $since (a start, a stop, a start, the purge): $(head -3 <<<"$den$kden" | tr '\n' ' ')" \
+check "no-denial-end" "since $since (a start and the purge): $(head -3 <<<"$den$kden" | tr '\n' ' ')" \
 	test -z "$den$kden"
 
 echo "systemd-guest: $pass passed, $fail failed ($(elapsed))"
