@@ -332,8 +332,9 @@ EOF
 		PIDS+=("$KPID")
 		for _ in $(seq 1 100); do grep -q ready "$TMP/kf.pages" && break; sleep 0.1; done
 		grep -q ready "$TMP/kf.pages" || nok "kernel fault workload starts" "no 'ready' from $TMP/kf after 10 s"
-		# no metrics: another faultloop on the host may hold the default port
-		start_fl "$TMP/kf.out" "$TMP/kf.err" -v --json -p "$KPID" --metrics off
+		# no metrics: another faultloop on the host may hold the default port;
+		# no stall sampler: its episodes (samples in fault code) are not the gate's
+		start_fl "$TMP/kf.out" "$TMP/kf.err" -v --json -p "$KPID" --metrics off --stall off
 		echo go >&3
 		wait "$KPID"
 		krc=$?
