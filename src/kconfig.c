@@ -39,16 +39,23 @@ static int kconfig_file(const char *path, const char *name, char *val, size_t le
 
 int fl_kconfig_get(const char *name, char *val, size_t len, const char **source)
 {
-	static char boot[300];
+	/* Debian up to 6.x installs /boot/config-KVER; from 7.x (the split
+	 * linux-base-KVER package) only /usr/lib/modules/KVER/config, and
+	 * without CONFIG_IKCONFIG there is no /proc/config.gz either */
+	static const char *const where[] = {
+		"/boot/config-%s", "/usr/lib/modules/%s/config", "/lib/modules/%s/config",
+	};
+	static char path[300];
 	struct utsname u;
+	size_t i;
 	int ret;
 
-	if (!uname(&u)) {
-		snprintf(boot, sizeof(boot), "/boot/config-%s", u.release);
-		ret = kconfig_file(boot, name, val, len);
+	for (i = 0; !uname(&u) && i < sizeof(where) / sizeof(where[0]); i++) {
+		snprintf(path, sizeof(path), where[i], u.release);
+		ret = kconfig_file(path, name, val, len);
 		if (ret >= 0) {
 			if (source)
-				*source = boot;
+				*source = path;
 			return ret;
 		}
 	}

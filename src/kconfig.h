@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The running kernel's build configuration, for the facts no interface
- * states (CONFIG_HZ, THREAD_SIZE): /boot/config-$(uname -r), then
- * /proc/config.gz (CONFIG_IKCONFIG_PROC).
+ * states (CONFIG_HZ, THREAD_SIZE): /boot/config-$(uname -r),
+ * /usr/lib/modules/$(uname -r)/config (Debian 7.x), then /proc/config.gz
+ * (CONFIG_IKCONFIG_PROC).
  */
 #ifndef FL_KCONFIG_H
 #define FL_KCONFIG_H

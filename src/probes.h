@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Probe selection.  A logical probe (one signal) is data: candidate kernel
- * symbols (renames across 5.10-6.18) and, per symbol, the programs that
+ * symbols (renames across the kernels tested, 5.10 to 7.3) and, per symbol, the programs that
  * can attach it in each mode.  Selection is by actually loading and
  * attaching, never by symbol presence alone.
  */
