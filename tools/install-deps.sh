@@ -18,7 +18,7 @@ PKGS=(
 	# would not be; the cross gcc searches /usr/lib/aarch64-linux-gnu.
 	libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
 	libmicrohttpd-dev:arm64			# make deb: the arm64 package (dynamic, cross-built)
-	debhelper help2man lintian		# make deb: debian/, faultloop(8), the package check
+	build-essential debhelper help2man lintian	# make deb: dpkg-buildpackage, faultloop(8), the package check
 	mmdebstrap e2fsprogs qemu-system-x86	# systemd test: Debian root filesystems booted in qemu
 	libcmocka-dev				# unit tests
 	# make fuzz-test: libFuzzer and clang's sanitizer runtimes (clang

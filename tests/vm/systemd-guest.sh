@@ -114,7 +114,7 @@ if timeout 300 apt-get install -y "$deb" >/tmp/apt.log 2>&1 </dev/null &&
 else
 	nok "install" "apt-get install ${deb##*/} failed: $(grep -E '^(E|dpkg):' /tmp/apt.log | head -3 | tr '\n' ' ')"
 fi
-show "apt-get install ${deb}" sh -c "sed 's/\r$//' /tmp/apt.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 8"
+show "apt-get install ${deb}" sh -c "sed 's/\r$//' /tmp/apt.log | tr '\r' '\n' | grep -v '^(Reading database \.\.\. *\([0-9]*%\)*$' | grep -v '^$' | tail -n 8"
 dpkg-query -L $U | sort >/tmp/pkgfiles
 check "enabled" "systemctl is-enabled: $(systemctl is-enabled $U 2>&1)" \
 	test "$(systemctl is-enabled $U 2>&1)" = enabled
@@ -177,7 +177,7 @@ set_opts "--json --metrics 127.0.0.1:19477 --threshold 2 --min-duration 0"
 pid=$(prop MainPID)
 timeout 300 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 </dev/null
 rc=$?
-show "dpkg -i ${deb} (again)" sh -c "sed 's/\r$//' /tmp/dpkg.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
+show "dpkg -i ${deb} (again)" sh -c "sed 's/\r$//' /tmp/dpkg.log | tr '\r' '\n' | grep -v '^(Reading database \.\.\. *\([0-9]*%\)*$' | grep -v '^$' | tail -n 6"
 if ((rc == 0)) && grep -q -- '--threshold 2 --min-duration 0' /etc/default/faultloop; then
 	ok "conffile-kept"
 else
@@ -231,7 +231,7 @@ else
 	nok "restart-after-kill" "after kill -9 $pid: $(prop ActiveState)/$(prop SubState), MainPID $(prop MainPID), NRestarts $nr -> $(prop NRestarts)"
 fi
 show "journalctl -u $U: the kill and the restart" sh -c \
-	"journalctl -u $U -o short-monotonic --no-hostname | grep -E -A4 'code=killed|status=9' | head -12"
+	"journalctl -u $U -o short-monotonic --no-hostname | grep -E -A5 'code=killed|status=9' | head -12"
 show "systemctl status $U (restarted)" systemctl status $U --no-pager -n 0
 
 # ---- no SIGSYS, no denial -----------------------------------------------------
@@ -313,7 +313,7 @@ if [[ -n $(denials /tmp/unit-journal2.txt) ]] && kdenials /tmp/kernel2.txt | gre
 else
 	nok "denial-seen" "with bpf out of the filter: no SIGSYS in journalctl -u $U, or no SECCOMP record for syscall 321 in the journal/kernel log"
 fi
-{ grep -E 'status=31/SYS' /tmp/unit-journal2.txt | head -2; kdenials /tmp/kernel2.txt | head -2; } >/tmp/denial.txt
+{ grep -E 'status=31/SYS' /tmp/unit-journal2.txt | head -2; kdenials /tmp/kernel2.txt | grep 'syscall=321' | head -2; } >/tmp/denial.txt
 show "a drop-in without bpf: journalctl -u $U and the kernel's record" cat /tmp/denial.txt
 rm -rf /etc/systemd/system/$U.service.d
 systemctl daemon-reload
@@ -326,7 +326,7 @@ if wait_attached 150; then ok "restart-after-fix"; else nok "restart-after-fix" 
 during=$(fl_progs)
 timeout 300 apt-get purge -y $U >/tmp/purge.log 2>&1 </dev/null
 rc=$?
-show "apt-get purge $U" sh -c "sed 's/\r$//' /tmp/purge.log | tr '\r' '\n' | grep -v '^(Reading database ... [0-9]*%' | tail -n 6"
+show "apt-get purge $U" sh -c "sed 's/\r$//' /tmp/purge.log | tr '\r' '\n' | grep -v '^(Reading database \.\.\. *\([0-9]*%\)*$' | grep -v '^$' | tail -n 6"
 i=0
 while ((i < 40)) && (($(fl_progs) > 0)); do sleep 0.25; i=$((i + 1)); done
 check "purge-stops" "apt-get purge exited $rc; faultloop processes: $(pgrep -x faultloop | tr '\n' ' '); fl_ BPF programs $(fl_progs) ($during before)" \
