@@ -231,7 +231,7 @@ else
 	nok "restart-after-kill" "after kill -9 $pid: $(prop ActiveState)/$(prop SubState), MainPID $(prop MainPID), NRestarts $nr -> $(prop NRestarts)"
 fi
 show "journalctl -u $U: the kill and the restart" sh -c \
-	"journalctl -u $U -o short-monotonic --no-hostname | grep -E -A5 'code=killed|status=9' | head -12"
+	"journalctl -u $U -o short-monotonic --no-hostname | grep -E -A8 'code=killed|status=9' | head -14"
 show "systemctl status $U (restarted)" systemctl status $U --no-pager -n 0
 
 # ---- no SIGSYS, no denial -----------------------------------------------------
