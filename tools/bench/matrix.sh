@@ -81,8 +81,10 @@ hooks_file() { echo "$TMPD/hooks.$1"; }
 derive_hooks() {	# mode -> floor MODE:SYMBOL specs, from faultloop --probes
 	f=$(hooks_file "$1")
 	[ -s "$f" ] && return 0
+	# the stall sampler (perf_event) is no per-event hook: it stays in
+	# faultloop's figures, and the floor is what the per-event hooks cost
 	"$FL" --probes --json --mode "$1" 2>"$TMPD/probes.err" | tr '{' '\n' |
-		grep '"status":"attached"' |
+		grep '"status":"attached"' | grep -v '"mode":"perf_event"' |
 		sed -n 's/.*"symbol":"\([^"]*\)","mode":"\([^"]*\)".*/\2:\1/p' >"$f"
 	if [ ! -s "$f" ]; then
 		note "faultloop --probes --mode $1 attached nothing: $(tail -1 "$TMPD/probes.err")"
