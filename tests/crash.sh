@@ -51,7 +51,8 @@ b = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 time.sleep(30)
 PY
 PIDS+=($!)
-for _ in $(seq 1 50); do grep -q '"event":"detected"' "$TMP/a.out" && break; sleep 0.2; done
+# a busy host may keep the race's threads apart for a while: up to 30 s
+for _ in $(seq 1 150); do grep -q '"event":"detected"' "$TMP/a.out" && break; sleep 0.2; done
 $IDS owned "$A" >"$TMP/a.ids"
 h=$(held "$TMP/a.ids")
 if [ -n "$h" ] && grep -q '"event":"detected"' "$TMP/a.out"; then
@@ -125,11 +126,19 @@ fi
 P2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 for args in "--metrics off" "--metrics 127.0.0.1:$P2"; do
 	# shellcheck disable=SC2086
-	"$FL" $args -t 2 -D 0 --json -d 4s >"$TMP/d.out" 2>"$TMP/d.err" &
+	"$FL" $args -t 2 -D 0 --json >"$TMP/d.out" 2>"$TMP/d.err" &
 	D=$!
 	PIDS+=("$D")
 	wait_attached "$TMP/d.err"
-	"$RACE" -t 2 -c sidebyside >/dev/null
+	# the race until this instance reports it (20 s at most: a busy host
+	# may keep its writer and dropper apart for a while)
+	"$RACE" -t 20 -c sidebyside >/dev/null &
+	R=$!
+	PIDS+=("$R")
+	for _ in $(seq 1 100); do grep -q '"comm":"sidebyside"' "$TMP/d.out" && break; sleep 0.2; done
+	kill "$R" 2>/dev/null
+	wait "$R" 2>/dev/null
+	kill -TERM "$D"
 	wait "$D"
 	rc=$?
 	n=$(grep -c '"comm":"sidebyside"' "$TMP/d.out")
