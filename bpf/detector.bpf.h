@@ -657,7 +657,8 @@ static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
  * The probes' own close (fl_ep_close): one report path, and only the side
  * whose delete wins reports.
  */
-static __always_inline bool fl_sweep_one(void *ctx, __u32 tid, bool all, __u64 now)
+static __always_inline bool fl_sweep_map(void *ctx, void *map, __u64 *live, __u64 gap,
+					 __u32 tid, bool all, __u64 now)
 {
 	struct fl_stats *st = fl_stats();
 	struct fl_episode *ep;
@@ -665,15 +666,19 @@ static __always_inline bool fl_sweep_one(void *ctx, __u32 tid, bool all, __u64 n
 	if (!st)
 		return false;
 	now = fl_now(now);
-	ep = bpf_map_lookup_elem(&episodes, &tid);
+	ep = bpf_map_lookup_elem(map, &tid);
 	if (!ep)
 		return false;
 	/* last_ns may be newer than now: its task runs on another CPU */
-	if (!all && (ep->last_ns >= now || now - ep->last_ns <= gap_ns))
+	if (!all && (ep->last_ns >= now || now - ep->last_ns <= gap))
 		return false;
-	return fl_ep_close(ctx, st, ep, tid, all ? FL_END_DETACH : FL_END_GAP,
-			   0, 0, false, now);
+	return fl_map_close(ctx, st, map, live, ep, tid, all ? FL_END_DETACH : FL_END_GAP,
+			    0, 0, false, now);
 }
 
+static __always_inline bool fl_sweep_one(void *ctx, __u32 tid, bool all, __u64 now)
+{
+	return fl_sweep_map(ctx, &episodes, &nr_promoted, gap_ns, tid, all, now);
+}
 
 #endif /* FAULTLOOP_DETECTOR_BPF_H */

@@ -199,18 +199,7 @@ static __always_inline void fl_stall_exit(void *ctx, __u32 tid)
  * sampled (asleep, or gone without an exit event) ends its stall. */
 static __always_inline bool fl_stall_sweep_one(void *ctx, __u32 tid, bool all, __u64 now)
 {
-	struct fl_stats *st = fl_stats();
-	struct fl_episode *ep;
-
-	if (!st)
-		return false;
-	now = fl_now(now);
-	ep = bpf_map_lookup_elem(&stalls, &tid);
-	if (!ep)
-		return false;
-	if (!all && (ep->last_ns >= now || now - ep->last_ns <= stall_gap_ns))
-		return false;
-	return fl_stall_close(ctx, st, ep, tid, all ? FL_END_DETACH : FL_END_GAP, now);
+	return fl_sweep_map(ctx, &stalls, &nr_stalls, stall_gap_ns, tid, all, now);
 }
 
 #endif /* FAULTLOOP_STALL_BPF_H */

@@ -100,10 +100,12 @@ int fl_stuckwatch_first(struct fl_stuckwatch *st)
 	for (i = 0; i < n; i++) {
 		const struct fl_stuck_task *t = &st->t[i];
 		const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
+		char comm[sizeof(t->comm)];
 
+		fl_sanitize_comm(t->comm, sizeof(t->comm), comm, sizeof(comm));
 		fprintf(stderr, "faultloop: task %u (%s, tid %u) is stuck in the kernel on CPU %d: "
 			"%u%% system time, no context switch for %.1fs%s%s\n",
-			t->pid, t->comm, t->tid, t->cpu, t->sys_pct, t->on_cpu_ns / 1e9,
+			t->pid, comm, t->tid, t->cpu, t->sys_pct, t->on_cpu_ns / 1e9,
 			t->syscall >= 0 ? ", syscall " : "", t->syscall >= 0 ? (name ? name : "?") : "");
 		fl_report_print_stuck(st->rctx, t, false, now_mono_ns());
 	}
