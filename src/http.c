@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,30 +163,52 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		     body, len, true);
 }
 
-struct fl_http *fl_http_start(const void *sa, fl_http_render_fn render, void *ctx)
+int fl_http_listen(const void *sa, unsigned int len)
+{
+	int fd, one = 1;
+
+	fd = socket(((const struct sockaddr *)sa)->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a restart binds while the old socket's connections sit in TIME_WAIT */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    /* "[::1]:PORT" means IPv6 only, whatever net.ipv6.bindv6only says */
+	    (((const struct sockaddr *)sa)->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, sa, len) || listen(fd, 32)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx)
 {
 	struct fl_http *h = calloc(1, sizeof(*h));
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
 
-	if (!h)
+	if (!h) {
+		close(listen_fd);
 		return NULL;
+	}
 	h->render = render;
 	h->ctx = ctx;
-	if (((const struct sockaddr *)sa)->sa_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	/*
 	 * One polling thread; bounded connections (a scraper needs one),
 	 * 10 s idle timeout against slow clients, 32 KiB of memory per
 	 * connection so oversized headers are refused, not buffered.
 	 */
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h,
-				MHD_OPTION_SOCK_ADDR, sa,
+	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
+				handler, h,
+				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)16,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
 				MHD_OPTION_END);
 	if (!h->d) {
+		close(listen_fd);
 		free(h);
 		return NULL;
 	}

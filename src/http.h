@@ -22,8 +22,14 @@ struct fl_http;
  */
 int fl_http_parse_listen(const char *s, void *sockaddr_storage,
 			 unsigned int *len, const char **why);
-/* NULL when the address cannot be bound. */
-struct fl_http *fl_http_start(const void *sockaddr, fl_http_render_fn render, void *ctx);
+/*
+ * A listening socket on the address, or -errno.  Bound before the probes
+ * are loaded, so that a port in use fails the start at once, with nothing
+ * loaded or attached.
+ */
+int fl_http_listen(const void *sockaddr, unsigned int len);
+/* Serve on listen_fd, which it owns from then on (also on failure: NULL). */
+struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx);
 void fl_http_stop(struct fl_http *h);
 
 #endif

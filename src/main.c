@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "cgroup.h"
 #include "config.h"
 #include "episodes.h"
@@ -34,6 +35,7 @@ struct daemon {
 	struct fl_report_ctx rctx;
 	struct fl_user_stats ustats;
 	struct fl_http *http;
+	int http_fd;			/* bound, not yet served; -1 */
 	bool caps_dropped;
 	uint64_t start_ns;		/* at main(): the start-up figure */
 };
@@ -109,21 +111,36 @@ static int render_metrics(void *ctx, FILE *out, bool openmetrics)
 	return 0;
 }
 
-static int serve_metrics(struct daemon *d)
+/* Before anything is loaded: a port in use is one line and exit 1, with
+ * no probe attached in between. */
+static int bind_metrics(struct daemon *d)
 {
 	struct sockaddr_storage ss;
 	unsigned int len;
 	const char *why;
 
-	if (!d->cfg.metrics)
+	d->http_fd = -1;
+	if (!d->cfg.metrics || d->cfg.probes)	/* --probes serves nothing */
 		return 0;
 	fl_http_parse_listen(d->cfg.metrics, &ss, &len, &why);	/* checked by config */
-	d->http = fl_http_start(&ss, render_metrics, d);
+	d->http_fd = fl_http_listen(&ss, len);
+	if (d->http_fd >= 0)
+		return 0;
+	fprintf(stderr, "faultloop: cannot serve metrics on %s: %s (--metrics off disables)\n",
+		d->cfg.metrics, strerror(-d->http_fd));
+	return d->http_fd;
+}
+
+static int serve_metrics(struct daemon *d)
+{
+	if (d->http_fd < 0)
+		return 0;
+	d->http = fl_http_start(d->http_fd, render_metrics, d);
+	d->http_fd = -1;	/* fl_http_start owns it */
 	if (d->http)
 		return 0;
-	fprintf(stderr, "faultloop: cannot serve metrics on %s (in use or not a local address; "
-		"--metrics off disables)\n", d->cfg.metrics);
-	return -EADDRINUSE;
+	fprintf(stderr, "faultloop: cannot serve metrics on %s\n", d->cfg.metrics);
+	return -ENOMEM;
 }
 
 /* Held probes still need CAP_PERFMON/CAP_SYS_ADMIN to be armed. */
@@ -174,6 +191,9 @@ static int start(struct daemon *d)
 	fl_user_stats_init(&d->ustats);
 	fl_stuckwatch_init(&d->stuck, &d->rctx);
 	/* the stuck check's window is the probe selection in between */
+	err = bind_metrics(d);
+	if (err)
+		return err;
 	fl_stuckwatch_begin(&d->stuck);
 	err = fl_session_open(&d->s, &d->cfg);
 	if (err)
@@ -274,6 +294,8 @@ static void stop(struct daemon *d)
 			fl_report_print_summary(stderr, &st, d->eps.sweep_errors, d->cfg.verbose);
 	}
 	fl_http_stop(d->http);
+	if (d->http_fd >= 0)
+		close(d->http_fd);
 	fl_episodes_close(&d->eps);
 	fl_session_close(&d->s);
 	fl_stuckwatch_free(&d->stuck);
@@ -285,6 +307,7 @@ int main(int argc, char **argv)
 	int err;
 
 	d.start_ns = now_mono_ns();
+	d.http_fd = -1;
 	fl_config_parse(&d.cfg, argc, argv);
 	fl_libbpf_log_init(d.cfg.verbose);
 	if (fl_privs_preflight())

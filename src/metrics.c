@@ -365,7 +365,7 @@ static void render_self(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 			  struct fl_user_stats *u)
 {
 	family(out, om, "faultloop_scrapes_total", M_COUNTER,
-	       "Scrapes of this endpoint before this one, by result.");
+	       "Scrapes of this endpoint, this one included, by result.");
 	pthread_mutex_lock(&u->lock);
 	fprintf(out, "faultloop_scrapes_total{result=\"ok\"} %llu\n", (unsigned long long)u->scrapes);
 	fprintf(out, "faultloop_scrapes_total{result=\"error\"} %llu\n",

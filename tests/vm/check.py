@@ -123,6 +123,9 @@ ev, eps, retries = (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else
 say(rc == 0 and not det and retries > 0,
     f"default settings quiet on the race + btrfs searches: {len(det)} DETECTED "
     f"({ev} events, {eps} episodes, {retries} retries seen, rc={rc})")
+for r in det:	# what a storm looked like when it crossed the defaults
+    print(f"     {r['comm']} tid {r.get('tid')}: {r['retries']} retries by {r['signal']} in "
+          f"{r['duration_ns'] / 1e6:.0f} ms at {r['addr']}, owner {r.get('owner')}")
 
 check_loops(text, say, eio_expectation(suite))
 

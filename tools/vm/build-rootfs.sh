@@ -98,12 +98,21 @@ FailureAction=poweroff-force
 WantedBy=multi-user.target
 UNIT
 
+# Debian's 7.x packages keep config and System.map beside the modules
+# (/usr/lib/modules/KVER/, copied with them) and nothing in /boot; 6.x and
+# older have them in /boot
+if [[ -e $tree/boot/config-$kver ]]; then
+	boot_files="cp '$tree/boot/config-$kver' '$tree/boot/System.map-$kver' \"\$1/boot/\""
+else
+	boot_files=true
+fi
+
 # root: chroot mode (this runs as root; no user namespaces needed)
 if ! mmdebstrap --mode=root --variant=minbase --architectures="$arch" \
 	--include="$(IFS=,; echo "${packages[*]}")" \
 	--customize-hook='mkdir -p "$1/lib/modules" "$1/boot"' \
 	--customize-hook="cp -a '$tree/lib/modules/$kver' \"\$1/lib/modules/\"" \
-	--customize-hook="cp '$tree/boot/config-$kver' '$tree/boot/System.map-$kver' \"\$1/boot/\"" \
+	--customize-hook="$boot_files" \
 	--customize-hook="chroot \"\$1\" depmod -a '$kver'" \
 	--customize-hook="chroot \"\$1\" update-initramfs -c -k '$kver'" \
 	--customize-hook="cp '$work/payload.service' \"\$1/etc/systemd/system/faultloop-vm-payload.service\"" \
