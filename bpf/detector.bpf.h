@@ -519,6 +519,7 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 				      __u32 sig, __u64 ua)
 {
 	__u64 now = fl_ev_ns(ev);
+	bool seen = ep->sig_mask & (1ULL << sig);
 	__u32 n;
 
 	ep->events++;
@@ -534,6 +535,21 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 			ep->top_sig = sig;
 			st->cnt[FL_CNT_RETRIES]++;
 		}
+	} else if (seen && !(ep->flags & FL_EP_REPORTED)) {
+		/*
+		 * Progress: the copy got past everything it had touched.  A
+		 * live-lock fails at the same place for ever (the MTE granule
+		 * of search_ioctl(), the page GUP faults again); a storm under
+		 * a racing munmap/madvise moves on, retrying a while at each
+		 * place.  Retries and duration count from the last progress,
+		 * so a long call that keeps advancing (a btrfs tree search
+		 * over a buffer being discarded, slowed by a busy host) is
+		 * never one loop.  Promoted episodes only: no cost per plain
+		 * fault.
+		 */
+		ep->start_ns = now;
+		ep->retries = 0;
+		__builtin_memset(ep->sig_retries, 0, sizeof(ep->sig_retries));
 	}
 	ep->sig_mask |= 1ULL << sig;
 

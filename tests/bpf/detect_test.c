@@ -604,6 +604,45 @@ static void test_min_duration(void **state)
 	fx_close(f);
 }
 
+/*
+ * A storm that keeps advancing (a tree search whose buffer is discarded
+ * under it, on a slow host) retries at each place for a while: retries and
+ * --min-duration count from its last progress, so it is never one loop;
+ * a loop stuck at one place is still DETECTED min_duration after it got
+ * stuck, and once reported, progress no longer resets it.
+ */
+static void test_progress_restarts_the_clock(void **state)
+{
+	struct fx *f = fx_open_md(5, 0, 20 * MS);
+	const __u64 a = 0x7f000000a000ULL;
+	struct fl_episode ep;
+	int i, j;
+
+	/* 10 places, 15 ms and 15 retries at each: 150 ms, 140 retries */
+	for (j = 0; j < 10; j++)
+		for (i = 0; i < 16; i++)
+			ev(f, FL_SIG_PF_KERNEL_ATOMIC, 900, a + j * 4096, T0 + (j * 15 + i) * MS);
+	assert_true(get_ep(f, 900, &ep));
+	assert_int_equal(f->nrep, 0);
+	assert_int_equal(ep.retries, 15);
+	assert_int_equal(ep.start_ns, T0 + 9 * 15 * MS);
+
+	/* stuck at the last place: DETECTED 20 ms after the last progress */
+	for (i = 16; i < 20 + 1; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 900, a + 9 * 4096, T0 + (9 * 15 + i) * MS);
+	assert_int_equal(f->nrep, 1);
+	assert_int_equal(f->reps[0].kind, FL_REPORT_DETECTED);
+	assert_int_equal(f->reps[0].duration_ns, 20 * MS);
+	assert_int_equal(f->reps[0].retries, 20);
+
+	/* reported: moving on now is not a fresh start */
+	ev(f, FL_SIG_PF_KERNEL_ATOMIC, 900, a + 10 * 4096, T0 + 200 * MS);
+	assert_true(get_ep(f, 900, &ep));
+	assert_int_equal(ep.retries, 20);
+	assert_int_equal(ep.start_ns, T0 + 9 * 15 * MS);
+	fx_close(f);
+}
+
 /* A quiet task's episode ends at the gap; the next event starts afresh. */
 static void test_gap_ends_episode(void **state)
 {
@@ -1013,6 +1052,7 @@ int main(void)
 		cmocka_unit_test(test_probes_do_not_inflate),
 		cmocka_unit_test(test_rewinding_loop_and_owner_exit),
 		cmocka_unit_test(test_min_duration),
+		cmocka_unit_test(test_progress_restarts_the_clock),
 		cmocka_unit_test(test_gap_ends_episode),
 		cmocka_unit_test(test_syscall_boundary),
 		cmocka_unit_test(test_task_exit),

@@ -272,6 +272,17 @@ check "sandbox" "want: $(tr '\n' ';' <<<"$want") got: $(tr '\n' ';' <<<"$got")" 
 check "sandbox-kallsyms" "$(grep '^kallsyms' /tmp/sandbox.txt): want kernel addresses (most symbols with one)" \
 	awk '/^kallsyms:/ { f = ($2 > 1000 && $4 > $2 / 2) } END { exit !f }' /tmp/sandbox.txt
 
+# ---- every probe the kernel offers attaches under the unit too ---------------
+# the unit's sandbox must not cost a signal: --probes as root without the
+# sandbox against --probes under the unit's settings, row by row
+/usr/sbin/faultloop --probes --metrics off 2>&1 | awk 'NF > 2 { print $1, $3 }' >/tmp/probes-root.txt
+under_unit '/usr/sbin/faultloop --probes --metrics off 2>&1' >/tmp/probes-unit-full.txt
+awk 'NF > 2 { print $1, $3 }' /tmp/probes-unit-full.txt >/tmp/probes-unit.txt
+show "faultloop --probes under the unit's settings (rows that differ from root's)" sh -c \
+	"diff /tmp/probes-root.txt /tmp/probes-unit.txt; grep -E '^fault_stall|^  .*(stall|perf)' /tmp/probes-unit-full.txt"
+check "probes-under-unit" "under the unit: $(diff /tmp/probes-root.txt /tmp/probes-unit.txt | grep '^>' | tr '\n' ' ')" \
+	sh -c 'test "$(grep -c " attached$" /tmp/probes-root.txt)" -gt 0 && diff -q /tmp/probes-root.txt /tmp/probes-unit.txt >/dev/null'
+
 # ---- stop: nothing left -------------------------------------------------------
 during=$(fl_progs)
 systemctl stop $U

@@ -38,7 +38,7 @@ CHECKS=(pid1-systemd install enabled started-on-install stays-active caps-grante
 	caps-bounding no-new-privs-seccomp metrics config-read race-detected-journal race-report-fields
 	race-detected-metrics conffile-kept restarted-on-upgrade restart-after-kill no-denial-journal
 	no-denial-kernel sandbox sandbox-kallsyms bad-flag-fails bad-flag-journal denial-seen
-	restart-after-fix stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
+	restart-after-fix probes-under-unit stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
 	purge-not-installed no-denial-end)
 
 suites=("$@")
