@@ -284,8 +284,9 @@ deb: deps
 # the packages' maintainer scripts on a host where systemd is not running
 # (a chroot of the test root filesystem), then the amd64 package under a
 # real systemd: Debian root filesystems booted in qemu with their kernels
-# (SYSTEMD_SUITES, default bookworm 6.1 and trixie 6.12)
-SYSTEMD_SUITES ?= bookworm trixie
+# (SYSTEMD_SUITES, default bookworm 6.1 and the matrix's newest kernel,
+# trixie-backports 7.3 on a trixie root filesystem)
+SYSTEMD_SUITES ?= bookworm trixie-backports
 systemd-test: deb
 	$(Q)tests/vm/systemd-test.sh $(SYSTEMD_SUITES)
 

@@ -62,6 +62,10 @@ static const char *explain(enum fl_mode m, bool at_load, int err)
 			return "kprobe not permitted";
 		return at_load ? "rejected at load" : "kprobe attach failed";
 	}
+	/* Debian's and Ubuntu's perf_event_paranoid 3 (an out-of-tree patch,
+	 * their default) checks capable(CAP_SYS_ADMIN), not CAP_PERFMON */
+	if (m == FL_MODE_PERF && !at_load && (err == EACCES || err == EPERM))
+		return "perf_event_open refused (kernel.perf_event_paranoid above 2 needs CAP_SYS_ADMIN)";
 	if (err == ENOENT || err == ESRCH)
 		return "no such tracepoint";
 	return at_load ? "rejected at load" : "attach failed";
@@ -586,9 +590,9 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 					  &cpu_links, &ncpu);
 		else
 			err = attach_impl(t->impl, obj, t->sym, links);
-		if (err)
-			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
-				   explain(t->impl->mode, false, err));
+		if (err)	/* the errno too: a sandbox's refusal says which */
+			add_reason(p, "%s %s: %s (%s)", t->sym, fl_mode_name(t->impl),
+				   explain(t->impl->mode, false, err), strerror(err < 0 ? -err : err));
 		else
 			won = t;
 	}

@@ -3,7 +3,7 @@
 #
 # The Debian package under a real systemd.
 #
-#   tests/vm/systemd-test.sh [SUITE...]      (default: bookworm trixie)
+#   tests/vm/systemd-test.sh [SUITE...]      (default: bookworm trixie-backports)
 #
 # 1. Where systemd is not running (this host, CI's): the package installed
 #    and purged in a chroot of the test root filesystem (no
@@ -42,7 +42,7 @@ CHECKS=(pid1-systemd install enabled started-on-install stays-active caps-grante
 	purge-not-installed no-denial-end)
 
 suites=("$@")
-((${#suites[@]})) || suites=(bookworm trixie)
+((${#suites[@]})) || suites=(bookworm trixie-backports)
 [[ $(id -u) -eq 0 ]] || die "needs root (chroot, mmdebstrap)"
 version=$(dpkg-parsechangelog -S Version)
 deb=.output/deb/faultloop_${version}_amd64.deb

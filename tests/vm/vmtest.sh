@@ -100,9 +100,12 @@ until_reported() {	# PATTERN SECONDS PID
 # the race until its write ends with the owner's return (where a return
 # probe attaches) or is DETECTED (tracepoints: the owner comes from the stack)
 race_scenario() {	# name pattern
-	./race -t 20 -c flrace >/tmp/w.out &
+	# 40 s at most: the race needs both vCPUs running at once, which a
+	# loaded host can deny for long stretches (measured: none in 20 s on
+	# 5.10 with two busy loops on the host's two cores)
+	./race -t 40 -c flrace >/tmp/w.out &
 	rp=$!
-	until_reported "$2" 20 $rp
+	until_reported "$2" 40 $rp
 	kill $rp 2>/dev/null; wait $rp
 	stop_fl $1 /tmp/w.out flrace
 }
