@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE	/* pipe2 */
 #include <argp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include "config.h"
 #include "http.h"
+#include "log.h"
 #include "util.h"
 
 #ifndef FAULTLOOP_VERSION
@@ -88,6 +92,71 @@ static const struct argp_option opts[] = {
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
+
+/*
+ * --json: what getopt and argp say about a bad command line ("faultloop:
+ * MESSAGE", then maybe a "Try --help" line) goes to stderr, which is a
+ * pipe while parsing (a few lines: never full); argp then exits.  Its first line becomes the one
+ * error object (fl_fail).  The flag is looked for before parsing, since an
+ * error can come before it.
+ */
+static int saved_stderr = -1, usage_fd[2] = { -1, -1 };
+
+static void usage_errors_as_json(void)
+{
+	char buf[512], *nl, *msg;
+	ssize_t n;
+
+	if (saved_stderr < 0)
+		return;
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	saved_stderr = -1;
+	close(usage_fd[1]);
+	n = read(usage_fd[0], buf, sizeof(buf) - 1);
+	close(usage_fd[0]);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	/* the prefix: the program's name or path, then ": " */
+	msg = strstr(buf, ": ");
+	msg = msg && !memchr(buf, ' ', msg - buf) ? msg + 2 : buf;
+	fl_fail("%s", msg);
+}
+
+static void capture_usage_errors(void)
+{
+	if (pipe2(usage_fd, O_CLOEXEC | O_NONBLOCK))
+		return;		/* then they stay text */
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	if (saved_stderr < 0 || dup2(usage_fd[1], STDERR_FILENO) < 0) {
+		close(usage_fd[0]);
+		close(usage_fd[1]);
+		if (saved_stderr >= 0)
+			close(saved_stderr);
+		saved_stderr = -1;
+		return;
+	}
+	atexit(usage_errors_as_json);
+}
+
+static bool json_asked(int argc, char **argv)
+{
+	size_t n;
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		n = strlen(argv[i]);
+		if (!strcmp(argv[i], "-j") || (n >= 3 && !strncmp(argv[i], "--json", n)))
+			return true;
+	}
+	return false;
+}
 
 /* One line, exit status 2 (argp_error would add a usage hint). */
 static void bad_value(struct argp_state *state, const char *flag,
@@ -234,7 +303,12 @@ void fl_config_parse(struct fl_config *cfg, int argc, char **argv)
 	};
 	/* unknown flags and missing values: argp_error() exits with this */
 	argp_err_exit_status = FL_EXIT_USAGE;
+	if (json_asked(argc, argv)) {
+		fl_log_json(true);
+		capture_usage_errors();
+	}
 	argp_parse(&argp, argc, argv, 0, NULL, cfg);
+	usage_errors_as_json();
 }
 
 const char *fl_config_version(void)

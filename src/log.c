@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "json.h"
 #include "log.h"
 
 static int log_verbose;
@@ -62,4 +63,32 @@ const char *fl_libbpf_failed_prog(void)
 void fl_libbpf_forget_failure(void)
 {
 	failed_prog[0] = 0;
+}
+
+static bool log_json;
+
+void fl_log_json(bool json)
+{
+	log_json = json;
+}
+
+void fl_fail(const char *fmt, ...)
+{
+	char msg[512];
+	struct jw w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!log_json) {
+		fprintf(stderr, "faultloop: %s\n", msg);
+		return;
+	}
+	jw_init(&w, stdout);
+	jw_object_start(&w);
+	jw_kv_string(&w, "error", msg);
+	jw_object_end(&w);
+	fputc('\n', stdout);
+	fflush(stdout);
 }

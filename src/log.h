@@ -16,4 +16,12 @@ bool fl_libbpf_quiet(bool quiet);
 const char *fl_libbpf_failed_prog(void);
 void fl_libbpf_forget_failure(void);
 
+/*
+ * An error that ends the run: "faultloop: MESSAGE" on stderr, or under
+ * --json one object on stdout, {"error":"MESSAGE"} (bpftool's shape), and
+ * nothing on stderr.  Warnings and notices stay text on stderr.
+ */
+void fl_log_json(bool json);
+void fl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -126,7 +126,7 @@ static int bind_metrics(struct daemon *d)
 	d->http_fd = fl_http_listen(&ss, len);
 	if (d->http_fd >= 0)
 		return 0;
-	fprintf(stderr, "faultloop: cannot serve metrics on %s: %s (--metrics off disables)\n",
+	fl_fail("cannot serve metrics on %s: %s (--metrics off disables)",
 		d->cfg.metrics, strerror(-d->http_fd));
 	return d->http_fd;
 }
@@ -139,7 +139,7 @@ static int serve_metrics(struct daemon *d)
 	d->http_fd = -1;	/* fl_http_start owns it */
 	if (d->http)
 		return 0;
-	fprintf(stderr, "faultloop: cannot serve metrics on %s\n", d->cfg.metrics);
+	fl_fail("cannot serve metrics on %s", d->cfg.metrics);
 	return -ENOMEM;
 }
 
@@ -152,7 +152,7 @@ static int drop_privs_once(struct daemon *d)
 		return 0;
 	err = fl_privs_drop();
 	if (err)
-		fprintf(stderr, "faultloop: cannot drop capabilities: %s\n", strerror(-err));
+		fl_fail("cannot drop capabilities: %s", strerror(-err));
 	d->caps_dropped = !err;
 	return err;
 }
@@ -220,15 +220,15 @@ static int start(struct daemon *d)
 		return 0;
 	}
 	if (!fl_session_can_detect(&d->s)) {
-		fprintf(stderr, "faultloop: no fault-in, copy or fault probe could be attached on this kernel "
-			"(run 'faultloop --probes' for the reasons)\n");
+		fl_fail("no fault-in, copy or fault probe could be attached on this kernel "
+			"(run 'faultloop --probes' for the reasons)");
 		return -ENOENT;
 	}
 	fl_session_fds(&d->s, &fds);
 	err = fl_episodes_open(&d->eps, fds.reports, fds.episodes, fds.stalls, fds.stats,
 			       fds.sweep, d->cfg.max_tasks, &d->rctx, &d->ustats);
 	if (err) {
-		fprintf(stderr, "faultloop: cannot read reports: %s\n", strerror(-err));
+		fl_fail("cannot read reports: %s", strerror(-err));
 		return err;
 	}
 	if (d->cfg.bpf_stats && (err = fl_session_enable_stats(&d->s)))
@@ -309,6 +309,7 @@ int main(int argc, char **argv)
 	d.start_ns = now_mono_ns();
 	d.http_fd = -1;
 	fl_config_parse(&d.cfg, argc, argv);
+	fl_log_json(d.cfg.json);
 	fl_libbpf_log_init(d.cfg.verbose);
 	if (fl_privs_preflight())
 		return FL_EXIT_FAILURE;

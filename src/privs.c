@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include "log.h"
 #include "privs.h"
 
 static bool has_cap(unsigned int cap)
@@ -28,13 +29,13 @@ int fl_privs_preflight(void)
 {
 	/* CAP_BPF (39) + CAP_PERFMON (38) since 5.8; CAP_SYS_ADMIN (21) before */
 	if (!has_cap(21) && !(has_cap(39) && has_cap(38))) {
-		fprintf(stderr, "faultloop: needs root or CAP_BPF and CAP_PERFMON (running as uid %u without them)\n",
+		fl_fail("needs root or CAP_BPF and CAP_PERFMON (running as uid %u without them)",
 			getuid());
 		return -EPERM;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "faultloop: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
-			"faultloop needs CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
+		fl_fail("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
+			"faultloop needs CONFIG_DEBUG_INFO_BTF=y", strerror(errno));
 		return -ENOENT;
 	}
 	return 0;

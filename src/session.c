@@ -134,8 +134,9 @@ static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quie
 
 	s->skel = skel;
 	if (!skel) {
-		fprintf(stderr, "faultloop: failed to open BPF object: %s\n", strerror(errno));
-		return -errno;
+		err = -errno;
+		fl_fail("failed to open BPF object: %s", strerror(-err));
+		return err;
 	}
 	set_rodata(s, hz);
 	bpf_map__set_max_entries(skel->maps.episodes, s->cfg->max_tasks);
@@ -152,7 +153,7 @@ static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quie
 		err = faultloop_bpf__load(skel);
 	fl_libbpf_quiet(was);
 	if (err && !quiet)
-		fprintf(stderr, "faultloop: failed to load BPF programs: %s\n", strerror(-err));
+		fl_fail("failed to load BPF programs: %s", strerror(-err));
 	return err;
 }
 
@@ -222,7 +223,7 @@ static int open_cgroup(struct fl_session *s)
 		return 0;
 	s->cg_fd = cgroup_open(s->cfg->cgroup, resolved, sizeof(resolved));
 	if (s->cg_fd < 0) {
-		fprintf(stderr, "faultloop: --cgroup '%s': %s\n", s->cfg->cgroup, strerror(-s->cg_fd));
+		fl_fail("--cgroup '%s': %s", s->cfg->cgroup, strerror(-s->cg_fd));
 		return s->cg_fd;
 	}
 	return 0;
@@ -235,8 +236,10 @@ static int set_cgroup_filter(struct fl_session *s)
 	if (s->cg_fd < 0)
 		return 0;
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.cgroup_filter), &zero, &s->cg_fd, BPF_ANY)) {
-		fprintf(stderr, "faultloop: cannot set cgroup filter: %s\n", strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		fl_fail("cannot set cgroup filter: %s", strerror(-err));
+		return err;
 	}
 	return 0;
 }
@@ -253,8 +256,9 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 	s->ks = ksyms__load(NULL);
 	t[0] = now_mono_ns();
 	if (!s->ks) {
-		fprintf(stderr, "faultloop: cannot read /proc/kallsyms: %s\n", strerror(errno));
-		return -errno;
+		err = -errno;
+		fl_fail("cannot read /proc/kallsyms: %s", strerror(-err));
+		return err;
 	}
 	s->ks_hidden = ksyms__hidden(s->ks);
 	if (s->ks_hidden)
@@ -266,7 +270,7 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 	s->set.perf_hz = cfg->stall_ns ? STALL_HZ : 0;
 	err = fl_probes_select(&s->set, s->ks);
 	if (err < 0) {
-		fprintf(stderr, "faultloop: probe selection failed: %s\n", strerror(-err));
+		fl_fail("probe selection failed: %s", strerror(-err));
 		return err;
 	}
 	t[1] = now_mono_ns();
@@ -317,7 +321,7 @@ int fl_session_enable_stats(struct fl_session *s)
 	/* run counts and times of every BPF program while the fd is open */
 	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (s->stats_fd < 0) {
-		fprintf(stderr, "faultloop: --bpf-stats: cannot enable BPF stats: %s\n",
+		fl_fail("--bpf-stats: cannot enable BPF stats: %s",
 			strerror(-s->stats_fd));
 		return s->stats_fd;
 	}

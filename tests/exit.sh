@@ -68,7 +68,7 @@ for a in '' 0 70000 host:80 '[::1]' '[::1:80' 1.2.3.4.5:80 '::1:80'; do expect 2
 expect 2 1 --cgroup ''
 expect 2 1 stray
 expect 2 1 -- --json
-expect 2 1 -t 5 -j --gap 0		# after good flags
+expect 2 1 -t 5 -v --gap 0		# after good flags
 expect 2 1 -t=5				# short flags take no '='
 # usage comes first: a bad flag without privileges is still a usage error
 if command -v setpriv >/dev/null; then
@@ -114,6 +114,31 @@ if grep -q "^faultloop: cannot serve metrics on 127.0.0.1:$port: Address already
 else
 	nok "port in use: one line names the address and the reason, nothing else" "$(cat "$TMP/err")"
 fi
+
+# --json: an error is one object on stdout, {"error": MESSAGE} (bpftool's
+# shape), and nothing of faultloop's on stderr: argp's and getopt's usage
+# errors, our own value checks and run-time failures alike
+expect_json() {
+	local want=$1 rc
+	shift
+	timeout 60 "$FL" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+	rc=$?
+	if [ "$rc" -eq "$want" ] && [ "$(wc -l <"$TMP/out")" -eq 1 ] &&
+		python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert list(d) == ["error"] and d["error"].strip(); print(d["error"])' "$TMP/out" >"$TMP/msg" 2>/dev/null &&
+		! grep -v '^libbpf' "$TMP/err" | grep -q .; then
+		ok "--json, exit $want: faultloop $* -> $(cut -c1-70 "$TMP/msg")"
+	else
+		nok "--json, exit $want: faultloop $*" "rc=$rc stdout: $(head -2 "$TMP/out") stderr: $(head -2 "$TMP/err")"
+	fi
+}
+expect_json 2 --json --threshold 0
+expect_json 2 --threshold 0 --json
+expect_json 2 -j --no-such-flag
+expect_json 2 --json --threshold
+expect_json 2 --json stray-argument
+expect_json 2 -t 5 -j --gap 0		# after good flags, -j among them
+expect_json 1 --json --metrics off -d 5s --cgroup /definitely/not/a/cgroup
+expect_json 1 --json --metrics "127.0.0.1:$port" -d 5s
 kill "${PIDS[-1]}" 2>/dev/null
 
 summary exit
