@@ -130,6 +130,8 @@ static void usage_errors_as_json(void)
 
 static void capture_usage_errors(void)
 {
+	static bool registered;
+
 	if (pipe2(usage_fd, O_CLOEXEC | O_NONBLOCK))
 		return;		/* then they stay text */
 	fflush(stderr);
@@ -142,7 +144,8 @@ static void capture_usage_errors(void)
 		saved_stderr = -1;
 		return;
 	}
-	atexit(usage_errors_as_json);
+	if (!registered)	/* once: the fuzzer parses again and again */
+		registered = !atexit(usage_errors_as_json);
 }
 
 static bool json_asked(int argc, char **argv)
