@@ -136,8 +136,14 @@ stop_fl running /tmp/w.out flrunning
 mkdir -p /mnt
 mount -t btrfs -o ro /dev/vda /mnt && btrfs=1 || btrfs=0
 if [ $btrfs = 1 ]; then
+	# until a search is DETECTED and ENDED by search_ioctl's return, 30 s
+	# at most: a retry is a failure at the place of the last one, and
+	# most of the dropper's hits move the search on (progress)
 	start_fl -t 2 -D 0
-	./btrfs-search -t 3 -c flbtrfs /mnt >/tmp/w.out
+	./btrfs-search -t 30 -c flbtrfs /mnt >/tmp/w.out &
+	rp=$!
+	until_reported '"event":"ended".*"comm":"flbtrfs".*"owner":"search_ioctl"' 30 $rp
+	kill $rp 2>/dev/null; wait $rp
 	stop_fl btrfs /tmp/w.out flbtrfs
 	cat /tmp/w.out
 else
