@@ -502,20 +502,45 @@ int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
 	return n;
 }
 
-/* Phase 2: the final object loads every candidate left. */
+/* A probe needs a candidate loaded: none is, or every loaded one was
+ * refused at attach. */
+static bool needs_load(const struct fl_probe *p)
+{
+	int k;
+
+	if (p->status == FL_ST_ATTACHED)
+		return false;
+	for (k = 0; k < p->ntries; k++)
+		if (p->tries[k].obj && !p->tries[k].failed)
+			return false;
+	return true;
+}
+
+/*
+ * Phase 2: per probe that needs one, its next candidate not loaded yet.
+ * Only the first: a fentry program that loads (verified against its
+ * target) attaches unless the function is notrace, and every fallback
+ * loaded beside it cost as much again (under TCG, 20-45 ms of
+ * verification and JIT per copy of the detector, BENCHMARKS.md).
+ */
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 {
 	struct bpf_program *prog;
-	int i, j, k;
+	int i, j, k, n = 0;
 
 	bpf_object__for_each_program(prog, obj)
 		bpf_program__set_autoload(prog, false);
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
+		bool want = needs_load(p);
 
 		for (k = 0; k < p->ntries; k++) {
-			const struct fl_try *t = &p->tries[k];
+			struct fl_try *t = &p->tries[k];
 
+			t->pending = false;
+			if (!want || t->obj)
+				continue;
+			want = false;
 			for (j = 0; j < 2; j++) {
 				const char *name = j ? t->impl->exit : t->impl->entry;
 
@@ -527,9 +552,25 @@ int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 				bpf_program__set_autoload(prog, true);
 				set_target(t->impl, prog, t->sym);
 			}
+			t->pending = true;
+			n++;
 		}
 	}
-	return 0;
+	return n;
+}
+
+void fl_probes_loaded(struct fl_probe_set *set, struct bpf_object *obj)
+{
+	int i, k;
+
+	for (i = 0; i < set->n; i++)
+		for (k = 0; k < set->probes[i].ntries; k++) {
+			struct fl_try *t = &set->probes[i].tries[k];
+
+			if (t->pending && obj)
+				t->obj = obj;
+			t->pending = false;
+		}
 }
 
 /* A kprobe on a copy may run: its kretprobe needs the entry's arguments
@@ -561,8 +602,7 @@ bool fl_probes_patch_text(const struct fl_probe_set *set)
 
 /* Attach p's candidates in order until one sticks; publish the result
  * under set->lock (the attach itself may take long: not under it). */
-static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
-			struct bpf_object *obj)
+static int attach_probe(struct fl_probe_set *set, struct fl_probe *p)
 {
 	struct bpf_link *links[2] = {}, **cpu_links = NULL;
 	const struct fl_try *won = NULL;
@@ -572,8 +612,10 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 	int k, err;
 
 	for (k = 0; k < p->ntries && !won; k++) {
-		const struct fl_try *t = &p->tries[k];
+		struct fl_try *t = &p->tries[k];
 
+		if (!t->obj || t->failed)
+			continue;	/* not loaded (yet), or refused before */
 		if (set->hold && fl_mode_patches_text(t->impl->mode)) {
 			if (p->status != FL_ST_HELD)
 				add_reason(p, "%s %s: held: %s", t->sym,
@@ -582,10 +624,11 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 			continue;	/* a tracepoint candidate may follow */
 		}
 		if (t->impl->mode == FL_MODE_PERF)
-			err = attach_perf(find_prog(obj, t->impl->entry), set->perf_hz,
+			err = attach_perf(find_prog(t->obj, t->impl->entry), set->perf_hz,
 					  &cpu_links, &ncpu);
 		else
-			err = attach_impl(t->impl, obj, t->sym, links);
+			err = attach_impl(t->impl, t->obj, t->sym, links);
+		t->failed = err != 0;
 		if (err)
 			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
 				   explain(t->impl->mode, false, err));
@@ -611,7 +654,7 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 }
 
 /* Phase 3: per probe, attach the candidates in order until one sticks. */
-int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
+int fl_probes_attach(struct fl_probe_set *set)
 {
 	bool quiet;
 	int i, n = 0;
@@ -619,7 +662,7 @@ int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 	quiet = fl_libbpf_quiet(true);
 	for (i = 0; i < set->n; i++)
 		if (set->probes[i].status != FL_ST_ATTACHED)	/* a second call arms what was held */
-			n += attach_probe(set, &set->probes[i], obj);
+			n += attach_probe(set, &set->probes[i]);
 	fl_libbpf_quiet(quiet);
 	return n;
 }
