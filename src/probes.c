@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -557,6 +558,71 @@ int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 		}
 	}
 	return n;
+}
+
+/*
+ * Would a kprobe on sym register?  A perf kprobe event without a program
+ * is what the attach creates (libbpf, perf PMU): a register and an
+ * unregister, no verification.  1: cannot tell (no kprobe PMU).
+ */
+static int kprobe_registers(const char *sym)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	char buf[32];
+	int fd, type;
+	FILE *f = fopen("/sys/bus/event_source/devices/kprobe/type", "re");
+
+	if (!f)
+		return 1;
+	type = fgets(buf, sizeof(buf), f) ? atoi(buf) : -1;
+	fclose(f);
+	if (type < 0)
+		return 1;
+	attr.type = type;
+	attr.config1 = (__u64)(unsigned long)sym;	/* kprobe_func */
+	fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/*
+ * Before a fallback object loads kprobe candidates for functions whose
+ * fentry/fexit the kernel refused at attach: the Debian kernels (6.1 to
+ * 7.3) refuse the kprobe on each of those functions too
+ * (fault_in_iov_iter_*, copy_page_from_iter_atomic, copy_to_user_nofault),
+ * and a kprobe program pair that inlines the detector costs 40-60 ms of
+ * verification and JIT under TCG for an attach that cannot succeed.
+ * Such candidates go now, with the attach's reason.
+ */
+void fl_probes_check_kprobes(struct fl_probe_set *set)
+{
+	int i, k, err;
+
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		if (!needs_load(p))
+			continue;
+		for (k = 0; k < p->ntries; k++) {
+			struct fl_try *t = &p->tries[k];
+
+			if (t->obj)
+				continue;
+			if (t->impl->mode != FL_MODE_KPROBE)
+				break;	/* the next to load is not a kprobe */
+			err = kprobe_registers(t->sym);
+			if (err >= 0)
+				break;
+			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+				   explain(t->impl->mode, false, err));
+			memmove(&p->tries[k], &p->tries[k + 1],
+				(p->ntries - k - 1) * sizeof(p->tries[0]));
+			p->ntries--;
+			k--;
+		}
+	}
 }
 
 void fl_probes_loaded(struct fl_probe_set *set, struct bpf_object *obj)

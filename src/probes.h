@@ -169,6 +169,8 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks);
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
 /* The prepared candidates are loaded in obj (NULL: the load failed). */
 void fl_probes_loaded(struct fl_probe_set *set, struct bpf_object *obj);
+/* Drop the kprobe candidates next in line whose kprobe does not register. */
+void fl_probes_check_kprobes(struct fl_probe_set *set);
 int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
 		     fl_close_fn close_obj, void *ctx);
 /* Drop every candidate that runs program prog (it did not load: err);

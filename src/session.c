@@ -126,6 +126,18 @@ static unsigned int kernel_hz(const struct fl_config *cfg)
 	return hz;
 }
 
+/* FAULTLOOP_VERIFY_STATS=1 with -vv: the verifier's statistics per
+ * program (BPF_LOG_STATS: instructions processed, verification time),
+ * what start-up spends in the kernel under TCG (BENCHMARKS.md). */
+static void verify_stats(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	if (getenv("FAULTLOOP_VERIFY_STATS"))
+		bpf_object__for_each_program(prog, obj)
+			bpf_program__set_log_level(prog, 4);
+}
+
 static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quiet)
 {
 	struct faultloop_bpf *skel = faultloop_bpf__open();
@@ -148,15 +160,8 @@ static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quie
 		err = bpf_program__set_autoload(skel->progs.fl_sweep, true);
 	if (!err && with_iter)
 		err = bpf_program__set_autoload(skel->progs.fl_task_iter, true);
-	/* FAULTLOOP_VERIFY_STATS=1 with -vv: the verifier's statistics per
-	 * program (BPF_LOG_STATS: instructions processed, verification time),
-	 * what start-up spends in the kernel under TCG (BENCHMARKS.md). */
-	if (!err && getenv("FAULTLOOP_VERIFY_STATS")) {
-		struct bpf_program *prog;
-
-		bpf_object__for_each_program(prog, skel->obj)
-			bpf_program__set_log_level(prog, 4);
-	}
+	if (!err)
+		verify_stats(skel->obj);
 	was = fl_libbpf_quiet(quiet);
 	if (!err)
 		err = faultloop_bpf__load(skel);
@@ -321,6 +326,7 @@ static int load_fallback(struct fl_session *s)
 
 	if (s->nfallback >= FL_MAX_FALLBACKS)
 		return 0;
+	fl_probes_check_kprobes(&s->set);
 	for (round = 0; round < 4; round++) {
 		skel = faultloop_bpf__open();
 		if (!skel)
@@ -337,6 +343,7 @@ static int load_fallback(struct fl_session *s)
 			faultloop_bpf__destroy(skel);
 			return n;
 		}
+		verify_stats(skel->obj);
 		fl_libbpf_forget_failure();
 		was = fl_libbpf_quiet(true);	/* a refusal here is expected */
 		err = faultloop_bpf__load(skel);
