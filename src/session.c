@@ -187,10 +187,15 @@ static int load_final(struct fl_session *s, unsigned int hz)
 	int err, round, n;
 
 	for (round = 0; round < 4; round++) {
+		uint64_t t0 = now_mono_ns();
+
 		fl_libbpf_forget_failure();
 		err = load(s, with_iter, hz, true);
 		if (!err)
 			return 0;
+		if (s->cfg->verbose)
+			fprintf(stderr, "faultloop: start-up: failed load %llu ms\n",
+				(unsigned long long)((now_mono_ns() - t0) / 1000000));
 		snprintf(prog, sizeof(prog), "%s", fl_libbpf_failed_prog());
 		faultloop_bpf__destroy(s->skel);
 		s->skel = NULL;
