@@ -50,7 +50,11 @@ const struct fl_probe_def fl_probe_defs[] = {
 	{ "copy_to_user_nofault", FL_SIG_COPY_TO_USER_NOFAULT, FL_ARCH_ALL,
 	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_to_user_nofault, 3) } },
 	{ "copy_from_user_nofault", FL_SIG_COPY_FROM_USER_NOFAULT, FL_ARCH_ALL,
-	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_from_user_nofault, 3) } },
+	  "5.8 (c0ee37e85e0e)",
+	  /* the fexit program reads src, a const void __user * */
+	  { { "copy_from_user_nofault",
+	      { { FL_MODE_FENTRY, NULL, P(copy_from_user_nofault) "__fexit", 3, 2 },
+		I_KPROBE2(copy_from_user_nofault) } } } },
 	{ "eb_to_user_nofault", FL_SIG_EB_TO_USER_NOFAULT, FL_ARCH_ALL,
 	  "5.9 btrfs (a48b73eca4ce)",
 	  { CAND_FEXIT_KPROBE(read_extent_buffer_to_user_nofault, 4) } },

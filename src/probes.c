@@ -429,6 +429,57 @@ static void gate_fentry(struct fl_probe_set *set, const struct fl_kbtf *kb)
 	}
 }
 
+/*
+ * Before 6.16 (1271a40eeafa) the verifier lets a tracing program read a
+ * pointer argument only if it points to void or to a struct: `const void
+ * *` (a pointer to a const modifier) is rejected at load, "not a struct".
+ * The final object would fail on that program and be loaded a second
+ * time (203 ms under TCG on 6.1: the maps and vmlinux BTF again).  A
+ * three-instruction fexit program that reads the same argument, loaded
+ * without an object, gets the same verdict.  0: loads; 1: no verdict (a
+ * module's function); else the negative errno.
+ */
+static int const_void_gate(const struct fl_kbtf *kb, const char *sym, int arg)
+{
+	const struct bpf_insn prog[] = {
+		{ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_1, .off = arg * 8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = id);
+	int fd;
+
+	if (id <= 0)
+		return 1;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_arg_gate", "GPL", prog, 3, &opts);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static void gate_const_void(struct fl_probe_set *set, const struct fl_kbtf *kb)
+{
+	int i, k, err;
+
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		for (k = 0; k < p->ntries; k++) {
+			const struct fl_impl *im = p->tries[k].impl;
+
+			if (im->mode != FL_MODE_FENTRY || !im->const_void_arg)
+				continue;
+			err = const_void_gate(kb, p->tries[k].sym, im->const_void_arg - 1);
+			if (err < 0)
+				drop_try(p, k--, err);
+		}
+	}
+}
+
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks)
 {
 	struct fl_kbtf ki;
@@ -451,6 +502,7 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks)
 		select_one(&set->probes[i], &ki, kprobes, ks, set);
 	}
 	gate_fentry(set, &ki);
+	gate_const_void(set, &ki);
 	for (i = 0; i < set->n; i++)
 		n += set->probes[i].ntries;
 	fl_libbpf_quiet(quiet);

@@ -49,6 +49,10 @@ struct fl_impl {
 	const char *entry;	/* program run at entry / on the tracepoint */
 	const char *exit;	/* program run at return (fexit, kretprobe) */
 	int nargs;		/* exact arity the fexit program assumes, 0 any */
+	/* 1 + the index of a `const void *` argument the fentry/fexit
+	 * program reads, 0: none (such a read is rejected before 6.16:
+	 * const_void_gate in src/probes.c) */
+	int const_void_arg;
 };
 
 struct fl_cand {
