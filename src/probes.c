@@ -480,6 +480,80 @@ static void gate_const_void(struct fl_probe_set *set, const struct fl_kbtf *kb)
 	}
 }
 
+/*
+ * The functions the table marks notrace_hint (fault_in_iov_iter_*, the
+ * atomic iterator copies, copy_to_user_nofault) are missing from
+ * available_filter_functions on every Debian kernel from 5.10 to 7.3, so
+ * their fexit program is verified (20-48 ms under TCG) and then refused
+ * at attach, and so is their kprobe.  A two-instruction fexit program,
+ * loaded without an object, tries the attach first: refused, the
+ * candidate goes before the final object loads it, and the kprobe after
+ * it is checked the same way (check_kprobes_of).  Should the function be
+ * traceable after all, the bare program's trampoline is attached and
+ * detached once.  x86 only: on arm64 that would be text patched through
+ * stop_machine() before the stuck-task check can hold it (session.c).
+ * 0: attaches; 1: no verdict; else the attach's negative errno.
+ */
+static int notrace_gate(const struct fl_kbtf *kb, const char *sym)
+{
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = id);
+	int fd, link, err;
+
+	if (id <= 0)
+		return 1;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_notrace_gate", "GPL", ret0, 2, &opts);
+	if (fd < 0)
+		return 1;	/* the final load gives its own verdict */
+	link = bpf_raw_tracepoint_open(NULL, fd);
+	err = link < 0 ? -errno : 0;
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return err;
+}
+
+static void check_kprobes_of(struct fl_probe *p);
+
+static void gate_notrace(struct fl_probe_set *set, const struct fl_kbtf *kb)
+{
+#if defined(__x86_64__)
+	int i, k, err;
+
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+		bool dropped = false;
+
+		for (k = 0; k < p->ntries; k++) {
+			const struct fl_try *t = &p->tries[k];
+
+			if (t->impl->mode != FL_MODE_FENTRY || !t->impl->notrace_hint)
+				continue;
+			err = notrace_gate(kb, t->sym);
+			if (err >= 0)
+				continue;
+			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+				   explain(t->impl->mode, false, err));
+			memmove(&p->tries[k], &p->tries[k + 1],
+				(p->ntries - k - 1) * sizeof(p->tries[0]));
+			p->ntries--;
+			k--;
+			dropped = true;
+		}
+		if (dropped)
+			check_kprobes_of(p);
+	}
+#else
+	(void)set;
+	(void)kb;
+#endif
+}
+
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks)
 {
 	struct fl_kbtf ki;
@@ -503,6 +577,7 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks)
 	}
 	gate_fentry(set, &ki);
 	gate_const_void(set, &ki);
+	gate_notrace(set, &ki);
 	for (i = 0; i < set->n; i++)
 		n += set->probes[i].ntries;
 	fl_libbpf_quiet(quiet);
@@ -648,33 +723,36 @@ static int kprobe_registers(const char *sym)
  * verification and JIT under TCG for an attach that cannot succeed.
  * Such candidates go now, with the attach's reason.
  */
+static void check_kprobes_of(struct fl_probe *p)
+{
+	int k, err;
+
+	for (k = 0; k < p->ntries; k++) {
+		struct fl_try *t = &p->tries[k];
+
+		if (t->obj)
+			continue;
+		if (t->impl->mode != FL_MODE_KPROBE)
+			break;	/* the next to load is not a kprobe */
+		err = kprobe_registers(t->sym);
+		if (err >= 0)
+			break;
+		add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+			   explain(t->impl->mode, false, err));
+		memmove(&p->tries[k], &p->tries[k + 1],
+			(p->ntries - k - 1) * sizeof(p->tries[0]));
+		p->ntries--;
+		k--;
+	}
+}
+
 void fl_probes_check_kprobes(struct fl_probe_set *set)
 {
-	int i, k, err;
+	int i;
 
-	for (i = 0; i < set->n; i++) {
-		struct fl_probe *p = &set->probes[i];
-
-		if (!needs_load(p))
-			continue;
-		for (k = 0; k < p->ntries; k++) {
-			struct fl_try *t = &p->tries[k];
-
-			if (t->obj)
-				continue;
-			if (t->impl->mode != FL_MODE_KPROBE)
-				break;	/* the next to load is not a kprobe */
-			err = kprobe_registers(t->sym);
-			if (err >= 0)
-				break;
-			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
-				   explain(t->impl->mode, false, err));
-			memmove(&p->tries[k], &p->tries[k + 1],
-				(p->ntries - k - 1) * sizeof(p->tries[0]));
-			p->ntries--;
-			k--;
-		}
-	}
+	for (i = 0; i < set->n; i++)
+		if (needs_load(&set->probes[i]))
+			check_kprobes_of(&set->probes[i]);
 }
 
 void fl_probes_loaded(struct fl_probe_set *set, struct bpf_object *obj)
