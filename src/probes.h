@@ -53,8 +53,8 @@ struct fl_impl {
 	 * program reads, 0: none (such a read is rejected before 6.16:
 	 * const_void_gate in src/probes.c) */
 	int const_void_arg;
-	/* notrace on every kernel seen so far (x86: gate_notrace in
-	 * src/probes.c tries a bare program's attach before this one loads) */
+	/* refused at attach on every kernel seen so far (x86: gate_notrace
+	 * in src/probes.c tries a bare program's attach before this loads) */
 	bool notrace_hint;
 };
 
