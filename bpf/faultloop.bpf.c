@@ -173,11 +173,13 @@ int BPF_KRETPROBE(fl_##name##__kretprobe, long ret)				\
 	return fl_stash_ret(ctx, SIG, ret, FL_COPY_NONZERO);			\
 }
 
+/* copy_from_user_nofault(dst, src, size): the very first program, the
+ * one whose fexit is rejected before 6.16 (its const void __user *src), so
+ * that the failed load stops before verifying any other. */
+COPY_NOFAULT(copy_from_user_nofault, FL_SIG_COPY_FROM_USER_NOFAULT, a0, a1, a1, a2)
 /* copy_to_user_nofault(dst, src, size), 5.8 (c0ee37e85e0e); notrace on
  * distro kernels, so usually refused: seen through the fault path. */
 COPY_NOFAULT(copy_to_user_nofault, FL_SIG_COPY_TO_USER_NOFAULT, a0, a1, a0, a2)
-/* copy_from_user_nofault(dst, src, size) */
-COPY_NOFAULT(copy_from_user_nofault, FL_SIG_COPY_FROM_USER_NOFAULT, a0, a1, a1, a2)
 /* btrfs read_extent_buffer_to_user_nofault(eb, dstv, start, len), 5.9
  * (a48b73eca4ce): the copy inside the search_ioctl loop. */
 COPY_NOFAULT(read_extent_buffer_to_user_nofault, FL_SIG_EB_TO_USER_NOFAULT,

@@ -18,6 +18,11 @@
 
 /* fault-in / copy: fexit has args and return; kprobe needs both halves */
 #define CAND_FEXIT_KPROBE(name, n) { #name, { I_FEXIT(name, n), I_KPROBE2(name) } }
+/* the same, for a function whose fexit and kprobe the Debian kernels
+ * (5.10 to 7.3) refuse: notrace (gate_notrace in src/probes.c) */
+#define CAND_FEXIT_KPROBE_NT(name, n)						\
+	{ #name, { { FL_MODE_FENTRY, NULL, P(name) "__fexit", n, 0, true },	\
+		   I_KPROBE2(name) } }
 #define CAND_FENTRY_KPROBE(name) { #name, { I_FENTRY(name), I_KPROBE(name) } }
 #define CAND_TP(event, name)							\
 	{ event, { { FL_MODE_TP_BTF, P(name) "__tp_btf", NULL, 0 },		\
@@ -36,21 +41,25 @@ const struct fl_probe_def fl_probe_defs[] = {
 	  "5.19 (da32b5817253)", { CAND_FEXIT_KPROBE(fault_in_subpage_writeable, 2) } },
 	{ "fault_in_iov_readable", FL_SIG_FAULT_IN_IOV_READABLE, FL_ARCH_ALL,
 	  "5.16 rename of iov_iter_fault_in_readable (a6294593e8a1)",
-	  { CAND_FEXIT_KPROBE(fault_in_iov_iter_readable, 2),
-	    CAND_FEXIT_KPROBE(iov_iter_fault_in_readable, 2) } },
+	  { CAND_FEXIT_KPROBE_NT(fault_in_iov_iter_readable, 2),
+	    CAND_FEXIT_KPROBE_NT(iov_iter_fault_in_readable, 2) } },
 	{ "fault_in_iov_writeable", FL_SIG_FAULT_IN_IOV_WRITEABLE, FL_ARCH_ALL,
-	  "5.16 (cdd591fc86e3)", { CAND_FEXIT_KPROBE(fault_in_iov_iter_writeable, 2) } },
+	  "5.16 (cdd591fc86e3)", { CAND_FEXIT_KPROBE_NT(fault_in_iov_iter_writeable, 2) } },
 
 	/* failed atomic / nofault copies */
 	{ "copy_atomic", FL_SIG_COPY_ATOMIC, FL_ARCH_ALL,
 	  "folio 6.6 / page 5.14 / iov_iter_copy_from_user_atomic <= 5.13",
-	  { CAND_FEXIT_KPROBE(copy_folio_from_iter_atomic, 4),
-	    CAND_FEXIT_KPROBE(copy_page_from_iter_atomic, 4),
-	    CAND_FEXIT_KPROBE(iov_iter_copy_from_user_atomic, 4) } },
+	  { CAND_FEXIT_KPROBE_NT(copy_folio_from_iter_atomic, 4),
+	    CAND_FEXIT_KPROBE_NT(copy_page_from_iter_atomic, 4),
+	    CAND_FEXIT_KPROBE_NT(iov_iter_copy_from_user_atomic, 4) } },
 	{ "copy_to_user_nofault", FL_SIG_COPY_TO_USER_NOFAULT, FL_ARCH_ALL,
-	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_to_user_nofault, 3) } },
+	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE_NT(copy_to_user_nofault, 3) } },
 	{ "copy_from_user_nofault", FL_SIG_COPY_FROM_USER_NOFAULT, FL_ARCH_ALL,
-	  "5.8 (c0ee37e85e0e)", { CAND_FEXIT_KPROBE(copy_from_user_nofault, 3) } },
+	  "5.8 (c0ee37e85e0e)",
+	  /* the fexit program reads src, a const void __user * */
+	  { { "copy_from_user_nofault",
+	      { { FL_MODE_FENTRY, NULL, P(copy_from_user_nofault) "__fexit", 3, 2 },
+		I_KPROBE2(copy_from_user_nofault) } } } },
 	{ "eb_to_user_nofault", FL_SIG_EB_TO_USER_NOFAULT, FL_ARCH_ALL,
 	  "5.9 btrfs (a48b73eca4ce)",
 	  { CAND_FEXIT_KPROBE(read_extent_buffer_to_user_nofault, 4) } },

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -432,6 +433,132 @@ static void gate_fentry(struct fl_probe_set *set, const struct fl_kbtf *kb)
 	}
 }
 
+/*
+ * Before 6.16 (1271a40eeafa) the verifier lets a tracing program read a
+ * pointer argument only if it points to void or to a struct: `const void
+ * *` (a pointer to a const modifier) is rejected at load, "not a struct".
+ * The final object would fail on that program and be loaded a second
+ * time (203 ms under TCG on 6.1: the maps and vmlinux BTF again).  A
+ * three-instruction fexit program that reads the same argument, loaded
+ * without an object, gets the same verdict.  0: loads; 1: no verdict (a
+ * module's function); else the negative errno.
+ */
+static int const_void_gate(const struct fl_kbtf *kb, const char *sym, int arg)
+{
+	const struct bpf_insn prog[] = {
+		{ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_1, .off = arg * 8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = id);
+	int fd;
+
+	if (id <= 0)
+		return 1;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_arg_gate", "GPL", prog, 3, &opts);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static void gate_const_void(struct fl_probe_set *set, const struct fl_kbtf *kb)
+{
+	int i, k, err;
+
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+
+		for (k = 0; k < p->ntries; k++) {
+			const struct fl_impl *im = p->tries[k].impl;
+
+			if (im->mode != FL_MODE_FENTRY || !im->const_void_arg)
+				continue;
+			err = const_void_gate(kb, p->tries[k].sym, im->const_void_arg - 1);
+			if (err < 0)
+				drop_try(p, k--, err);
+		}
+	}
+}
+
+/*
+ * The functions the table marks notrace_hint (fault_in_iov_iter_*, the
+ * atomic iterator copies, copy_to_user_nofault) refuse fexit and kprobe
+ * on every Debian kernel from 5.10 to 7.3 (tests/vm/expect; on 7.3 they
+ * are missing from available_filter_functions, which takes 240-390 ms to
+ * read under TCG), so their fexit program is verified (20-48 ms under TCG) and then refused
+ * at attach, and so is their kprobe.  A two-instruction fexit program,
+ * loaded without an object, tries the attach first: refused, the
+ * candidate goes before the final object loads it, and the kprobe after
+ * it is checked the same way (check_kprobes_of).  Should the function be
+ * traceable after all, the bare program's trampoline is attached and
+ * detached once.  x86 only: on arm64 that would be text patched through
+ * stop_machine() before the stuck-task check can hold it (session.c).
+ * 0: attaches; 1: no verdict; else the attach's negative errno.
+ */
+static int notrace_gate(const struct fl_kbtf *kb, const char *sym)
+{
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = id);
+	int fd, link, err;
+
+	if (id <= 0)
+		return 1;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_notrace_gate", "GPL", ret0, 2, &opts);
+	if (fd < 0)
+		return 1;	/* the final load gives its own verdict */
+	link = bpf_raw_tracepoint_open(NULL, fd);
+	err = link < 0 ? -errno : 0;
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return err;
+}
+
+static void check_kprobes_of(struct fl_probe *p);
+
+static void gate_notrace(struct fl_probe_set *set, const struct fl_kbtf *kb)
+{
+#if defined(__x86_64__)
+	int i, k, err;
+
+	for (i = 0; i < set->n; i++) {
+		struct fl_probe *p = &set->probes[i];
+		bool dropped = false;
+
+		for (k = 0; k < p->ntries; k++) {
+			const struct fl_try *t = &p->tries[k];
+
+			if (t->impl->mode != FL_MODE_FENTRY || !t->impl->notrace_hint)
+				continue;
+			err = notrace_gate(kb, t->sym);
+			if (err >= 0)
+				continue;
+			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+				   explain(t->impl->mode, false, err));
+			memmove(&p->tries[k], &p->tries[k + 1],
+				(p->ntries - k - 1) * sizeof(p->tries[0]));
+			p->ntries--;
+			k--;
+			dropped = true;
+		}
+		if (dropped)
+			check_kprobes_of(p);
+	}
+#else
+	(void)set;
+	(void)kb;
+#endif
+}
+
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks)
 {
 	struct fl_kbtf ki;
@@ -454,6 +581,8 @@ int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks)
 		select_one(&set->probes[i], &ki, kprobes, ks, set);
 	}
 	gate_fentry(set, &ki);
+	gate_const_void(set, &ki);
+	gate_notrace(set, &ki);
 	for (i = 0; i < set->n; i++)
 		n += set->probes[i].ntries;
 	fl_libbpf_quiet(quiet);
@@ -506,20 +635,45 @@ int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
 	return n;
 }
 
-/* Phase 2: the final object loads every candidate left. */
+/* A probe needs a candidate loaded: none is, or every loaded one was
+ * refused at attach. */
+static bool needs_load(const struct fl_probe *p)
+{
+	int k;
+
+	if (p->status == FL_ST_ATTACHED)
+		return false;
+	for (k = 0; k < p->ntries; k++)
+		if (p->tries[k].obj && !p->tries[k].failed)
+			return false;
+	return true;
+}
+
+/*
+ * Phase 2: per probe that needs one, its next candidate not loaded yet.
+ * Only the first: a fentry program that loads (verified against its
+ * target) attaches unless the function is notrace, and every fallback
+ * loaded beside it cost as much again (under TCG, 20-45 ms of
+ * verification and JIT per copy of the detector, BENCHMARKS.md).
+ */
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 {
 	struct bpf_program *prog;
-	int i, j, k;
+	int i, j, k, n = 0;
 
 	bpf_object__for_each_program(prog, obj)
 		bpf_program__set_autoload(prog, false);
 	for (i = 0; i < set->n; i++) {
 		struct fl_probe *p = &set->probes[i];
+		bool want = needs_load(p);
 
 		for (k = 0; k < p->ntries; k++) {
-			const struct fl_try *t = &p->tries[k];
+			struct fl_try *t = &p->tries[k];
 
+			t->pending = false;
+			if (!want || t->obj)
+				continue;
+			want = false;
 			for (j = 0; j < 2; j++) {
 				const char *name = j ? t->impl->exit : t->impl->entry;
 
@@ -531,9 +685,93 @@ int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj)
 				bpf_program__set_autoload(prog, true);
 				set_target(t->impl, prog, t->sym);
 			}
+			t->pending = true;
+			n++;
 		}
 	}
+	return n;
+}
+
+/*
+ * Would a kprobe on sym register?  A perf kprobe event without a program
+ * is what the attach creates (libbpf, perf PMU): a register and an
+ * unregister, no verification.  1: cannot tell (no kprobe PMU).
+ */
+static int kprobe_registers(const char *sym)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	char buf[32];
+	int fd, type;
+	FILE *f = fopen("/sys/bus/event_source/devices/kprobe/type", "re");
+
+	if (!f)
+		return 1;
+	type = fgets(buf, sizeof(buf), f) ? atoi(buf) : -1;
+	fclose(f);
+	if (type < 0)
+		return 1;
+	attr.type = type;
+	attr.config1 = (__u64)(unsigned long)sym;	/* kprobe_func */
+	fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
 	return 0;
+}
+
+/*
+ * Before a fallback object loads kprobe candidates for functions whose
+ * fentry/fexit the kernel refused at attach: the Debian kernels (6.1 to
+ * 7.3) refuse the kprobe on each of those functions too
+ * (fault_in_iov_iter_*, copy_page_from_iter_atomic, copy_to_user_nofault),
+ * and a kprobe program pair that inlines the detector costs 40-60 ms of
+ * verification and JIT under TCG for an attach that cannot succeed.
+ * Such candidates go now, with the attach's reason.
+ */
+static void check_kprobes_of(struct fl_probe *p)
+{
+	int k, err;
+
+	for (k = 0; k < p->ntries; k++) {
+		struct fl_try *t = &p->tries[k];
+
+		if (t->obj)
+			continue;
+		if (t->impl->mode != FL_MODE_KPROBE)
+			break;	/* the next to load is not a kprobe */
+		err = kprobe_registers(t->sym);
+		if (err >= 0)
+			break;
+		add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
+			   explain(t->impl->mode, false, err));
+		memmove(&p->tries[k], &p->tries[k + 1],
+			(p->ntries - k - 1) * sizeof(p->tries[0]));
+		p->ntries--;
+		k--;
+	}
+}
+
+void fl_probes_check_kprobes(struct fl_probe_set *set)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++)
+		if (needs_load(&set->probes[i]))
+			check_kprobes_of(&set->probes[i]);
+}
+
+void fl_probes_loaded(struct fl_probe_set *set, struct bpf_object *obj)
+{
+	int i, k;
+
+	for (i = 0; i < set->n; i++)
+		for (k = 0; k < set->probes[i].ntries; k++) {
+			struct fl_try *t = &set->probes[i].tries[k];
+
+			if (t->pending && obj)
+				t->obj = obj;
+			t->pending = false;
+		}
 }
 
 /* A kprobe on a copy may run: its kretprobe needs the entry's arguments
@@ -565,8 +803,7 @@ bool fl_probes_patch_text(const struct fl_probe_set *set)
 
 /* Attach p's candidates in order until one sticks; publish the result
  * under set->lock (the attach itself may take long: not under it). */
-static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
-			struct bpf_object *obj)
+static int attach_probe(struct fl_probe_set *set, struct fl_probe *p)
 {
 	struct bpf_link *links[2] = {}, **cpu_links = NULL;
 	const struct fl_try *won = NULL;
@@ -576,8 +813,10 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 	int k, err;
 
 	for (k = 0; k < p->ntries && !won; k++) {
-		const struct fl_try *t = &p->tries[k];
+		struct fl_try *t = &p->tries[k];
 
+		if (!t->obj || t->failed)
+			continue;	/* not loaded (yet), or refused before */
 		if (set->hold && fl_mode_patches_text(t->impl->mode)) {
 			if (p->status != FL_ST_HELD)
 				add_reason(p, "%s %s: held: %s", t->sym,
@@ -586,10 +825,11 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 			continue;	/* a tracepoint candidate may follow */
 		}
 		if (t->impl->mode == FL_MODE_PERF)
-			err = attach_perf(find_prog(obj, t->impl->entry), set->perf_hz,
+			err = attach_perf(find_prog(t->obj, t->impl->entry), set->perf_hz,
 					  &cpu_links, &ncpu);
 		else
-			err = attach_impl(t->impl, obj, t->sym, links);
+			err = attach_impl(t->impl, t->obj, t->sym, links);
+		t->failed = err != 0;
 		if (err)	/* the errno too: a sandbox's refusal says which */
 			add_reason(p, "%s %s: %s (%s)", t->sym, fl_mode_name(t->impl),
 				   explain(t->impl->mode, false, err), strerror(err < 0 ? -err : err));
@@ -615,7 +855,7 @@ static int attach_probe(struct fl_probe_set *set, struct fl_probe *p,
 }
 
 /* Phase 3: per probe, attach the candidates in order until one sticks. */
-int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
+int fl_probes_attach(struct fl_probe_set *set)
 {
 	bool quiet;
 	int i, n = 0;
@@ -623,7 +863,7 @@ int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj)
 	quiet = fl_libbpf_quiet(true);
 	for (i = 0; i < set->n; i++)
 		if (set->probes[i].status != FL_ST_ATTACHED)	/* a second call arms what was held */
-			n += attach_probe(set, &set->probes[i], obj);
+			n += attach_probe(set, &set->probes[i]);
 	fl_libbpf_quiet(quiet);
 	return n;
 }

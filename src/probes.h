@@ -49,6 +49,13 @@ struct fl_impl {
 	const char *entry;	/* program run at entry / on the tracepoint */
 	const char *exit;	/* program run at return (fexit, kretprobe) */
 	int nargs;		/* exact arity the fexit program assumes, 0 any */
+	/* 1 + the index of a `const void *` argument the fentry/fexit
+	 * program reads, 0: none (such a read is rejected before 6.16:
+	 * const_void_gate in src/probes.c) */
+	int const_void_arg;
+	/* refused at attach on every kernel seen so far (x86: gate_notrace
+	 * in src/probes.c tries a bare program's attach before this loads) */
+	bool notrace_hint;
 };
 
 struct fl_cand {
@@ -80,6 +87,9 @@ enum fl_status {
 struct fl_try {
 	const struct fl_impl *impl;
 	char sym[128];
+	struct bpf_object *obj;	/* loaded in; NULL: not (yet) */
+	bool pending;		/* autoloaded in the object being loaded */
+	bool failed;		/* its attach was refused */
 };
 
 struct fl_probe {
@@ -144,25 +154,36 @@ int fl_trial_load(fl_open_fn open_obj, fl_close_fn close_obj, void *ctx,
  *    BTF, arity), that --mode allows, and whose mode the kernel accepts:
  *    one two-instruction fentry load stands for the mode.  Returns the
  *    number of candidates.
- * 2. fl_probes_prepare(): on the final object, autoload exactly those
- *    programs and set their targets; the caller loads it.  Should that
+ * 2. fl_probes_prepare(): on the final object, autoload the first
+ *    candidate of each probe and set its target; the caller loads it and
+ *    calls fl_probes_loaded().  Should that
  *    load fail, fl_probes_drop_prog() drops the program libbpf named, or
  *    fl_probes_verify() trial-loads each candidate alone (open_obj()
  *    returns a freshly opened object of the faultloop programs,
  *    close_obj() frees it) and drops those that fail; the caller loads a
  *    fresh object again.
- * 3. fl_probes_attach(): attach each probe's candidates in order until one
- *    sticks (notrace functions load as fentry but refuse the attach).
- *    Returns the number of probes attached.
+ * 3. fl_probes_attach(): attach each probe's loaded candidates in order
+ *    until one sticks (notrace functions load as fentry but refuse the
+ *    attach).  Returns the number of probes attached.  Where every loaded
+ *    candidate of a probe was refused, fl_probes_prepare() on another
+ *    object (its maps shared with the first) autoloads the next one; load,
+ *    fl_probes_loaded(), attach again.  A fallback is thus verified only
+ *    where the kernel refused the candidate before it, not on every start
+ *    (BENCHMARKS.md, "Start-up").
  */
 int fl_probes_select(struct fl_probe_set *set, const struct ksyms *ks);
+/* Returns how many candidates it autoloaded (0: nothing left to load). */
 int fl_probes_prepare(struct fl_probe_set *set, struct bpf_object *obj);
+/* The prepared candidates are loaded in obj (NULL: the load failed). */
+void fl_probes_loaded(struct fl_probe_set *set, struct bpf_object *obj);
+/* Drop the kprobe candidates next in line whose kprobe does not register. */
+void fl_probes_check_kprobes(struct fl_probe_set *set);
 int fl_probes_verify(struct fl_probe_set *set, fl_open_fn open_obj,
 		     fl_close_fn close_obj, void *ctx);
 /* Drop every candidate that runs program prog (it did not load: err);
  * returns how many. */
 int fl_probes_drop_prog(struct fl_probe_set *set, const char *prog, int err);
-int fl_probes_attach(struct fl_probe_set *set, struct bpf_object *obj);
+int fl_probes_attach(struct fl_probe_set *set);
 /* Does attaching this mode patch kernel text (fentry, kprobe)? */
 bool fl_mode_patches_text(enum fl_mode m);
 /* Would attaching what is left to attach patch kernel text? */

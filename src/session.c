@@ -126,6 +126,18 @@ static unsigned int kernel_hz(const struct fl_config *cfg)
 	return hz;
 }
 
+/* FAULTLOOP_VERIFY_STATS=1 with -vv: the verifier's statistics per
+ * program (BPF_LOG_STATS: instructions processed, verification time),
+ * what start-up spends in the kernel under TCG (BENCHMARKS.md). */
+static void verify_stats(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	if (getenv("FAULTLOOP_VERIFY_STATS"))
+		bpf_object__for_each_program(prog, obj)
+			bpf_program__set_log_level(prog, 4);
+}
+
 static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quiet)
 {
 	struct faultloop_bpf *skel = faultloop_bpf__open();
@@ -142,16 +154,20 @@ static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quie
 	bpf_map__set_max_entries(skel->maps.episodes, s->cfg->max_tasks);
 	bpf_map__set_max_entries(skel->maps.stalls, s->cfg->max_tasks);
 	err = fl_probes_prepare(&s->set, skel->obj);
+	err = err < 0 ? err : 0;
 	if (!fl_probes_need_stash(&s->set))	/* a 4096-entry hash for nothing */
 		bpf_map__set_max_entries(skel->maps.stash, 1);
 	if (!err)
 		err = bpf_program__set_autoload(skel->progs.fl_sweep, true);
 	if (!err && with_iter)
 		err = bpf_program__set_autoload(skel->progs.fl_task_iter, true);
+	if (!err)
+		verify_stats(skel->obj);
 	was = fl_libbpf_quiet(quiet);
 	if (!err)
 		err = faultloop_bpf__load(skel);
 	fl_libbpf_quiet(was);
+	fl_probes_loaded(&s->set, err ? NULL : skel->obj);
 	if (err && !quiet)
 		fl_fail("failed to load BPF programs: %s", strerror(-err));
 	return err;
@@ -172,10 +188,15 @@ static int load_final(struct fl_session *s, unsigned int hz)
 	int err, round, n;
 
 	for (round = 0; round < 4; round++) {
+		uint64_t t0 = now_mono_ns();
+
 		fl_libbpf_forget_failure();
 		err = load(s, with_iter, hz, true);
 		if (!err)
 			return 0;
+		if (s->cfg->verbose)
+			fprintf(stderr, "faultloop: start-up: failed load %llu ms\n",
+				(unsigned long long)((now_mono_ns() - t0) / 1000000));
 		snprintf(prog, sizeof(prog), "%s", fl_libbpf_failed_prog());
 		faultloop_bpf__destroy(s->skel);
 		s->skel = NULL;
@@ -202,9 +223,11 @@ static int index_progs(struct fl_session *s)
 
 	bpf_object__for_each_program(prog, s->skel->obj)
 		n++;
-	s->progs = calloc(n, sizeof(*s->progs));
+	/* room for the fallback objects' programs (load_fallback) */
+	s->progs = calloc(n * (1 + FL_MAX_FALLBACKS), sizeof(*s->progs));
 	if (!s->progs)
 		return -ENOMEM;
+	s->progs_cap = n * (1 + FL_MAX_FALLBACKS);
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		if (bpf_program__fd(prog) < 0)
 			continue;
@@ -294,13 +317,89 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 	return 0;
 }
 
+/*
+ * The next candidate of each probe whose loaded ones the kernel refused
+ * at attach (fl_probes_prepare), in an object of its own that shares the
+ * first one's maps, so that both feed one detector state.  Its programs
+ * are added to progs[] (for their run-time stats) before nprogs counts
+ * them.  How many candidates it loaded, 0 for none, or a negative errno.
+ */
+static int load_fallback(struct fl_session *s)
+{
+	struct faultloop_bpf *skel;
+	struct bpf_program *prog;
+	struct bpf_map *map, *mine;
+	int err = 0, n = 0, round;
+	char name[64];
+	bool was;
+
+	if (s->nfallback >= FL_MAX_FALLBACKS)
+		return 0;
+	fl_probes_check_kprobes(&s->set);
+	for (round = 0; round < 4; round++) {
+		skel = faultloop_bpf__open();
+		if (!skel)
+			return -errno;
+		bpf_object__for_each_map(map, skel->obj) {
+			mine = bpf_object__find_map_by_name(s->skel->obj, bpf_map__name(map));
+			err = mine ? bpf_map__reuse_fd(map, bpf_map__fd(mine)) : -ENOENT;
+			if (err)
+				break;
+		}
+		n = err ? err : fl_probes_prepare(&s->set, skel->obj);
+		if (n <= 0) {
+			fl_probes_loaded(&s->set, NULL);
+			faultloop_bpf__destroy(skel);
+			return n;
+		}
+		verify_stats(skel->obj);
+		fl_libbpf_forget_failure();
+		was = fl_libbpf_quiet(true);	/* a refusal here is expected */
+		err = faultloop_bpf__load(skel);
+		fl_libbpf_quiet(was);
+		fl_probes_loaded(&s->set, err ? NULL : skel->obj);
+		if (!err)
+			break;
+		snprintf(name, sizeof(name), "%s", fl_libbpf_failed_prog());
+		faultloop_bpf__destroy(skel);
+		if (!name[0] || !fl_probes_drop_prog(&s->set, name, err))
+			return err;
+		if (s->cfg->verbose)
+			fprintf(stderr, "faultloop: %s does not load here (%s): dropped\n",
+				name, strerror(-err));
+	}
+	if (err)
+		return err;
+	s->fallback[s->nfallback++] = skel;
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (bpf_program__fd(prog) < 0 || s->nprogs >= s->progs_cap)
+			continue;
+		s->progs[s->nprogs].name = bpf_program__name(prog);
+		s->progs[s->nprogs].fd = bpf_program__fd(prog);
+		__atomic_store_n(&s->nprogs, s->nprogs + 1, __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
 int fl_session_arm(struct fl_session *s, const char *hold)
 {
-	int n;
+	uint64_t t0 = now_mono_ns();
+	int n, loaded;
 
 	s->set.hold = hold;
-	n = fl_probes_attach(&s->set, s->skel->obj);
+	n = fl_probes_attach(&s->set);
+	while ((loaded = load_fallback(s)) > 0) {
+		if (s->cfg->verbose)
+			fprintf(stderr, "faultloop: %d fallback candidates loaded\n", loaded);
+		n += fl_probes_attach(&s->set);
+	}
+	if (loaded < 0)
+		fprintf(stderr, "faultloop: fallback candidates did not load: %s\n",
+			strerror(-loaded));
 	s->attached += n;
+	if (s->cfg->verbose)
+		fprintf(stderr, "faultloop: start-up: attach %d probes %llu ms\n", n,
+			(unsigned long long)((now_mono_ns() - t0) / 1000000));
 	/* a fault-in only joins an episode once a copy or fault probe that
 	 * reports addresses runs (faultin_joins_only in bpf/faultloop.bpf.c) */
 	s->skel->bss->faultin_joins_only =
@@ -344,9 +443,9 @@ int fl_session_iter_fd(const struct fl_session *s)
 
 static int prog_fd(const struct fl_session *s, const char *name)
 {
-	int i;
+	int i, n = __atomic_load_n(&s->nprogs, __ATOMIC_ACQUIRE);
 
-	for (i = 0; name && i < s->nprogs; i++)
+	for (i = 0; name && i < n; i++)
 		if (!strcmp(s->progs[i].name, name))
 			return s->progs[i].fd;
 	return -1;
@@ -381,10 +480,14 @@ void fl_session_detach(struct fl_session *s)
 
 void fl_session_close(struct fl_session *s)
 {
+	int i;
+
 	bpf_link__destroy(s->iter);
 	if (s->stats_fd >= 0)
 		close(s->stats_fd);
 	fl_probes_free(&s->set);
+	for (i = 0; i < s->nfallback; i++)
+		faultloop_bpf__destroy(s->fallback[i]);
 	faultloop_bpf__destroy(s->skel);
 	if (s->cg_fd >= 0)
 		close(s->cg_fd);

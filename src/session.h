@@ -3,7 +3,7 @@
  * The BPF side's lifecycle: probe selection, the final object's knobs,
  * load, attach (and the later arming of held probes), teardown.  After
  * fl_session_open() returns, everything the HTTP thread reads from here
- * is either immutable (progs[]) or taken under set.lock (fl_probes_rows).
+ * is either written once (progs[]) or taken under set.lock (fl_probes_rows).
  */
 #ifndef FL_SESSION_H
 #define FL_SESSION_H
@@ -31,8 +31,14 @@ struct fl_session {
 	int cg_fd;			/* --cgroup, -1 */
 	int stats_fd;			/* BPF_ENABLE_STATS while open, -1 */
 	struct bpf_link *iter;		/* fl_task_iter; NULL: unavailable */
-	struct fl_loaded_prog *progs;	/* immutable after open */
-	int nprogs;
+	/* Objects of fallback candidates (fl_session_arm), sharing skel's maps. */
+#define FL_MAX_FALLBACKS 3
+	struct faultloop_bpf *fallback[FL_MAX_FALLBACKS];
+	int nfallback;
+	/* Entries are written once; nprogs grows (atomically) when a fallback
+	 * object loads, after its entries. */
+	struct fl_loaded_prog *progs;
+	int nprogs, progs_cap;
 	int attached;			/* probes attached so far */
 };
 
