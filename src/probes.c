@@ -365,14 +365,53 @@ static void select_one(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 		add_reason(p, "excluded by --mode");
 }
 
-static void drop_try(struct fl_probe *p, int k, int err)
+/* at_load: refused at load, else at attach (the reason's words) */
+static void drop_try_at(struct fl_probe *p, int k, int err, bool at_load)
 {
 	const struct fl_try *t = &p->tries[k];
 
 	add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
-		   explain(t->impl->mode, true, err));
+		   explain(t->impl->mode, at_load, err));
 	memmove(&p->tries[k], &p->tries[k + 1], (p->ntries - k - 1) * sizeof(p->tries[0]));
 	p->ntries--;
+}
+
+static void drop_try(struct fl_probe *p, int k, int err)
+{
+	drop_try_at(p, k, err, true);
+}
+
+/* r0 = 0; exit: the bare programs below */
+static const struct bpf_insn ret0[] = {
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+	{ .code = BPF_JMP | BPF_EXIT },
+};
+
+/*
+ * A bare tracing program against sym in vmlinux's BTF, loaded without an
+ * object, map or BTF upload: 0 (and *fd, or closed at once with fd NULL),
+ * 1 for no verdict (a module's function), else the load's negative errno.
+ */
+static int bare_tracing_prog(const struct fl_kbtf *kb, const char *sym,
+			     enum bpf_attach_type type, const char *name,
+			     const struct bpf_insn *insns, size_t n, int *fd)
+{
+	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type,
+		    .attach_btf_id = id);
+
+	int prog;
+
+	if (id <= 0)
+		return 1;
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, name, "GPL", insns, n, &opts);
+	if (prog < 0)
+		return -errno;
+	if (fd)
+		*fd = prog;
+	else
+		close(prog);
+	return 0;
 }
 
 /* A refusal that holds for every program of the mode, not for one target:
@@ -393,22 +432,8 @@ static bool refused_for_all(int err)
  */
 static int fentry_gate(const struct fl_kbtf *kb, const char *sym)
 {
-	const struct bpf_insn ret0[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
-		    .attach_btf_id = id);
-	int fd;
-
-	if (id <= 0)
-		return 1;	/* a module's function: not a gate */
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_fentry_gate", "GPL", ret0, 2, &opts);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
+	return bare_tracing_prog(kb, sym, BPF_TRACE_FENTRY, "fl_fentry_gate",
+				 ret0, ARRAY_SIZE(ret0), NULL);
 }
 
 static void gate_fentry(struct fl_probe_set *set, const struct fl_kbtf *kb)
@@ -448,21 +473,11 @@ static int const_void_gate(const struct fl_kbtf *kb, const char *sym, int arg)
 	const struct bpf_insn prog[] = {
 		{ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_2,
 		  .src_reg = BPF_REG_1, .off = arg * 8 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
+		ret0[0], ret0[1],
 	};
-	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
-		    .attach_btf_id = id);
-	int fd;
 
-	if (id <= 0)
-		return 1;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_arg_gate", "GPL", prog, 3, &opts);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
+	return bare_tracing_prog(kb, sym, BPF_TRACE_FEXIT, "fl_arg_gate",
+				 prog, ARRAY_SIZE(prog), NULL);
 }
 
 static void gate_const_void(struct fl_probe_set *set, const struct fl_kbtf *kb)
@@ -499,21 +514,13 @@ static void gate_const_void(struct fl_probe_set *set, const struct fl_kbtf *kb)
  * stop_machine() before the stuck-task check can hold it (session.c).
  * 0: attaches; 1: no verdict; else the attach's negative errno.
  */
+#if defined(__x86_64__)
 static int notrace_gate(const struct fl_kbtf *kb, const char *sym)
 {
-	const struct bpf_insn ret0[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	int id = kb->vmlinux ? btf__find_by_name_kind(kb->vmlinux, sym, BTF_KIND_FUNC) : -1;
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
-		    .attach_btf_id = id);
 	int fd, link, err;
 
-	if (id <= 0)
-		return 1;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fl_notrace_gate", "GPL", ret0, 2, &opts);
-	if (fd < 0)
+	if (bare_tracing_prog(kb, sym, BPF_TRACE_FEXIT, "fl_notrace_gate",
+			      ret0, ARRAY_SIZE(ret0), &fd))
 		return 1;	/* the final load gives its own verdict */
 	link = bpf_raw_tracepoint_open(NULL, fd);
 	err = link < 0 ? -errno : 0;
@@ -522,6 +529,7 @@ static int notrace_gate(const struct fl_kbtf *kb, const char *sym)
 	close(fd);
 	return err;
 }
+#endif
 
 static void check_kprobes_of(struct fl_probe *p);
 
@@ -542,12 +550,7 @@ static void gate_notrace(struct fl_probe_set *set, const struct fl_kbtf *kb)
 			err = notrace_gate(kb, t->sym);
 			if (err >= 0)
 				continue;
-			add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
-				   explain(t->impl->mode, false, err));
-			memmove(&p->tries[k], &p->tries[k + 1],
-				(p->ntries - k - 1) * sizeof(p->tries[0]));
-			p->ntries--;
-			k--;
+			drop_try_at(p, k--, err, false);
 			dropped = true;
 		}
 		if (dropped)
