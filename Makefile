@@ -165,7 +165,7 @@ $(OUTPUT)/bpf-progs: tools/bpf-progs.c | $(OUTPUT)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(BPF_OUT)/faultloop.skel.h | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS) $(BPF_OUT)/faultloop.skel.h | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lcmocka $(LIBS) $(HTTP_LIBS) -lpthread -o $@
 

@@ -5,40 +5,6 @@
 #include "signals.h"
 #include "util.h"
 
-/*
- * Bytes of the well-formed UTF-8 sequence at s (at most n bytes), 0 if
- * none starts there (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF).  Label values must be UTF-8 in both formats.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len, i;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* ---- user-space counters --------------------------------------------------- */
 
 void fl_user_stats_init(struct fl_user_stats *u)
@@ -61,7 +27,7 @@ static const char *comm_bucket(struct fl_user_stats *u, const char *comm, size_t
 	/* as fl_metrics_escape will write it: comms that read the same are
 	 * one series, not two with the same labels */
 	for (k = 0; c[k]; k += n) {
-		n = utf8_seq((unsigned char *)c + k, strlen(c + k));
+		n = fl_utf8_seq((unsigned char *)c + k, strlen(c + k));
 		if (!n) {
 			c[k] = '?';
 			n = 1;
@@ -123,7 +89,7 @@ void fl_metrics_escape(FILE *out, const char *s, size_t len)
 	size_t i, k;
 
 	for (i = 0; i < len && s[i]; i += k) {
-		k = utf8_seq((const unsigned char *)s + i, len - i);
+		k = fl_utf8_seq((const unsigned char *)s + i, len - i);
 		if (!k) {	/* a byte that starts no character */
 			fputc('?', out);
 			k = 1;

@@ -136,3 +136,37 @@ void fl_sanitize_comm(const char *in, size_t inlen, char *out, size_t outlen)
 	}
 	out[i] = 0;
 }
+
+/*
+ * Bytes of the well-formed UTF-8 sequence at s (at most n bytes), 0 if
+ * none starts there (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF).  Label values must be UTF-8 in both formats.
+ */
+size_t fl_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}

@@ -3,6 +3,7 @@
 #define FL_UTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,5 +35,9 @@ const char *fmt_duration(uint64_t ns, char *buf, size_t len);
 /* A comm (chosen by any user, possibly unterminated within inlen) made
  * printable ASCII: control bytes, DEL and non-ASCII bytes become '?'.  out is terminated. */
 void fl_sanitize_comm(const char *in, size_t inlen, char *out, size_t outlen);
+
+/* Bytes of the well-formed UTF-8 sequence at s (at most n), 0 if none
+ * starts there (RFC 3629). */
+size_t fl_utf8_seq(const unsigned char *s, size_t n);
 
 #endif

@@ -25,57 +25,9 @@ trap cleanup EXIT
 require_root e2e
 if [ ! -x "$FL" ] || [ ! -x "$RACE" ]; then echo "e2e: build first ($FL, $RACE)" >&2; exit 1; fi
 
-# The BPF programs, maps and links process $1 holds, as JSON {"prog": [ids],
-# "map": [...], "link": [...]}: from its descriptors' fdinfo (prog_id,
-# map_id, link_id; a link's prog_id is its program), and from bpftool's
-# "pids" where this bpftool reports them (Debian's 7.1 is built without).
-owned_bpf_ids() {	# pid
-	python3 - "$1" <<'EOF'
-import json, os, subprocess, sys
-pid = sys.argv[1]
-ids = {"prog": set(), "map": set(), "link": set()}
-for fd in os.listdir("/proc/%s/fd" % pid):
-    try:
-        info = open("/proc/%s/fdinfo/%s" % (pid, fd)).read()
-    except OSError:
-        continue
-    f = dict(l.split(":\t", 1) for l in info.splitlines() if ":\t" in l)
-    for kind in ids:
-        if kind + "_id" in f:
-            ids[kind].add(int(f[kind + "_id"]))
-for kind in ids:
-    out = subprocess.run(["bpftool", kind, "show", "--json"], capture_output=True,
-                         text=True, check=True).stdout
-    for o in json.loads(out or "[]"):
-        if any(str(p.get("pid")) == pid for p in o.get("pids", [])):
-            ids[kind].add(o["id"])
-json.dump({k: sorted(v) for k, v in ids.items()}, sys.stdout)
-EOF
-}
-
-# Wait until none of the IDs in file $1 (owned_bpf_ids) exists any more: the
-# kernel frees a closed object after an RCU grace period, so poll, up to
-# 20 s.  Prints what is left ("prog 12,13 map 40") and fails if anything is.
-gone_bpf_ids() {	# ids.json
-	python3 - "$1" <<'EOF'
-import json, subprocess, sys, time
-want = json.load(open(sys.argv[1]))
-deadline = time.monotonic() + 20
-while True:
-    left = {}
-    for kind, ids in want.items():
-        out = subprocess.run(["bpftool", kind, "show", "--json"], capture_output=True,
-                             text=True, check=True).stdout
-        live = set(ids) & {o["id"] for o in json.loads(out or "[]")}
-        if live:
-            left[kind] = sorted(live)
-    if not left or time.monotonic() > deadline:
-        break
-    time.sleep(0.2)
-print(" ".join("%s %s" % (k, ",".join(map(str, v))) for k, v in left.items()))
-sys.exit(1 if left else 0)
-EOF
-}
+# The BPF objects faultloop holds, by id, and the wait until they are all
+# gone: tests/bpf_ids.py, as crash.sh and soak.sh use it
+IDS="python3 $(dirname "$0")/bpf_ids.py"
 
 json_valid() { python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$1"; }
 
@@ -426,7 +378,7 @@ if [ $rc -eq 0 ] && [ $e -lt 5000 ]; then ok "--duration 1 exits 0 after ${e}ms 
 for sig in TERM INT; do
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	start_fl "$TMP/sig.out" "$TMP/sig.err" --metrics "127.0.0.1:$port"
-	owned_bpf_ids "$FLPID" >"$TMP/ids.json"
+	$IDS owned "$FLPID" >"$TMP/ids.json"
 	kill -"$sig" "$FLPID"
 	wait "$FLPID"
 	rc=$?
@@ -435,7 +387,7 @@ for sig in TERM INT; do
 		nok "SIG$sig clean detach" "no programs, maps or links found held by faultloop ($FLPID) while it ran: $(cat "$TMP/ids.json")"
 		continue
 	fi
-	left=$(gone_bpf_ids "$TMP/ids.json" 2>&1)
+	left=$($IDS gone "$TMP/ids.json" 2>&1)
 	gone=$?
 	if [ $rc -eq 0 ] && [ $gone -eq 0 ]; then
 		ok "SIG$sig: exit 0, none of the $held it held is left"

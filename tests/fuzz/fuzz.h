@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 #define FZ_ASSERT(cond)                                                          \
 	do {                                                                     \
@@ -75,45 +76,14 @@ static inline char *fz_token(struct fz *f)
 	return s;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), 0 if there is none.
- */
-static inline size_t fz_utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len, i;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
+/* every byte in a well-formed sequence (src/util.c fl_utf8_seq, whose
+ * edge cases tests/unit/test_metrics.c pins) */
 static inline bool fz_utf8_valid(const char *s, size_t n)
 {
 	size_t i = 0, k;
 
 	while (i < n) {
-		k = fz_utf8_seq((const unsigned char *)s + i, n - i);
+		k = fl_utf8_seq((const unsigned char *)s + i, n - i);
 		if (!k)
 			return false;
 		i += k;
@@ -181,7 +151,7 @@ static inline bool fz_json_string(struct fz_json *j)
 			j->p += 2;
 			continue;
 		}
-		k = fz_utf8_seq((const unsigned char *)j->p, j->end - j->p);
+		k = fl_utf8_seq((const unsigned char *)j->p, j->end - j->p);
 		if (!k)
 			return false;
 		j->p += k;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include "knownbugs.h"
 #include "ksyms.h"
+#include "unit.h"
 
 static const char fixture[] =
 	"ffffffff81001000 T exc_page_fault\n"
@@ -22,15 +23,8 @@ static const char fixture[] =
 
 static struct ksyms *load_fixture(void)
 {
-	char p[] = "/tmp/fl-bugs-XXXXXX";
-	int fd = mkstemp(p);
-	struct ksyms *ks;
+	struct ksyms *ks = ksyms_from_text(fixture);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, fixture, sizeof(fixture) - 1), sizeof(fixture) - 1);
-	close(fd);
-	ks = ksyms__load(p);
-	unlink(p);
 	assert_non_null(ks);
 	return ks;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "ksyms.h"
+#include "unit.h"
 
 static const char fixture[] =
 	"ffffffff81000000 T _stext\n"
@@ -20,25 +21,15 @@ static const char fixture[] =
 	"ffffffffc0100000 t btrfs_buffered_write.isra.0\t[btrfs]\n"
 	"ffffffffc0100200 T read_extent_buffer_to_user_nofault\t[btrfs]\n";
 
-static char path[64];
-
 static int setup(void **state)
 {
-	int fd;
-
-	snprintf(path, sizeof(path), "/tmp/fl-ksyms-XXXXXX");
-	fd = mkstemp(path);
-	if (fd < 0 || write(fd, fixture, sizeof(fixture) - 1) != sizeof(fixture) - 1)
-		return -1;
-	close(fd);
-	*state = ksyms__load(path);
+	*state = ksyms_from_text(fixture);
 	return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	ksyms__free(*state);
-	unlink(path);
 	return 0;
 }
 
@@ -78,19 +69,11 @@ static void test_clones(void **state)
 
 static void test_hidden_and_missing(void **state)
 {
-	char p[] = "/tmp/fl-ksyms-hidden-XXXXXX";
-	struct ksyms *ks;
-	int fd = mkstemp(p);
-	static const char zeros[] = "0000000000000000 T a\n0000000000000000 T b\n";
+	struct ksyms *ks = ksyms_from_text("0000000000000000 T a\n0000000000000000 T b\n");
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, zeros, sizeof(zeros) - 1), sizeof(zeros) - 1);
-	close(fd);
-	ks = ksyms__load(p);
 	assert_non_null(ks);
 	assert_true(ksyms__hidden(ks));
 	ksyms__free(ks);
-	unlink(p);
 	assert_null(ksyms__load("/nonexistent/kallsyms"));
 }
 
@@ -102,20 +85,12 @@ static void test_hidden_and_missing(void **state)
 static void test_empty(void **state)
 {
 	static const char *const texts[] = { "", "no symbols here\n\n" };
-	char p[] = "/tmp/fl-ksyms-empty-XXXXXX";
 	uint64_t start, end;
 	struct ksyms *ks;
 	size_t i;
-	int fd;
 
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		fd = mkstemp(p);
-		assert_true(fd >= 0);
-		assert_int_equal(write(fd, texts[i], strlen(texts[i])), strlen(texts[i]));
-		close(fd);
-		ks = ksyms__load(p);
-		unlink(p);
-		strcpy(p, "/tmp/fl-ksyms-empty-XXXXXX");
+		ks = ksyms_from_text(texts[i]);
 		assert_non_null(ks);
 		assert_int_equal(ksyms__count(ks), 0);
 		assert_false(ksyms__hidden(ks));

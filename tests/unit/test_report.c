@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "ksyms.h"
+#include "unit.h"
 #include "report.h"
 
 static const char fixture[] =
@@ -21,15 +22,8 @@ static const char fixture[] =
 
 static struct ksyms *load_fixture(void)
 {
-	char p[] = "/tmp/fl-report-XXXXXX";
-	int fd = mkstemp(p);
-	struct ksyms *ks;
+	struct ksyms *ks = ksyms_from_text(fixture);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, fixture, sizeof(fixture) - 1), sizeof(fixture) - 1);
-	close(fd);
-	ks = ksyms__load(p);
-	unlink(p);
 	assert_non_null(ks);
 	return ks;
 }
