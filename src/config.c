@@ -96,9 +96,9 @@ static const struct argp_option opts[] = {
 /*
  * --json: what getopt and argp say about a bad command line ("faultloop:
  * MESSAGE", then maybe a "Try --help" line) goes to stderr, which is a
- * pipe while parsing (a few lines: never full); argp then exits.  Its first line becomes the one
- * error object (fl_fail).  The flag is looked for before parsing, since an
- * error can come before it.
+ * pipe while parsing (a few lines: never full); argp then exits.  Its
+ * first line becomes the one error object (fl_fail).  The flag is looked
+ * for before parsing, since an error can come before it.
  */
 static int saved_stderr = -1, usage_fd[2] = { -1, -1 };
 

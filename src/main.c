@@ -119,7 +119,6 @@ static int bind_metrics(struct daemon *d)
 	unsigned int len;
 	const char *why;
 
-	d->http_fd = -1;
 	if (!d->cfg.metrics || d->cfg.probes)	/* --probes serves nothing */
 		return 0;
 	fl_http_parse_listen(d->cfg.metrics, &ss, &len, &why);	/* checked by config */

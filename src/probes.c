@@ -745,12 +745,7 @@ static void check_kprobes_of(struct fl_probe *p)
 		err = kprobe_registers(t->sym);
 		if (err >= 0)
 			break;
-		add_reason(p, "%s %s: %s", t->sym, fl_mode_name(t->impl),
-			   explain(t->impl->mode, false, err));
-		memmove(&p->tries[k], &p->tries[k + 1],
-			(p->ntries - k - 1) * sizeof(p->tries[0]));
-		p->ntries--;
-		k--;
+		drop_try_at(p, k--, err, false);
 	}
 }
 

@@ -180,11 +180,30 @@ static int load(struct fl_session *s, bool with_iter, unsigned int hz, bool quie
  * it: drop its candidates and load again, a few times at most; past that,
  * or if the log named none, trial each candidate alone.
  */
+/*
+ * After a failed load: the program libbpf's log named goes, with the
+ * candidates that run it (or the task iterator, where with_iter is
+ * given).  false: the log named none, or nothing of ours.
+ */
+static bool drop_failed_prog(struct fl_session *s, int err, bool *with_iter)
+{
+	char prog[64];
+
+	snprintf(prog, sizeof(prog), "%s", fl_libbpf_failed_prog());
+	if (with_iter && *with_iter && !strcmp(prog, "fl_task_iter"))
+		*with_iter = false;
+	else if (!prog[0] || !fl_probes_drop_prog(&s->set, prog, err))
+		return false;
+	if (s->cfg->verbose)
+		fprintf(stderr, "faultloop: %s does not load here (%s): dropped\n",
+			prog, strerror(-err));
+	return true;
+}
+
 static int load_final(struct fl_session *s, unsigned int hz)
 {
 	struct faultloop_bpf *trial = NULL;
 	bool with_iter = true;
-	char prog[64];
 	int err, round, n;
 
 	for (round = 0; round < 4; round++) {
@@ -197,16 +216,10 @@ static int load_final(struct fl_session *s, unsigned int hz)
 		if (s->cfg->verbose)
 			fprintf(stderr, "faultloop: start-up: failed load %llu ms\n",
 				(unsigned long long)((now_mono_ns() - t0) / 1000000));
-		snprintf(prog, sizeof(prog), "%s", fl_libbpf_failed_prog());
 		faultloop_bpf__destroy(s->skel);
 		s->skel = NULL;
-		if (with_iter && !strcmp(prog, "fl_task_iter"))
-			with_iter = false;
-		else if (!prog[0] || !fl_probes_drop_prog(&s->set, prog, err))
+		if (!drop_failed_prog(s, err, &with_iter))
 			break;
-		if (s->cfg->verbose)
-			fprintf(stderr, "faultloop: %s does not load here (%s): dropped\n",
-				prog, strerror(-err));
 	}
 	n = fl_probes_verify(&s->set, trial_open, trial_close, &trial);
 	with_iter = with_iter && iter_loads();
@@ -214,6 +227,21 @@ static int load_final(struct fl_session *s, unsigned int hz)
 		fprintf(stderr, "faultloop: the object did not load (%s): %d more candidates%s dropped\n",
 			strerror(-err), n, with_iter ? "" : " and the task iterator");
 	return load(s, with_iter, hz, false);
+}
+
+/* The loaded programs of obj join progs[] (their run-time stats): the
+ * entries first, then nprogs, which the HTTP thread reads. */
+static void add_progs(struct fl_session *s, struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj) {
+		if (bpf_program__fd(prog) < 0 || s->nprogs >= s->progs_cap)
+			continue;
+		s->progs[s->nprogs].name = bpf_program__name(prog);
+		s->progs[s->nprogs].fd = bpf_program__fd(prog);
+		__atomic_store_n(&s->nprogs, s->nprogs + 1, __ATOMIC_RELEASE);
+	}
 }
 
 static int index_progs(struct fl_session *s)
@@ -228,12 +256,7 @@ static int index_progs(struct fl_session *s)
 	if (!s->progs)
 		return -ENOMEM;
 	s->progs_cap = n * (1 + FL_MAX_FALLBACKS);
-	bpf_object__for_each_program(prog, s->skel->obj) {
-		if (bpf_program__fd(prog) < 0)
-			continue;
-		s->progs[s->nprogs].name = bpf_program__name(prog);
-		s->progs[s->nprogs++].fd = bpf_program__fd(prog);
-	}
+	add_progs(s, s->skel->obj);
 	return 0;
 }
 
@@ -327,10 +350,8 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 static int load_fallback(struct fl_session *s)
 {
 	struct faultloop_bpf *skel;
-	struct bpf_program *prog;
 	struct bpf_map *map, *mine;
 	int err = 0, n = 0, round;
-	char name[64];
 	bool was;
 
 	if (s->nfallback >= FL_MAX_FALLBACKS)
@@ -360,24 +381,14 @@ static int load_fallback(struct fl_session *s)
 		fl_probes_loaded(&s->set, err ? NULL : skel->obj);
 		if (!err)
 			break;
-		snprintf(name, sizeof(name), "%s", fl_libbpf_failed_prog());
 		faultloop_bpf__destroy(skel);
-		if (!name[0] || !fl_probes_drop_prog(&s->set, name, err))
+		if (!drop_failed_prog(s, err, NULL))
 			return err;
-		if (s->cfg->verbose)
-			fprintf(stderr, "faultloop: %s does not load here (%s): dropped\n",
-				name, strerror(-err));
 	}
 	if (err)
 		return err;
 	s->fallback[s->nfallback++] = skel;
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (bpf_program__fd(prog) < 0 || s->nprogs >= s->progs_cap)
-			continue;
-		s->progs[s->nprogs].name = bpf_program__name(prog);
-		s->progs[s->nprogs].fd = bpf_program__fd(prog);
-		__atomic_store_n(&s->nprogs, s->nprogs + 1, __ATOMIC_RELEASE);
-	}
+	add_progs(s, skel->obj);
 	return n;
 }
 
