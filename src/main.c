@@ -2,7 +2,7 @@
 /*
  * faultloop: catch the kernel stuck in a fault-in / uaccess retry loop.
  *
- * The stages, in the order data flows: probes.c (which kernel hooks) and
+ * The stages, in the order data flows: probes.c and probe_*.c (which kernel hooks) and
  * session.c (the BPF object) -> bpf/detector.bpf.h (episodes, in the
  * kernel) -> episodes.c (the report consumer) -> report.c / metrics.c
  * (text, JSON, Prometheus), served by http.c.  stuckwatch.c finds tasks

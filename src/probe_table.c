@@ -19,7 +19,7 @@
 /* fault-in / copy: fexit has args and return; kprobe needs both halves */
 #define CAND_FEXIT_KPROBE(name, n) { #name, { I_FEXIT(name, n), I_KPROBE2(name) } }
 /* the same, for a function whose fexit and kprobe the Debian kernels
- * (5.10 to 7.3) refuse: notrace (gate_notrace in src/probes.c) */
+ * (5.10 to 7.3) refuse: notrace (gate_notrace in src/probe_gates.c) */
 #define CAND_FEXIT_KPROBE_NT(name, n)						\
 	{ #name, { { FL_MODE_FENTRY, NULL, P(name) "__fexit", n, 0, true },	\
 		   I_KPROBE2(name) } }

@@ -51,10 +51,10 @@ struct fl_impl {
 	int nargs;		/* exact arity the fexit program assumes, 0 any */
 	/* 1 + the index of a `const void *` argument the fentry/fexit
 	 * program reads, 0: none (such a read is rejected before 6.16:
-	 * const_void_gate in src/probes.c) */
+	 * const_void_gate in src/probe_gates.c) */
 	int const_void_arg;
 	/* refused at attach on every kernel seen so far (x86: gate_notrace
-	 * in src/probes.c tries a bare program's attach before this loads) */
+	 * in src/probe_gates.c tries a bare program's attach before this loads) */
 	bool notrace_hint;
 };
 
