@@ -9,6 +9,7 @@
 #   make fuzz-test       every libFuzzer target for FUZZ_SECONDS (30) each
 #   make fuzz FUZZ_SECONDS=600   the same, longer      make soak [SOAK_SECONDS=600]
 #   make deb             Debian packages for amd64 and arm64 in .output/deb/
+#   make image           OCI image (amd64 + arm64 index) in .output/image/faultloop-VERSION.tar
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 ARCH ?= $(HOST_ARCH)
@@ -75,6 +76,7 @@ endif
 .SECONDARY:
 .PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps tools vmtest faultloop bench
 .PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build man deb deb-test systemd-test
+.PHONY: image container-test
 
 all: faultloop tools
 
@@ -290,8 +292,26 @@ SYSTEMD_SUITES ?= bookworm trixie-backports
 systemd-test: deb
 	$(Q)tests/vm/systemd-test.sh $(SYSTEMD_SUITES)
 
+# OCI image: the static binary of each IMAGE_ARCHES (built here, arm64
+# cross-built) alone on scratch, as one OCI index in an OCI archive
+# (tools/build-image.sh); named faultloop:VERSION, VERSION the package's
+# (debian/changelog), as the DaemonSet names it
+IMAGE_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+IMAGE_ARCHES ?= x86_64 arm64
+IMAGE := .output/image/faultloop-$(IMAGE_VERSION).tar
+image: deps
+	$(Q)set -e; for a in $(IMAGE_ARCHES); do \
+		$(MAKE) ARCH=$$a STATIC=1 OUTPUT=.output/$$a-static .output/$$a-static/faultloop; done
+	$(Q)tools/build-image.sh $(IMAGE) $(IMAGE_VERSION) \
+		$(foreach a,$(IMAGE_ARCHES),$(subst x86_64,amd64,$(a))=.output/$(a)-static/faultloop)
+
+# the image under podman + runc with the DaemonSet's confinement, read
+# from the manifest: catches the uffd loop on this host, serves metrics
+container-test: image tools
+	$(Q)OUTPUT=$(OUTPUT) IMAGE=$(IMAGE) tests/container.sh
+
 test: deps
-	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test \
+	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test container-test \
 		exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
 
 deps:
