@@ -188,6 +188,31 @@ bool ksyms__hidden(const struct ksyms *ks)
 	return ks->hidden;
 }
 
+/*
+ * kallsyms_show_value() (kernel/kallsyms.c, later kernel/ksyms_common.c),
+ * for the opener's credentials since 5.8 (160251842cd3): with
+ * kptr_restrict 0 a reader sees addresses if perf_event_paranoid <= 1
+ * (kallsyms_for_perf), else if it has CAP_SYSLOG; with 1 only with
+ * CAP_SYSLOG; with 2 never.
+ */
+const char *ksyms__hidden_why(int kptr_restrict, int perf_paranoid, bool cap_syslog,
+			      char *buf, size_t len)
+{
+	if (kptr_restrict >= 2)
+		snprintf(buf, len, "kernel.kptr_restrict is %d, which hides them from everyone: "
+			 "set it to 1 and grant CAP_SYSLOG", kptr_restrict);
+	else if (cap_syslog)
+		snprintf(buf, len, "kernel.kptr_restrict is %d and CAP_SYSLOG is held, yet they are "
+			 "hidden: CAP_SYSLOG outside the initial user namespace, or a security module",
+			 kptr_restrict);
+	else if (kptr_restrict == 1)
+		snprintf(buf, len, "kernel.kptr_restrict is 1 and no CAP_SYSLOG: grant CAP_SYSLOG");
+	else
+		snprintf(buf, len, "kernel.perf_event_paranoid is %d (above 1) and no CAP_SYSLOG: "
+			 "grant CAP_SYSLOG, or set kernel.perf_event_paranoid=1", perf_paranoid);
+	return buf;
+}
+
 size_t ksyms__count(const struct ksyms *ks)
 {
 	return ks->n;

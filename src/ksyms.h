@@ -19,8 +19,15 @@ struct ksyms;
 /* path NULL = /proc/kallsyms.  NULL on error (errno set). */
 struct ksyms *ksyms__load(const char *path);
 void ksyms__free(struct ksyms *ks);
-/* Addresses are all zero when kptr_restrict hides them. */
+/* Addresses are all zero when the kernel hides them from this reader. */
 bool ksyms__hidden(const struct ksyms *ks);
+/*
+ * Why the kernel hides them, and what shows them, from kernel.kptr_restrict,
+ * kernel.perf_event_paranoid (-1: unknown) and whether the reader has
+ * CAP_SYSLOG: one phrase into buf.
+ */
+const char *ksyms__hidden_why(int kptr_restrict, int perf_paranoid, bool cap_syslog,
+			      char *buf, size_t len);
 size_t ksyms__count(const struct ksyms *ks);
 /* Nearest text symbol at or below addr, NULL if none. */
 const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr);

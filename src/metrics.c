@@ -301,6 +301,9 @@ static void render_probes(FILE *out, bool om, const struct fl_metrics_snapshot *
 	int i;
 
 	(void)u;
+	scalar(out, om, "faultloop_symbols_available", M_GAUGE,
+	       "1: kernel addresses readable, stacks and owners symbolized and the stall sampler armed; "
+	       "0: hidden (the start-up line and fault_stall's probe_info say why).", s->symbols);
 	family(out, om, "faultloop_probe_info", M_INFO,
 	       "One series per probe: the symbol and mode attached, or why not (status).");
 	for (i = 0; i < s->nprobes; i++) {

@@ -25,6 +25,11 @@ static bool has_cap(unsigned int cap)
 	return cap < 64 && (eff >> cap) & 1;
 }
 
+bool fl_privs_has(unsigned int cap)
+{
+	return has_cap(cap);
+}
+
 int fl_privs_preflight(void)
 {
 	/* CAP_BPF (39) + CAP_PERFMON (38) since 5.8; CAP_SYS_ADMIN (21) before */

@@ -3,9 +3,13 @@
 #ifndef FL_PRIVS_H
 #define FL_PRIVS_H
 
+#include <stdbool.h>
+
 /* Root, or CAP_BPF with CAP_PERFMON, and the kernel's BTF: one line on
  * stderr and a negative errno when missing. */
 int fl_privs_preflight(void);
+/* Whether cap is in the effective set. */
+bool fl_privs_has(unsigned int cap);
 /* Keep CAP_BPF only, bounding set included, and set no_new_privs. */
 int fl_privs_drop(void);
 

@@ -153,6 +153,7 @@ const char *fl_status_name(enum fl_status st)
 	case FL_ST_DISABLED: return "disabled";
 	case FL_ST_OTHER_ARCH: return "other arch";
 	case FL_ST_HELD: return "held";
+	case FL_ST_NO_SYMBOLS: return "no symbols";
 	}
 	return "?";
 }

@@ -120,7 +120,7 @@ static void select_one(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 		       const struct ksyms *ks, const struct fl_probe_set *set)
 {
 	const struct fl_probe_def *d = p->def;
-	bool any_present = false, any_allowed = false;
+	bool any_present = false, any_allowed = false, blind = false;
 	int c, i;
 
 	if (!fl_arch_matches(d->arch)) {
@@ -152,6 +152,11 @@ static void select_one(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 				fl_probe_reason(p, "excluded by --stall off");
 				continue;
 			}
+			if (impl->mode == FL_MODE_PERF && set->no_symbols) {
+				fl_probe_reason(p, "%s", set->no_symbols);
+				blind = true;
+				continue;
+			}
 			any_allowed = true;
 			if (impl->mode == FL_MODE_FENTRY && impl->nargs && nargs >= 0) {
 				arity_seen = true;
@@ -173,7 +178,7 @@ static void select_one(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 	if (!any_present)
 		p->status = FL_ST_ABSENT;
 	else if (!any_allowed)
-		p->status = FL_ST_DISABLED;
+		p->status = blind ? FL_ST_NO_SYMBOLS : FL_ST_DISABLED;
 	else
 		p->status = FL_ST_REFUSED;	/* until an attach succeeds */
 	if (p->status == FL_ST_DISABLED && !p->reason[0])

@@ -79,6 +79,7 @@ enum fl_status {
 	FL_ST_DISABLED,		/* excluded by --mode */
 	FL_ST_OTHER_ARCH,
 	FL_ST_HELD,		/* loaded, not armed: set->hold says why */
+	FL_ST_NO_SYMBOLS,	/* needs kernel addresses: set->no_symbols says why */
 };
 
 #define FL_MAX_TRIES 8
@@ -119,6 +120,9 @@ struct fl_probe_set {
 	 * unattached (FL_ST_HELD) for this reason; clear it and call
 	 * fl_probes_attach() again to arm them. */
 	const char *hold;
+	/* Non-NULL: the stall sampler has no code ranges to test a sample
+	 * against, for this reason; it is not attached (FL_ST_NO_SYMBOLS). */
+	const char *no_symbols;
 };
 
 typedef struct bpf_object *(*fl_open_fn)(void *ctx);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "faultloop.skel.h"
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "ksyms.h"
 #include "metrics.h"
+#include "privs.h"
 #include "session.h"
 #include "util.h"
 
@@ -60,7 +62,7 @@ static void set_stall_ranges(struct fl_session *s)
 	unsigned int i, n = 0;
 	uint64_t lo, hi;
 
-	for (i = 0; i < sizeof(stall_funcs) / sizeof(stall_funcs[0]) && n < FL_STALL_RANGES; i++) {
+	for (i = 0; i < ARRAY_SIZE(stall_funcs) && n < FL_STALL_RANGES; i++) {
 		if (s->ks_hidden || ksyms__range(s->ks, stall_funcs[i], &lo, &hi))
 			continue;
 		if (!strcmp(stall_funcs[i], "handle_userfault"))
@@ -69,8 +71,6 @@ static void set_stall_ranges(struct fl_session *s)
 		skel->rodata->stall_hi[n++] = hi;
 	}
 	skel->rodata->nr_stall_ranges = n;
-	if (!n && s->cfg->stall_ns)
-		fprintf(stderr, "faultloop: no fault-handler symbol in /proc/kallsyms: the stall sampler is off\n");
 	skel->rodata->stall_ns = n ? s->cfg->stall_ns : 0;
 	/* A stall ends on progress, in user mode or at exit; the sweep only
 	 * ends one whose task has not been seen in its fault for long.  Not
@@ -78,6 +78,52 @@ static void set_stall_ranges(struct fl_session *s)
 	 * failing read, 631426ba1d45) is on its CPU a third of the time and
 	 * can go unsampled for a second or more. */
 	skel->rodata->stall_gap_ns = s->cfg->gap_ns > STALL_GAP_NS ? s->cfg->gap_ns : STALL_GAP_NS;
+}
+
+static int read_sysctl(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * Without kernel addresses stacks and owners stay raw, and the stall
+ * sampler has no code ranges to test a sample against: it would attach
+ * and see nothing.  It is left unattached (FL_ST_NO_SYMBOLS, with the
+ * reason) and the start-up line names the cause and its fix.
+ */
+static void check_symbols(struct fl_session *s)
+{
+	char why[200];
+	unsigned int i;
+	uint64_t lo, hi;
+
+	s->ks_hidden = ksyms__hidden(s->ks);
+	if (s->ks_hidden) {
+		ksyms__hidden_why(read_sysctl("/proc/sys/kernel/kptr_restrict"),
+				  read_sysctl("/proc/sys/kernel/perf_event_paranoid"),
+				  fl_privs_has(CAP_SYSLOG), why, sizeof(why));
+		fprintf(stderr, "faultloop: kernel addresses are hidden in /proc/kallsyms (%s): "
+			"stacks and owners will not be symbolized\n", why);
+		snprintf(s->stall_blind, sizeof(s->stall_blind), "kernel addresses hidden: %s", why);
+	} else {
+		for (i = 0; i < ARRAY_SIZE(stall_funcs); i++)
+			if (!ksyms__range(s->ks, stall_funcs[i], &lo, &hi))
+				break;
+		if (i == ARRAY_SIZE(stall_funcs))
+			snprintf(s->stall_blind, sizeof(s->stall_blind),
+				 "no fault-handler symbol in /proc/kallsyms (%s, ...)", stall_funcs[0]);
+	}
+	if (s->stall_blind[0] && s->cfg->stall_ns)
+		fprintf(stderr, "faultloop: the stall sampler is off: %s\n", s->stall_blind);
+	s->set.no_symbols = s->stall_blind[0] ? s->stall_blind : NULL;
 }
 
 /* The knobs the verifier prunes against (frozen .rodata). */
@@ -306,9 +352,7 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 		fl_fail("cannot read /proc/kallsyms: %s", strerror(-err));
 		return err;
 	}
-	s->ks_hidden = ksyms__hidden(s->ks);
-	if (s->ks_hidden)
-		fprintf(stderr, "faultloop: kernel addresses are hidden (kptr_restrict): stacks will not be symbolized\n");
+	check_symbols(s);
 	err = open_cgroup(s);
 	if (err)
 		return err;

@@ -27,7 +27,8 @@ struct fl_session {
 	struct faultloop_bpf *skel;
 	struct fl_probe_set set;
 	struct ksyms *ks;		/* NULL when /proc/kallsyms is unreadable */
-	bool ks_hidden;			/* kptr_restrict: no symbolization */
+	bool ks_hidden;			/* addresses hidden: no symbolization */
+	char stall_blind[256];		/* why the stall sampler has no code ranges, "" */
 	int cg_fd;			/* --cgroup, -1 */
 	int stats_fd;			/* BPF_ENABLE_STATS while open, -1 */
 	struct bpf_link *iter;		/* fl_task_iter; NULL: unavailable */

@@ -125,7 +125,8 @@ caps = sc.pop("capabilities")
 out("--cap-drop", ",".join(caps.get("drop", [])))
 if caps.get("add"):
     out("--cap-add", ",".join(caps["add"]))
-sp = sc.pop("seccompProfile")
+# none named: the runtime's default (the kubelet's SeccompDefault)
+sp = sc.pop("seccompProfile", {"type": "RuntimeDefault"})
 if sp["type"] == "Localhost":
     out("--security-opt", "seccomp=" + os.path.join(os.path.dirname(manifest), sp["localhostProfile"]))
 elif sp["type"] == "Unconfined":
@@ -174,6 +175,7 @@ logs() { P logs "$NAME" 2>"$TMP/stderr" >"$TMP/stdout"; }
 for _ in $(seq 1 150); do
 	logs
 	grep -q 'metrics on' "$TMP/stderr" && break
+	[ "$(P inspect -f '{{.State.Running}}' "$NAME")" = true ] || break
 	sleep 0.2
 done
 pid=$(P inspect -f '{{.State.Pid}}' "$NAME")
@@ -205,10 +207,12 @@ check "every thread keeps CAP_BPF only once armed${bad:+ (not: $bad)}" test -z "
 scrape() { nsenter -t "$pid" -n curl -s -m 5 "http://127.0.0.1:19477/metrics"; }
 scrape >"$TMP/metrics.txt"
 if grep -q '^faultloop_build_info' "$TMP/metrics.txt" &&
+	grep -qx 'faultloop_symbols_available 1' "$TMP/metrics.txt" &&
 	grep -q 'faultloop_probe_info{signal="fault_stall".*status="attached"' "$TMP/metrics.txt"; then
-	ok "/metrics served in the pod's network namespace; fault_stall attached"
+	ok "/metrics served in the pod's network namespace; symbols available, fault_stall attached"
 else
-	nok "/metrics with fault_stall attached" "$(grep -E 'build_info|fault_stall' "$TMP/metrics.txt" | head -3)"
+	nok "/metrics with symbols and fault_stall attached" \
+		"$(grep -E 'build_info|symbols_available|fault_stall' "$TMP/metrics.txt" | head -3)"
 fi
 
 # 5. the loop on the host, caught from inside the container
@@ -259,6 +263,39 @@ if left=$(python3 tests/bpf_ids.py gone "$TMP/ids.json"); then
 	ok "none of its BPF objects left ($ids)"
 else
 	nok "BPF objects left after stop" "$left"
+fi
+
+# 8. the same confinement with CAP_BPF and CAP_PERFMON only (the manifest
+# before it granted CAP_SYSLOG and CAP_SYS_ADMIN): where the kernel hides
+# kallsyms' addresses from it, faultloop must say so, with the real cause,
+# and not count the stall sampler as attached
+kptr=$(cat /proc/sys/kernel/kptr_restrict) paranoid=$(cat /proc/sys/kernel/perf_event_paranoid)
+if [ "$kptr" -ge 1 ] || [ "$paranoid" -gt 1 ]; then
+	mapfile -t two < <(printf '%s\n' "${flags[@]}" | sed '/^BPF,PERFMON,SYSLOG,SYS_ADMIN$/s/.*/BPF,PERFMON/')
+	P rm -f -t 0 "$NAME" >/dev/null 2>&1
+	P run -d --name "$NAME" "${two[@]}" "$loaded" "${args[@]}" -d 60 >/dev/null 2>&1
+	for _ in $(seq 1 100); do
+		logs
+		grep -q 'metrics on' "$TMP/stderr" && break
+		[ "$(P inspect -f '{{.State.Running}}' "$NAME")" = true ] || break
+		sleep 0.2
+	done
+	pid=$(P inspect -f '{{.State.Pid}}' "$NAME")
+	scrape >"$TMP/blind.txt"
+	sed 's/^/     | /' "$TMP/stderr" | grep -E 'hidden|sampler|fault '
+	if [ "$kptr" -ge 2 ]; then cause="kptr_restrict is $kptr"
+	elif [ "$kptr" = 1 ]; then cause="kptr_restrict is 1 and no CAP_SYSLOG"
+	else cause="perf_event_paranoid is $paranoid (above 1) and no CAP_SYSLOG"; fi
+	check "BPF+PERFMON only: the start-up line names the cause ($cause)" \
+		grep -q "addresses are hidden.*$cause" "$TMP/stderr"
+	check "BPF+PERFMON only: the banner does not count fault_stall attached" \
+		bash -c "grep -q '^  fault .*missing:.*fault_stall' '$TMP/stderr' && ! grep -q '+fault_stall' '$TMP/stderr'"
+	check "BPF+PERFMON only: faultloop_symbols_available 0, fault_stall status \"no symbols\"" \
+		bash -c "grep -qx 'faultloop_symbols_available 0' '$TMP/blind.txt' &&
+			grep -q 'faultloop_probe_info{signal=\"fault_stall\".*status=\"no symbols\"' '$TMP/blind.txt'"
+	P rm -f -t 0 "$NAME" >/dev/null 2>&1
+else
+	skip "BPF+PERFMON only: this kernel shows kallsyms' addresses to any reader (kptr_restrict 0, perf_event_paranoid $paranoid)"
 fi
 
 summary container
