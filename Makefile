@@ -307,7 +307,7 @@ image: deps
 
 # the image under podman + runc with the DaemonSet's confinement, read
 # from the manifest: catches the uffd loop on this host, serves metrics
-container-test: image tools
+container-test: image faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) IMAGE=$(IMAGE) tests/container.sh
 
 test: deps

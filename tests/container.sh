@@ -28,6 +28,7 @@ UFFD=${UFFD:-$OUTPUT/uffd-loop}
 TMP=$(mktemp -d /var/tmp/faultloop-container.XXXXXX)
 NAME=faultloop-test-$$
 FL=unused	# tests/lib.sh's start_fl is not used: faultloop runs in the container
+FLHOST=${FLHOST:-./faultloop}	# root's --probes on the host, for the comparison
 readonly PROG=container
 # shellcheck source=tests/lib.sh
 . tests/lib.sh
@@ -164,6 +165,20 @@ image=$(cat "$TMP/image")
 check "the manifest names the image make image builds ($image)" \
 	test "localhost/$image" = "$loaded" -o "$image" = "$loaded"
 echo "# podman run ${flags[*]} $image ${args[*]}"
+
+# --probes under the manifest's confinement equals root's on this host,
+# row by row (the same source: ./faultloop, built for this machine)
+if [ -x "$FLHOST" ]; then
+	P run --rm "${flags[@]}" "$loaded" --probes >"$TMP/probes.pod" 2>&1
+	"$FLHOST" --probes >"$TMP/probes.root" 2>&1
+	if diff "$TMP/probes.root" "$TMP/probes.pod" >"$TMP/probes.diff"; then
+		ok "--probes in the pod equals root's on the host, row by row ($(grep -c . "$TMP/probes.root") lines)"
+	else
+		nok "--probes in the pod equals root's" "$(head -6 "$TMP/probes.diff")"
+	fi
+else
+	nok "--probes compared with root's" "$FLHOST: build it first (make)"
+fi
 
 # 3. run it; the host's view of the process from here on
 if ! P run -d --name "$NAME" "${flags[@]}" "$loaded" "${args[@]}" >"$TMP/run.out" 2>&1; then

@@ -72,19 +72,85 @@ run "/etc/default/faultloop: its FAULTLOOP_OPTS parse" bash -c \
 	'. deploy/systemd/faultloop.default && [[ -n $FAULTLOOP_OPTS ]] && ./faultloop $FAULTLOOP_OPTS --metrics 127.0.0.1:'"$PORT"' -d 1 >/dev/null'
 
 run "Kubernetes manifests parse and agree" /usr/bin/python3 - deploy/kubernetes/faultloop-daemonset.yaml <<'PY'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+import json, os, re, sys, yaml
+path = sys.argv[1]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
 kinds = {d["kind"]: d for d in docs}
-assert set(kinds) == {"DaemonSet", "Service", "ServiceMonitor"}, kinds.keys()
-pod = kinds["DaemonSet"]["spec"]["template"]
-c = pod["spec"]["containers"][0]
+assert set(kinds) == {"Namespace", "ServiceAccount", "ResourceQuota", "DaemonSet", "Service",
+                      "ServiceMonitor"}, kinds.keys()
+ns = kinds["Namespace"]["metadata"]["name"]
+assert ns != "kube-system" and all(d["metadata"].get("namespace", ns) == ns for d in docs)
+assert kinds["ServiceAccount"]["automountServiceAccountToken"] is False
+ds = kinds["DaemonSet"]["spec"]
+pod = ds["template"]
+spec = pod["spec"]
+assert spec["serviceAccountName"] == kinds["ServiceAccount"]["metadata"]["name"]
+assert spec["automountServiceAccountToken"] is False and spec["hostPID"] is True
+assert spec["priorityClassName"] in kinds["ResourceQuota"]["spec"]["scopeSelector"]["matchExpressions"][0]["values"]
+# one node at a time, the old pod gone first: never two on a node
+assert ds["updateStrategy"]["rollingUpdate"]["maxSurge"] == 0, ds["updateStrategy"]
+(c,) = spec["containers"]
 port = c["ports"][0]["containerPort"]
 assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
 assert f"0.0.0.0:{port}" in c["args"], c["args"]
-caps = c["securityContext"]["capabilities"]
-assert caps["drop"] == ["ALL"] and sorted(caps["add"]) == ["BPF", "PERFMON"], caps
-assert c["securityContext"]["privileged"] is False
-print("DaemonSet, Service, ServiceMonitor; port", port)
+sc = c["securityContext"]
+assert sc["privileged"] is False and sc["readOnlyRootFilesystem"] is True
+assert sc["allowPrivilegeEscalation"] is False
+# the API refuses allowPrivilegeEscalation false next to "CAP_SYS_ADMIN"
+# spelled with its prefix (ValidateSecurityContext): capabilities unprefixed
+assert not any(a.startswith("CAP_") for a in sc["capabilities"]["add"]), sc["capabilities"]
+assert sc["capabilities"]["drop"] == ["ALL"]
+prof = sc["seccompProfile"]
+assert prof["type"] == "Localhost", prof
+seccomp = json.load(open(os.path.join(os.path.dirname(path), prof["localhostProfile"])))
+allowed = {n for r in seccomp["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" and not r.get("args")
+           for n in r["names"]}
+assert seccomp["defaultAction"] in ("SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS")
+assert {"bpf", "perf_event_open", "read", "mmap", "epoll_wait"} <= allowed
+# what CAP_SYS_ADMIN and CAP_SYSLOG would open under RuntimeDefault stays shut
+shut = {"mount", "umount2", "setns", "unshare", "pivot_root", "syslog", "ptrace", "fsopen",
+        "fsmount", "open_tree", "move_mount", "kexec_load", "init_module", "finit_module", "clone3"}
+assert not shut & allowed, shut & allowed
+assert not any("includes" in r or "excludes" in r for r in seccomp["syscalls"]), "not OCI form"
+(sys_mount,) = c["volumeMounts"]
+assert sys_mount["mountPath"] == "/sys" and sys_mount["readOnly"] is True
+assert sys_mount["recursiveReadOnly"] in ("Enabled", "IfPossible")
+units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+mem = lambda v: int(v[:-2]) * units[v[-2:]]
+assert mem(c["resources"]["requests"]["memory"]) < mem(c["resources"]["limits"]["memory"])
+assert c["startupProbe"]["httpGet"]["port"] == "metrics" and c["livenessProbe"]
+# the image make image builds: faultloop:<debian/changelog's version>
+version = re.match(r"\S+ \(([^)]+)\)", open("debian/changelog").readline()).group(1)
+assert c["image"] == f"faultloop:{version}", (c["image"], version)
+print(f"{', '.join(kinds)} in {ns}; port {port}; image {c['image']}; {len(allowed)} calls allowed")
+PY
+
+# The capabilities: the unit, the DaemonSet, faultloop(8) and README's
+# table grant the same set, and agree with the code on the one kept
+run "capabilities: unit, DaemonSet, man page, README and privs.c agree" /usr/bin/python3 - \
+	deploy/systemd/faultloop.service deploy/kubernetes/faultloop-daemonset.yaml \
+	"$TMP/man/man8/faultloop.8" README.md src/privs.c <<'PY'
+import re, sys, yaml
+unit, manifest, man, readme, privs = sys.argv[1:]
+u = dict(l.split("=", 1) for l in open(unit).read().splitlines() if re.match(r"^\w+=", l))
+bounding, ambient = set(u["CapabilityBoundingSet"].split()), set(u["AmbientCapabilities"].split())
+assert bounding == ambient, (bounding, ambient)
+ds = next(d for d in yaml.safe_load_all(open(manifest)) if d and d["kind"] == "DaemonSet")
+k8s = {"CAP_" + a for a in ds["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]["add"]}
+page = open(man).read()
+sec = page.split(".SH CAPABILITIES", 1)[1].split("\n.SH ", 1)[0]
+man_caps = {}
+for cap, body in re.findall(r"\.TP\n\.B (CAP_\w+)\n(.*?)(?=\n\.TP|\Z)", sec, re.S):
+    man_caps[cap] = "kept" if "Kept after the start" in body else "dropped" if "Dropped after the start" in body else "?"
+rows = re.findall(r"^\| `(CAP_\w+)` \|.*\| (kept|dropped) \|$", open(readme).read(), re.M)
+table = dict(rows)
+kept_code = set(re.findall(r"if \(cap != (CAP_\w+)\)", open(privs).read()))
+sets = {"unit": bounding, "DaemonSet": k8s, "man page": set(man_caps), "README": set(table)}
+assert len({frozenset(v) for v in sets.values()}) == 1, sets
+kept = {"man page": {c for c, k in man_caps.items() if k == "kept"},
+        "README": {c for c, k in table.items() if k == "kept"}, "privs.c": kept_code}
+assert len({frozenset(v) for v in kept.values()}) == 1 and "?" not in man_caps.values(), kept
+print(" ".join(sorted(bounding)), "granted everywhere; kept:", " ".join(sorted(kept_code)))
 PY
 
 echo
