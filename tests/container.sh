@@ -187,13 +187,17 @@ if ! P run -d --name "$NAME" "${flags[@]}" "$loaded" "${args[@]}" >"$TMP/run.out
 	exit
 fi
 logs() { P logs "$NAME" 2>"$TMP/stderr" >"$TMP/stdout"; }
-for _ in $(seq 1 150); do
-	logs
-	grep -q 'metrics on' "$TMP/stderr" && break
-	[ "$(P inspect -f '{{.State.Running}}' "$NAME")" = true ] || break
-	sleep 0.2
-done
-pid=$(P inspect -f '{{.State.Pid}}' "$NAME")
+# until it serves metrics (every probe attached) or exits; sets pid
+wait_serving() {
+	for _ in $(seq 1 150); do
+		logs
+		grep -q 'metrics on' "$TMP/stderr" && break
+		[ "$(P inspect -f '{{.State.Running}}' "$NAME")" = true ] || break
+		sleep 0.2
+	done
+	pid=$(P inspect -f '{{.State.Pid}}' "$NAME")
+}
+wait_serving
 python3 tests/bpf_ids.py watch "$pid" >"$TMP/ids.json" &
 PIDS+=($!)
 sed 's/^/     | /' "$TMP/stderr"
@@ -230,11 +234,13 @@ else
 		"$(grep -E 'build_info|symbols_available|fault_stall' "$TMP/metrics.txt" | head -3)"
 fi
 
-# 5. the loop on the host, caught from inside the container
-"$UFFD" -d write -t 3 -c uffdpod >"$TMP/uffd.out"
+# 5. the loop on the host, caught from inside the container: 5 s, so
+# that it spins past --stall (1 s on its CPU) on a loaded machine too
+"$UFFD" -d write -t 5 -c uffdpod >"$TMP/uffd.out"
 sleep 0.5
 logs
 tid=$(awk '/^tid/{print $2}' "$TMP/uffd.out")
+stime=$(awk '/^utime_ms/{print $4}' "$TMP/uffd.out")
 if python3 - "$TMP/stdout" "$tid" >"$TMP/det.out" 2>&1 <<'PY'
 import json, sys
 path, tid = sys.argv[1], int(sys.argv[2])
@@ -251,7 +257,8 @@ assert any(f.split("+")[0] in entry for f in named), named
 print("%s, %s, stack %s" % (r["signal"], r["known_bug"]["id"], " < ".join(f.split("+")[0] for f in named[:4])))
 PY
 then ok "the uffd loop on the host DETECTED: $(cat "$TMP/det.out")"
-else nok "the uffd loop caught with a symbolized stack and its known bug" "$(tail -3 "$TMP/det.out")"; fi
+else nok "the uffd loop caught with a symbolized stack and its known bug" \
+	"tid $tid spun ${stime}ms of system time in 5 s" "$(tail -3 "$TMP/det.out")"; fi
 if scrape | grep -q '^faultloop_loops_detected_total{.*bug="uffd-signal-busy-loop".*} [1-9]'; then
 	ok "faultloop_loops_detected_total counts it, bug=\"uffd-signal-busy-loop\""
 else
@@ -289,13 +296,7 @@ if [ "$kptr" -ge 1 ] || [ "$paranoid" -gt 1 ]; then
 	mapfile -t two < <(printf '%s\n' "${flags[@]}" | sed '/^BPF,PERFMON,SYSLOG,SYS_ADMIN$/s/.*/BPF,PERFMON/')
 	P rm -f -t 0 "$NAME" >/dev/null 2>&1
 	P run -d --name "$NAME" "${two[@]}" "$loaded" "${args[@]}" -d 60 >/dev/null 2>&1
-	for _ in $(seq 1 100); do
-		logs
-		grep -q 'metrics on' "$TMP/stderr" && break
-		[ "$(P inspect -f '{{.State.Running}}' "$NAME")" = true ] || break
-		sleep 0.2
-	done
-	pid=$(P inspect -f '{{.State.Pid}}' "$NAME")
+	wait_serving
 	scrape >"$TMP/blind.txt"
 	sed 's/^/     | /' "$TMP/stderr" | grep -E 'hidden|sampler|fault '
 	if [ "$kptr" -ge 2 ]; then cause="kptr_restrict is $kptr"
