@@ -73,7 +73,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps tools vmtest faultloop bench
+.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps test-deps tools vmtest faultloop bench
 .PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build man deb deb-test systemd-test
 
 all: faultloop tools
@@ -278,7 +278,7 @@ soak: faultloop tools
 # Debian packages (debian/, debhelper) for amd64 and, cross-built, arm64:
 # .output/deb/faultloop_VERSION_ARCH.deb, each checked with lintian
 DEB_ARCHES ?= amd64 arm64
-deb: deps
+deb: test-deps
 	$(Q)tools/build-deb.sh $(DEB_ARCHES)
 
 # the packages' maintainer scripts on a host where systemd is not running
@@ -290,12 +290,17 @@ SYSTEMD_SUITES ?= bookworm trixie-backports
 systemd-test: deb
 	$(Q)tests/vm/systemd-test.sh $(SYSTEMD_SUITES)
 
-test: deps
+test: test-deps
 	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test \
 		exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
 
+# what building and running need (make run); the tests' packages only
+# with make test (tools/install-deps.sh)
 deps:
-	$(Q)tools/install-deps.sh
+	$(Q)tools/install-deps.sh run
+
+test-deps:
+	$(Q)tools/install-deps.sh test
 
 run: deps
 	$(Q)$(MAKE) faultloop
