@@ -142,14 +142,18 @@ static void scalar(FILE *out, bool om, const char *name, enum mtype t,
 	fprintf(out, "%s %llu\n", name, v);
 }
 
-/* log2 buckets: see fl_slot() in bpf/detector.bpf.h */
+/*
+ * log2 buckets: see fl_slot() in bpf/detector.bpf.h.  Its top slot is a
+ * clamp (every value from 2^(FL_HIST_SLOTS-2) up, ~18 minutes or 2^30
+ * retries), so it has no finite bound: it counts toward +Inf only.
+ */
 static void histogram(FILE *out, const char *name, const __u64 *b,
 		      double sum, bool duration)
 {
 	uint64_t cum = 0;
 	int i;
 
-	for (i = 0; i < FL_HIST_SLOTS; i++) {
+	for (i = 0; i < FL_HIST_SLOTS - 1; i++) {
 		cum += b[i];
 		/* slot i holds integers in [2^(i-1), 2^i): at most 2^i - 1 */
 		if (duration)
@@ -159,6 +163,7 @@ static void histogram(FILE *out, const char *name, const __u64 *b,
 			fprintf(out, "%s_bucket{le=\"%llu\"} %llu\n", name,
 				(unsigned long long)((1ULL << i) - 1), (unsigned long long)cum);
 	}
+	cum += b[FL_HIST_SLOTS - 1];
 	fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
 	fprintf(out, "%s_sum %.9g\n", name, sum);
 	fprintf(out, "%s_count %llu\n", name, (unsigned long long)cum);

@@ -123,6 +123,37 @@ static void test_histogram_and_openmetrics(void **state)
 	free(out);
 }
 
+/*
+ * fl_slot() clamps: the top slot holds every value from 2^(FL_HIST_SLOTS-2)
+ * up, with no upper bound.  It must count toward +Inf only: a live-lock of
+ * an hour (3.6e9 us) is not "le 2147.48 s".
+ */
+static void test_histogram_clamp_slot(void **state)
+{
+	static struct fl_user_stats u;
+	struct fl_metrics_snapshot s = {};
+	char *out, line[128];
+
+	fl_user_stats_init(&u);
+	s.bpf.hist_retries[FL_HIST_SLOTS - 2] = 1;	/* [2^29, 2^30) retries */
+	s.bpf.hist_retries[FL_HIST_SLOTS - 1] = 4;	/* 2^30 and more: the clamp */
+	s.bpf.hist_duration_us[FL_HIST_SLOTS - 1] = 1;	/* an hour-long episode */
+	s.bpf.sum_duration_ns = 3600ULL * 1000000000;
+	out = render(false, &u, &s);
+	/* the last finite bound is the slot below the clamp's: 2^30 - 1 */
+	snprintf(line, sizeof(line), "faultloop_episode_retries_bucket{le=\"%llu\"} 1\n",
+		 (1ULL << (FL_HIST_SLOTS - 2)) - 1);
+	assert_non_null(strstr(out, line));
+	assert_non_null(strstr(out, "faultloop_episode_retries_bucket{le=\"+Inf\"} 5\n"));
+	assert_non_null(strstr(out, "faultloop_episode_retries_count 5\n"));
+	/* no finite bound counts the clamp slot */
+	assert_null(strstr(out, "faultloop_episode_retries_bucket{le=\"2147483647\"}"));
+	assert_null(strstr(out, "faultloop_episode_duration_seconds_bucket{le=\"2147.48\"}"));
+	assert_non_null(strstr(out, "faultloop_episode_duration_seconds_bucket{le=\"1073.74\"} 0\n"));
+	assert_non_null(strstr(out, "faultloop_episode_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
+	free(out);
+}
+
 static void test_parse_listen(void **state)
 {
 	struct sockaddr_storage ss;
@@ -148,6 +179,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_labels_escaped_and_bounded),
 		cmocka_unit_test(test_histogram_and_openmetrics),
+		cmocka_unit_test(test_histogram_clamp_slot),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_labels_utf8),
 	};
