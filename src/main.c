@@ -101,6 +101,7 @@ static int render_metrics(void *ctx, FILE *out, bool openmetrics)
 	snap.probes = rows;
 	snap.nprobes = fl_probes_rows(&d->s.set, rows, ARRAY_SIZE(rows));
 	snap.nstuck = fl_stuckwatch_copy(&d->stuck, snap.stuck, FL_STUCK_MAX);
+	snap.symbols_hidden = d->s.ks_hidden;
 	snap.bpf_stats = d->s.stats_fd >= 0;
 	if (snap.bpf_stats) {
 		snap.progs = progs;
