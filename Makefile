@@ -73,7 +73,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps test-deps tools vmtest faultloop bench
+.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test alert-test run deps test-deps tools vmtest faultloop bench
 .PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build man deb deb-test systemd-test
 
 all: faultloop tools
@@ -215,6 +215,10 @@ metrics-test: faultloop tools
 deploy-test: faultloop
 	$(Q)tests/deploy.sh
 
+# the first loop pages a person: Prometheus + Alertmanager + a webhook, live
+alert-test: faultloop tools
+	$(Q)OUTPUT=$(OUTPUT) tests/alert.sh
+
 # one exit status per kind of failure (README, Flags)
 exit-test: faultloop
 	$(Q)OUTPUT=$(OUTPUT) tests/exit.sh
@@ -292,7 +296,7 @@ systemd-test: deb
 
 test: test-deps
 	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test \
-		exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
+		alert-test exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
 
 # what building and running need (make run); the tests' packages only
 # with make test (tools/install-deps.sh)
