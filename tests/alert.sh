@@ -76,29 +76,13 @@ prometheus-alertmanager --config.file="$TMP/am.yml" --storage.path="$TMP/am" \
 	>"$TMP/am.log" 2>&1 &
 PIDS+=($!)
 
-cat >"$TMP/prom.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
+start_prometheus "$FL_PORT" "$PROM_PORT" "$TMP/prom" <<YML
 rule_files: ['$RULES']
 alerting:
   alertmanagers:
     - static_configs:
         - targets: ['127.0.0.1:$AM_PORT']
-scrape_configs:
-  - job_name: faultloop
-    static_configs:
-      - targets: ['127.0.0.1:$FL_PORT']
 YML
-prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom" \
-	--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom.log" 2>&1 &
-PIDS+=($!)
-
-q() {	# PromQL -> the first sample's value, or nothing
-	curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
-		python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null
-}
 ready() { curl -sf "$1" >/dev/null; }
 waitfor() {	# seconds command...
 	local n=$(($1 * 10)); shift
@@ -111,9 +95,9 @@ check "webhook receiver on 127.0.0.1:$HOOK_PORT" waitfor 10 bash -c "exec 3<>/de
 
 start_fl "$TMP/fl.json" "$TMP/fl.err" --json --metrics "127.0.0.1:$FL_PORT"
 check "faultloop attached, metrics on 127.0.0.1:$FL_PORT" kill -0 "$FLPID"
-scraped() { [ "$(q "up{job=\"faultloop\"}")" = 1 ]; }
+scraped() { [ "$(prom_query "up{job=\"faultloop\"}")" = 1 ]; }
 check "Prometheus scraped the fresh faultloop" waitfor 20 scraped
-nrules=$(curl -s "http://127.0.0.1:$PROM_PORT/api/v1/rules" |
+nrules=$(curl -s "$PROM_URL/api/v1/rules" |
 	python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
 check "Prometheus loaded the rules ($nrules from $RULES)" test "${nrules:-0}" -gt 0
 
@@ -168,8 +152,8 @@ if paged; then
 else
 	nok "FaultloopLoopDetected reached the receiver within $LIMIT s" \
 		"receiver got: $(head -c 400 "$TMP/hook.jsonl" 2>/dev/null)" \
-		"Prometheus: faultloop_loops_by_bug_total=$(q 'sum(faultloop_loops_by_bug_total)')" \
-		"ALERTS: $(q 'count(ALERTS{alertname="FaultloopLoopDetected"})')"
+		"Prometheus: faultloop_loops_by_bug_total=$(prom_query 'sum(faultloop_loops_by_bug_total)')" \
+		"ALERTS: $(prom_query 'count(ALERTS{alertname="FaultloopLoopDetected"})')"
 fi
 kill -TERM "$FLPID"; wait "$FLPID"
 check "faultloop exit 0 on SIGTERM" test $? -eq 0

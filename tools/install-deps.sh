@@ -29,7 +29,7 @@ RUN_PKGS=(
 # make test: one line per stage; a stage that needs more adds its own line
 TEST_PKGS=(
 	libcmocka-dev				# unit tests
-	python3 util-linux procps curl		# tests: JSON checks, setpriv, HTTP
+	python3 util-linux procps curl iproute2	# tests: JSON checks, setpriv, HTTP, ss
 	python3-prometheus-client		# metrics test: OpenMetrics parser
 	python3-yaml systemd			# deploy test: manifests, systemd-analyze
 	# make fuzz-test: libFuzzer and clang's sanitizer runtimes (clang
