@@ -101,8 +101,8 @@ static int render_metrics(void *ctx, FILE *out, bool openmetrics)
 	snap.probes = rows;
 	snap.nprobes = fl_probes_rows(&d->s.set, rows, ARRAY_SIZE(rows));
 	snap.nstuck = fl_stuckwatch_copy(&d->stuck, snap.stuck, FL_STUCK_MAX);
-	snap.symbols_hidden = d->s.ks_hidden;
 	snap.bpf_stats = d->s.stats_fd >= 0;
+	snap.symbols = !d->s.ks_hidden;
 	if (snap.bpf_stats) {
 		snap.progs = progs;
 		snap.nprogs = fl_session_prog_stats(&d->s, rows, snap.nprobes, progs,

@@ -301,9 +301,6 @@ static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *
 	       "Events of tasks not tracked because the episode map was full (--max-tasks).",
 	       b->cnt[FL_CNT_EPISODES_DROPPED]);
 
-	scalar(out, om, "faultloop_symbols_available", M_GAUGE,
-	       "1 if kernel addresses in /proc/kallsyms are readable (stacks symbolized, the stall sampler's code ranges), 0 if hidden.",
-	       !s->symbols_hidden);
 	scalar(out, om, "faultloop_stuck_tasks", M_GAUGE,
 	       "Tasks found spinning in the kernel without a context switch when faultloop started, still there.",
 	       s->nstuck);
@@ -330,6 +327,9 @@ static void render_probes(FILE *out, bool om, const struct fl_metrics_snapshot *
 	int i;
 
 	(void)u;
+	scalar(out, om, "faultloop_symbols_available", M_GAUGE,
+	       "1: kernel addresses readable, stacks and owners symbolized and the stall sampler armed; "
+	       "0: hidden (the start-up line and fault_stall's probe_info say why).", s->symbols);
 	family(out, om, "faultloop_probe_info", M_INFO,
 	       "One series per probe: the symbol and mode attached, or why not (status).");
 	for (i = 0; i < s->nprobes; i++) {

@@ -63,10 +63,10 @@ struct fl_metrics_snapshot {
 	struct fl_prog_stat *progs;		/* NULL unless --bpf-stats */
 	int nprogs;
 	bool bpf_stats;
+	bool symbols;				/* kernel addresses readable */
 	const char *version;
 	struct fl_stuck_task stuck[FL_STUCK_MAX];	/* spinning in the kernel */
 	int nstuck;
-	bool symbols_hidden;			/* kallsyms addresses unreadable: raw stacks */
 };
 
 void fl_user_stats_init(struct fl_user_stats *u);

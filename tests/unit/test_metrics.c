@@ -136,7 +136,7 @@ static void test_histogram_and_openmetrics(void **state)
 static void test_loops_by_bug_from_zero(void **state)
 {
 	static struct fl_user_stats u;
-	struct fl_metrics_snapshot s = { .version = "x" };
+	struct fl_metrics_snapshot s = { .version = "x", .symbols = true };
 	char *out, *p, line[160], comm[16];
 	struct timespec now;
 	double start;
@@ -167,7 +167,7 @@ static void test_loops_by_bug_from_zero(void **state)
 		fl_user_stats_loop(&u, i % (FL_SIG__MAX - 1) + 1, 0, NULL, comm, strlen(comm));
 	}
 	fl_user_stats_loop(&u, FL_SIG_PF_KERNEL, 0, &fl_known_bugs[fl_nr_known_bugs - 1], "x", 1);
-	s.symbols_hidden = true;
+	s.symbols = false;
 	out = render(true, &u, &s);
 	snprintf(line, sizeof(line), "faultloop_loops_by_bug_total{bug=\"none\"} %d\n",
 		 FL_METRICS_MAX_LOOPS + 3);
