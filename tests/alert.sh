@@ -101,6 +101,16 @@ nrules=$(curl -s "$PROM_URL/api/v1/rules" |
 	python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
 check "Prometheus loaded the rules ($nrules from $RULES)" test "${nrules:-0}" -gt 0
 
+# what the rule stands on: every bug's series scraped at 0 before any loop,
+# and the start time of a faultloop just started
+nzero=$(prom_query 'count(faultloop_loops_by_bug_total == 0)')
+nall=$(prom_query 'count(faultloop_loops_by_bug_total)')
+check "before the loop Prometheus holds every bug's series at 0 (${nzero:-0} of ${nall:-0})" \
+	test "${nall:-0}" -ge 2 -a "${nzero:-0}" = "${nall:-0}"
+age=$(prom_query 'time() - faultloop_start_time_seconds')
+check "faultloop_start_time_seconds: started ${age%.*} s ago" \
+	python3 -c "import sys; sys.exit(0 if 0 <= float('${age:--1}') < 60 else 1)"
+
 # the first loop: a real live-lock spins until someone intervenes; 8 s
 # (not stall.sh's 3) so that the loop gets its second of CPU that the stall
 # sampler needs even when the shared 2-core host is loaded (at load 8 a 3 s
