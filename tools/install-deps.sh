@@ -9,7 +9,7 @@
 # A newcomer's `make run` must not turn their machine into a test rig: the
 # test set (qemu, a cross compiler and arm64 as a foreign architecture,
 # Prometheus and Alertmanager) is installed by `make test` only, and
-# installing it starts no service (policy-rc.d below).
+# installing anything here starts no service (policy-rc.d below).
 set -euo pipefail
 
 set_=${1:-run}
@@ -65,7 +65,7 @@ missing_of() {
 # Debian's maintainer scripts start a package's service through
 # invoke-rc.d (sysvinit) or deb-systemd-invoke (systemd); both ask
 # /usr/sbin/policy-rc.d first, and 101 means "action forbidden"
-# (/usr/share/doc/init-system-helpers/README.policy-rc.d).  The host's own
+# (/usr/share/doc/init-system-helpers/README.policy-rc.d.gz).  The host's own
 # policy, if any, is put back afterwards.
 POLICY=/usr/sbin/policy-rc.d
 SAVED=$POLICY.faultloop-saved
@@ -74,7 +74,7 @@ forbid_services() {
 	trap allow_services EXIT
 	cat >"$POLICY" <<'EOF'
 #!/bin/sh
-# tools/install-deps.sh: no service starts while faultloop's test packages install
+# tools/install-deps.sh: no service starts while faultloop's packages install
 echo "install-deps: policy-rc.d: not running '$*'" >&2
 exit 101
 EOF
@@ -119,12 +119,15 @@ if ((${#all[@]})); then
 		dpkg --add-architecture arm64
 		fresh=1
 	fi
+	# no package starts a daemon here (systemd, for one, recommends
+	# systemd-timesyncd)
+	forbid_services
 	((${#missing[@]})) && apt_install "$fresh" "${missing[@]}"
+	((${#services[@]})) && apt_install "$fresh" --no-install-recommends "${services[@]}"
+	allow_services
+	trap - EXIT
+	grep -h '^install-deps: policy-rc.d' /tmp/faultloop-apt.log >&2 || true
 	if ((${#services[@]})); then
-		forbid_services
-		apt_install "$fresh" --no-install-recommends "${services[@]}"
-		allow_services
-		trap - EXIT
 		# not started now, and not at the next boot either (each package's
 		# service is named after it; one the host had before is left alone)
 		for s in "${services[@]}"; do
@@ -135,7 +138,6 @@ if ((${#all[@]})); then
 				update-rc.d "$s" disable >>/tmp/faultloop-apt.log 2>&1 || true
 			fi
 		done
-		grep -h '^install-deps: policy-rc.d' /tmp/faultloop-apt.log >&2 || true
 	fi
 fi
 
