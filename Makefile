@@ -74,7 +74,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test run deps tools vmtest faultloop bench
+.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test alert-test run deps test-deps tools vmtest faultloop bench
 .PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build man deb deb-test systemd-test
 .PHONY: image container-test
 
@@ -217,6 +217,10 @@ metrics-test: faultloop tools
 deploy-test: faultloop
 	$(Q)tests/deploy.sh
 
+# the first loop pages a person: Prometheus + Alertmanager + a webhook, live
+alert-test: faultloop tools
+	$(Q)OUTPUT=$(OUTPUT) tests/alert.sh
+
 # one exit status per kind of failure (README, Flags)
 exit-test: faultloop
 	$(Q)OUTPUT=$(OUTPUT) tests/exit.sh
@@ -280,7 +284,7 @@ soak: faultloop tools
 # Debian packages (debian/, debhelper) for amd64 and, cross-built, arm64:
 # .output/deb/faultloop_VERSION_ARCH.deb, each checked with lintian
 DEB_ARCHES ?= amd64 arm64
-deb: deps
+deb: test-deps
 	$(Q)tools/build-deb.sh $(DEB_ARCHES)
 
 # the packages' maintainer scripts on a host where systemd is not running
@@ -299,7 +303,7 @@ systemd-test: deb
 IMAGE_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 IMAGE_ARCHES ?= x86_64 arm64
 IMAGE := .output/image/faultloop-$(IMAGE_VERSION).tar
-image: deps
+image: test-deps
 	$(Q)set -e; for a in $(IMAGE_ARCHES); do \
 		$(MAKE) ARCH=$$a STATIC=1 OUTPUT=.output/$$a-static .output/$$a-static/faultloop; done
 	$(Q)tools/build-image.sh $(IMAGE) $(IMAGE_VERSION) \
@@ -310,12 +314,17 @@ image: deps
 container-test: image faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) IMAGE=$(IMAGE) tests/container.sh
 
-test: deps
+test: test-deps
 	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test container-test \
-		exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
+		alert-test exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
 
+# what building and running need (make run); the tests' packages only
+# with make test (tools/install-deps.sh)
 deps:
-	$(Q)tools/install-deps.sh
+	$(Q)tools/install-deps.sh run
+
+test-deps:
+	$(Q)tools/install-deps.sh test
 
 run: deps
 	$(Q)$(MAKE) faultloop

@@ -35,7 +35,7 @@ void fl_episodes_handle(struct fl_episodes *e, const struct fl_report *r)
 	e->reports++;
 	if (r->kind == FL_REPORT_DETECTED) {
 		bug = fl_known_bug_match(r, e->rctx->ks, owner);
-		fl_user_stats_loop(e->ustats, r->sig, owner, bug ? bug->id : NULL,
+		fl_user_stats_loop(e->ustats, r->sig, owner, bug,
 				   r->comm, sizeof(r->comm));
 		if (!o && e->nopen < e->max_tasks)
 			o = &e->open[e->nopen++];

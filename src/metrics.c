@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include "knownbugs.h"
 #include "metrics.h"
 #include "signals.h"
 #include "util.h"
@@ -9,8 +11,17 @@
 
 void fl_user_stats_init(struct fl_user_stats *u)
 {
+	struct timespec ts;
+
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	u->start_time = ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int nr_bugs(void)
+{
+	return fl_nr_known_bugs < FL_METRICS_MAX_BUGS ? fl_nr_known_bugs : FL_METRICS_MAX_BUGS;
 }
 
 /* comm is chosen by any user: keep its label values to a bounded set */
@@ -43,14 +54,18 @@ static const char *comm_bucket(struct fl_user_stats *u, const char *comm, size_t
 }
 
 void fl_user_stats_loop(struct fl_user_stats *u, unsigned int sig,
-			unsigned int owner, const char *bug, const char *comm,
-			size_t comm_len)
+			unsigned int owner, const struct fl_known_bug *kb,
+			const char *comm, size_t comm_len)
 {
+	const char *bug = kb ? kb->id : NULL;
 	struct fl_loop_series *l;
 	const char *b;
 	int i;
 
 	pthread_mutex_lock(&u->lock);
+	i = kb ? 1 + (int)(kb - fl_known_bugs) : 0;
+	if (i <= nr_bugs())
+		u->bug_loops[i]++;
 	b = comm_bucket(u, comm, comm_len);
 	for (i = 0; i < u->nloops; i++) {
 		l = &u->loops[i];
@@ -142,14 +157,18 @@ static void scalar(FILE *out, bool om, const char *name, enum mtype t,
 	fprintf(out, "%s %llu\n", name, v);
 }
 
-/* log2 buckets: see fl_slot() in bpf/detector.bpf.h */
+/*
+ * log2 buckets: see fl_slot() in bpf/detector.bpf.h.  Its top slot is a
+ * clamp (every value from 2^(FL_HIST_SLOTS-2) up, ~18 minutes or 2^30
+ * retries), so it has no finite bound: it counts toward +Inf only.
+ */
 static void histogram(FILE *out, const char *name, const __u64 *b,
 		      double sum, bool duration)
 {
 	uint64_t cum = 0;
 	int i;
 
-	for (i = 0; i < FL_HIST_SLOTS; i++) {
+	for (i = 0; i < FL_HIST_SLOTS - 1; i++) {
 		cum += b[i];
 		/* slot i holds integers in [2^(i-1), 2^i): at most 2^i - 1 */
 		if (duration)
@@ -159,6 +178,7 @@ static void histogram(FILE *out, const char *name, const __u64 *b,
 			fprintf(out, "%s_bucket{le=\"%llu\"} %llu\n", name,
 				(unsigned long long)((1ULL << i) - 1), (unsigned long long)cum);
 	}
+	cum += b[FL_HIST_SLOTS - 1];
 	fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
 	fprintf(out, "%s_sum %.9g\n", name, sum);
 	fprintf(out, "%s_count %llu\n", name, (unsigned long long)cum);
@@ -239,6 +259,12 @@ static void render_loops(FILE *out, bool om, const struct fl_metrics_snapshot *s
 	if (u->loops_overflow)
 		fprintf(out, "faultloop_loops_detected_total{signal=\"other\",owner=\"other\",bug=\"other\",comm=\"other\"} %llu\n",
 			(unsigned long long)u->loops_overflow);
+
+	family(out, om, "faultloop_loops_by_bug_total", M_COUNTER,
+	       "Loops detected, by known bug (\"none\" if none matched): every bug's series from the start, at 0.");
+	for (i = 0; i <= nr_bugs(); i++)
+		fprintf(out, "faultloop_loops_by_bug_total{bug=\"%s\"} %llu\n",
+			i ? fl_known_bugs[i - 1].id : "none", (unsigned long long)u->bug_loops[i]);
 
 	scalar(out, om, "faultloop_loops_active", M_GAUGE,
 	       "Episodes over the threshold that have not ended.", s->loops_active);
@@ -340,6 +366,10 @@ static void render_self(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 	fprintf(out, "faultloop_scrapes_total{result=\"error\"} %llu\n",
 		(unsigned long long)u->scrape_errors);
 	pthread_mutex_unlock(&u->lock);
+
+	family(out, om, "faultloop_start_time_seconds", M_GAUGE,
+	       "When this faultloop's counters began, in seconds since the epoch.");
+	fprintf(out, "faultloop_start_time_seconds %.3f\n", u->start_time);
 
 	family(out, om, "faultloop_build_info", M_INFO, "faultloop's version.");
 	fprintf(out, "faultloop_build_info{version=\"");

@@ -19,6 +19,9 @@
 #define FL_METRICS_DEFAULT_PORT	19477
 #define FL_METRICS_MAX_COMMS	16	/* distinct comm label values, then "other" */
 #define FL_METRICS_MAX_LOOPS	256	/* distinct (signal, owner, bug, comm) series */
+#define FL_METRICS_MAX_BUGS	16	/* >= fl_nr_known_bugs (tests/unit/test_metrics.c) */
+
+struct fl_known_bug;
 
 struct fl_loop_series {
 	uint8_t sig;
@@ -42,6 +45,12 @@ struct fl_user_stats {
 	char comms[FL_METRICS_MAX_COMMS][FL_COMM_LEN + 1];
 	int ncomms;
 	uint64_t loops_overflow;	/* series table full: counted under "other" */
+	/* every loop by known bug: [0] none, [1 + i] fl_known_bugs[i]; a
+	 * bounded label set, so each series is exported from the start at 0
+	 * and increase() sees the first loop (a series born at 1 has no
+	 * earlier sample to increase from) */
+	uint64_t bug_loops[1 + FL_METRICS_MAX_BUGS];
+	double start_time;		/* unix seconds: when the counters began */
 	uint64_t scrapes;
 	uint64_t scrape_errors;
 };
@@ -62,10 +71,10 @@ struct fl_metrics_snapshot {
 
 void fl_user_stats_init(struct fl_user_stats *u);
 /* A DETECTED report: one more loop under (signal, owner, bug, comm);
- * bug: a known bug's id (static storage) or NULL. */
+ * bug: an entry of fl_known_bugs[] or NULL. */
 void fl_user_stats_loop(struct fl_user_stats *u, unsigned int sig,
-			unsigned int owner, const char *bug, const char *comm,
-			size_t comm_len);
+			unsigned int owner, const struct fl_known_bug *bug,
+			const char *comm, size_t comm_len);
 void fl_user_stats_scrape(struct fl_user_stats *u, bool ok);
 
 /* Prometheus label value escaping: \\ \" \n. */

@@ -20,7 +20,7 @@ nok() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '   
 run() { local name=$1; shift; if "$@" >"$TMP/out" 2>&1; then ok "$name"; else nok "$name" "$(tail -5 "$TMP/out")"; fi; }
 
 run "promtool check rules" promtool check rules deploy/prometheus/faultloop-rules.yml
-run "promtool test rules (5 alerts, firing and quiet cases)" \
+run "promtool test rules (8 alerts, firing and quiet cases)" \
 	bash -c 'cd deploy/prometheus && promtool test rules faultloop-rules.test.yml'
 
 # the dashboard against what faultloop really exports

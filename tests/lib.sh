@@ -49,6 +49,38 @@ start_fl() {	# out err args...; sets FLPID
 	wait_attached "$err"
 }
 
+# A Prometheus server of the test's own on 127.0.0.1:PROM_PORT, data and
+# log in DIR, scraping (and evaluating) every second the faultloop on
+# 127.0.0.1:FL_PORT as job "faultloop"; stdin adds top-level YAML
+# (rule_files, alerting).  Sets PROM_PID and PROM_URL.
+start_prometheus() {	# fl_port prom_port dir
+	mkdir -p "$3"
+	{
+		cat <<YML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: faultloop
+    static_configs:
+      - targets: ['127.0.0.1:$1']
+YML
+		cat
+	} >"$3/prom.yml"
+	prometheus --config.file="$3/prom.yml" --storage.tsdb.path="$3/tsdb" \
+		--web.listen-address="127.0.0.1:$2" >"$3/prom.log" 2>&1 &
+	PROM_PID=$!
+	PIDS+=("$PROM_PID")
+	PROM_URL=http://127.0.0.1:$2
+}
+
+# PromQL -> the first sample's value, or nothing
+prom_query() {
+	curl -s "$PROM_URL/api/v1/query" --data-urlencode "query=$1" |
+		python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null
+}
+
 summary() {	# name
 	echo
 	echo "$1: $pass passed, $fail failed, $skipped skipped"

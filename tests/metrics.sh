@@ -36,7 +36,8 @@ done
 python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$PORT" &
 BUSY=$!
 PIDS+=("$BUSY")
-sleep 0.5
+# until it listens: python3 alone takes 1.7 s to start on a loaded 2-core host
+for _ in $(seq 1 100); do ss -Hltn "sport = :$PORT" | grep -q . && break; sleep 0.1; done
 "$FL" --metrics "127.0.0.1:$PORT" -d 2 >/dev/null 2>"$TMP/busy.err"
 rc=$?
 kill "$BUSY" 2>/dev/null; wait "$BUSY" 2>/dev/null
@@ -245,37 +246,23 @@ kill -TERM "$FLPID"; wait "$FLPID"
 check "exit 0 on SIGTERM" test $? -eq 0
 
 # --- a real Prometheus server --------------------------------------------------
-PROM_PORT=$((PORT + 1))
-cat >"$TMP/prom.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: faultloop
-    static_configs:
-      - targets: ['127.0.0.1:$PORT']
-YML
-prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
-	--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom.log" 2>&1 &
-PROM=$!
-PIDS+=("$PROM")
+start_prometheus "$PORT" $((PORT + 1)) "$TMP/prom" </dev/null
 start_fl "$TMP/fl2.out" "$TMP/fl2.err" --threshold 2 --min-duration 0 --metrics "127.0.0.1:$PORT"
 "$RACE" -t 4 -c flprom >/dev/null
-q() { curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1"; }
 got=""
 for _ in $(seq 1 20); do
-	got=$(q 'sum(faultloop_loops_detected_total{comm="flprom"})' | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null)
+	got=$(prom_query 'sum(faultloop_loops_detected_total{comm="flprom"})')
 	[ -n "$got" ] && [ "${got%.*}" -gt 0 ] 2>/dev/null && break
 	sleep 1
 done
 if [ -n "$got" ] && [ "${got%.*}" -gt 0 ] 2>/dev/null; then
 	ok "Prometheus scraped it: sum(faultloop_loops_detected_total{comm=\"flprom\"}) = $got"
 else
-	nok "Prometheus query" "got '$got'; $(tail -3 "$TMP/prom.log")"
+	nok "Prometheus query" "got '$got'; $(tail -3 "$TMP/prom/prom.log")"
 fi
-up=$(q 'up{job="faultloop"}' | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null)
+up=$(prom_query 'up{job="faultloop"}')
 check "Prometheus target up (up=$up)" test "$up" = 1
 kill -TERM "$FLPID"; wait "$FLPID"
-kill -TERM "$PROM"; wait "$PROM" 2>/dev/null
+kill -TERM "$PROM_PID"; wait "$PROM_PID" 2>/dev/null
 
 summary metrics

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "fuzz.h"
+#include "knownbugs.h"
 #include "metrics.h"
 
 /* Unescape a label value ending at the closing quote; NULL if malformed. */
@@ -156,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			t->syscall = (int8_t)sel;
 		} else {
 			fl_user_stats_loop(&u, sel % FL_SIG__MAX, (sel >> 3) % FL_SIG__MAX,
-					   sel & 0x80 ? "bug" : NULL, (const char *)f.d, FL_COMM_LEN);
+					   sel & 0x80 ? &fl_known_bugs[0] : NULL, (const char *)f.d, FL_COMM_LEN);
 		}
 		f.d += FL_COMM_LEN;
 		f.n -= FL_COMM_LEN;
