@@ -8,7 +8,12 @@
 
 const struct fl_known_bug fl_known_bugs[] = {
 	/* the seeds: copy_to_sk() faults on one MTE granule, the fault-in of
-	 * the whole page succeeds, the copy fails again at the same place */
+	 * the whole page succeeds, the copy fails again at the same place.
+	 * Required: arm64 and search_ioctl owning the loop (its probe, or its
+	 * frame).  The tag-check fault is not: the copy's signal is whichever
+	 * probe attached (eb_to_user_nofault, copy_to_user_nofault, the fault
+	 * path), and a retagged granule is the only sub-page fault that
+	 * search_ioctl's buffer meets on arm64. */
 	{ "btrfs-search-ioctl-subpage",
 	  "btrfs search_ioctl() live-lock on sub-page faults (arm64 MTE)",
 	  "18788e34642e", "5.19", { NULL },
@@ -18,20 +23,25 @@ const struct fl_known_bug fl_known_bugs[] = {
 	 * fatal one.  "mm/userfaultfd: prevent busy looping for tasks with
 	 * signals pending" (2025) was proposed and dropped.  Its samples sit
 	 * in handle_userfault() or, writing the page, in the allocation
-	 * do_anonymous_page() undoes before calling it: a pending signal in
-	 * a stalled fault tells it too. */
+	 * do_anonymous_page() undoes before calling it.  Required, both:
+	 * userfaultfd in this fault (BPF's FL_EP_UFFD, or handle_userfault()
+	 * in the stack) and a signal pending that the task has not blocked
+	 * (FL_EP_SIGPEND; a blocked one leaves signal_pending() false, and
+	 * handle_userfault() sleeps). */
 	{ "uffd-signal-busy-loop",
 	  "userfaultfd fault retried in the kernel while a signal is pending",
 	  NULL, NULL, { NULL },
-	  .flags = FL_EP_UFFD | FL_EP_SIGPEND, .frames = { "handle_userfault" } },
+	  .need = { { FL_EP_UFFD, { "handle_userfault" } }, { FL_EP_SIGPEND } } },
 	/* faultin_vma_page_range() let __get_user_pages() return 0 on
 	 * VM_FAULT_RETRY without FOLL_TRIED: a read error retried forever.
 	 * The fix renamed it faultin_page_range(); madvise_populate() is
-	 * inlined into do_madvise() on Debian's 6.1. */
+	 * inlined into do_madvise() on Debian's 6.1.  Required: one of the
+	 * two in the stack (the fixed kernels' faultin_page_range() does not
+	 * loop).  No flag: a signal does not stop GUP here. */
 	{ "madv-populate-eio",
 	  "MADV_POPULATE_(READ|WRITE) retried forever on a file read error",
 	  "631426ba1d45", "6.9", { NULL },
-	  .frames = { "faultin_vma_page_range", "madvise_populate" } },
+	  .need = { { 0, { "faultin_vma_page_range", "madvise_populate" } } } },
 };
 const int fl_nr_known_bugs = ARRAY_SIZE(fl_known_bugs);
 
@@ -69,24 +79,46 @@ static unsigned int this_arch(void)
 #endif
 }
 
-const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
-					      const struct ksyms *ks,
-					      unsigned int owner)
+/* Every piece of evidence given is there. */
+static bool has_evidence(const struct fl_known_bug *b, const struct fl_report *r,
+			 const struct ksyms *ks)
+{
+	int i;
+
+	for (i = 0; i < FL_BUG_MAX_NEED; i++) {
+		const struct fl_bug_evidence *e = &b->need[i];
+
+		if (!e->flag && !e->frames[0])
+			continue;
+		if (!((r->flags & e->flag) || stack_has_any(r, ks, e->frames)))
+			return false;
+	}
+	return true;
+}
+
+const struct fl_known_bug *fl_known_bug_match_on(const struct fl_report *r,
+						 const struct ksyms *ks,
+						 unsigned int owner, unsigned int arch)
 {
 	int i;
 
 	for (i = 0; i < fl_nr_known_bugs; i++) {
 		const struct fl_known_bug *b = &fl_known_bugs[i];
 
-		if ((b->arch && b->arch != this_arch()) ||
+		if ((b->arch && b->arch != arch) ||
 		    (b->owner && b->owner != owner) || (b->sig && b->sig != r->sig))
 			continue;
-		if ((b->flags || b->frames[0]) &&
-		    !((r->flags & b->flags) || stack_has_any(r, ks, b->frames)))
-			continue;
-		return b;
+		if (has_evidence(b, r, ks))
+			return b;
 	}
 	return NULL;
+}
+
+const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
+					      const struct ksyms *ks,
+					      unsigned int owner)
+{
+	return fl_known_bug_match_on(r, ks, owner, this_arch());
 }
 
 /* "6.1.119-1", "5.10.0-32-amd64": -1 if no "X.Y" */

@@ -14,6 +14,20 @@
 
 struct ksyms;
 
+/*
+ * One piece of evidence a report must carry: the flag (FL_EP_*, set by
+ * BPF for this fault), or one of the frames in its symbolized stack.
+ * Several pieces are each required: a report with only some of them is
+ * another loop (issue 19: a race with a blocked signal pending was named
+ * the userfaultfd loop on the signal alone).
+ */
+struct fl_bug_evidence {
+	uint8_t flag;		/* 0: no flag tells it */
+	const char *frames[3];	/* functions, NULL-terminated */
+};
+
+#define FL_BUG_MAX_NEED	2
+
 struct fl_known_bug {
 	const char *id;		/* metric label value */
 	const char *title;
@@ -25,9 +39,7 @@ struct fl_known_bug {
 	unsigned int arch;	/* FL_BUG_ARCH_*, 0 any */
 	unsigned int owner;	/* owner signal, 0 any */
 	unsigned int sig;	/* the report's signal, 0 any */
-	/* ... and, if either is given, one of them: */
-	uint8_t flags;		/* any of these report flags (FL_EP_UFFD, ...) */
-	const char *frames[3];	/* functions, one of which is in the stack */
+	struct fl_bug_evidence need[FL_BUG_MAX_NEED];
 };
 
 #define FL_BUG_ARCH_X86		1
@@ -40,6 +52,10 @@ extern const int fl_nr_known_bugs;
 const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
 					      const struct ksyms *ks,
 					      unsigned int owner);
+/* The same on a host of architecture arch (FL_BUG_ARCH_*; for the tests). */
+const struct fl_known_bug *fl_known_bug_match_on(const struct fl_report *r,
+						 const struct ksyms *ks,
+						 unsigned int owner, unsigned int arch);
 /* 1: the running kernel's version has the fix; 0: it has not (or none
  * exists); -1: the version is unknown. */
 int fl_known_bug_fixed(const struct fl_known_bug *b);

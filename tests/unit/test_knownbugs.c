@@ -40,44 +40,106 @@ static const struct fl_known_bug *by_id(const char *id)
 	return NULL;
 }
 
-static void test_match(void **state)
+/* A report of sig with the frames given (0-terminated) and flags. */
+static struct fl_report report(unsigned int sig, uint8_t flags, const uint64_t *frames)
+{
+	struct fl_report r = { .kind = FL_REPORT_DETECTED, .sig = sig,
+			       .flags = FL_EP_REPORTED | flags };
+	int n = 0;
+
+	while (frames[n] && n < FL_MAX_STACK) {
+		r.stack[n] = frames[n];
+		n++;
+	}
+	r.stack_sz = n * 8;
+	return r;
+}
+
+#define EXC	0xffffffff81001010ULL	/* exc_page_fault */
+#define UFFD	0xffffffff81002010ULL	/* handle_userfault */
+#define MADV	0xffffffff81003020ULL	/* madvise_populate */
+#define SYSC	0xffffffff81004010ULL	/* do_syscall_64 */
+#define FVPR	0xffffffff81005040ULL	/* faultin_vma_page_range */
+
+static const char *match_id(const struct fl_report *r, const struct ksyms *ks,
+			    unsigned int owner, unsigned int arch)
+{
+	const struct fl_known_bug *b = fl_known_bug_match_on(r, ks, owner, arch);
+
+	return b ? b->id : "none";
+}
+
+/* The stall sampler's reports: the uffd loop needs userfaultfd in the
+ * fault (its flag or handle_userfault's frame) and an unblocked signal. */
+static void test_match_stall(void **state)
 {
 	struct ksyms *ks = load_fixture();
-	struct fl_report r = { .kind = FL_REPORT_DETECTED, .sig = FL_SIG_FAULT_STALL };
-	const struct fl_known_bug *b;
+	const uint64_t plain[] = { EXC, SYSC, 0 }, in_uffd[] = { UFFD, EXC, SYSC, 0 };
+	const uint64_t populate[] = { FVPR, MADV, SYSC, 0 };
+	struct fl_report r;
 
-	/* a stall with no telling frame or flag: no bug */
-	r.stack[0] = 0xffffffff81001010ULL;
-	r.stack_sz = 8;
-	assert_null(fl_known_bug_match(&r, ks, 0));
-	/* handle_userfault in the stack, or the sampler's flag */
-	r.stack[1] = 0xffffffff81002010ULL;
-	r.stack_sz = 16;
-	b = fl_known_bug_match(&r, ks, 0);
-	assert_non_null(b);
-	assert_string_equal(b->id, "uffd-signal-busy-loop");
-	r.stack_sz = 8;
-	r.flags = FL_EP_UFFD;
-	assert_ptr_equal(fl_known_bug_match(&r, ks, 0), b);
-	/* or a signal pending in the stalled fault (the write direction's
-	 * samples rarely land in handle_userfault) */
-	r.flags = FL_EP_REPORTED | FL_EP_SIGPEND;
-	assert_ptr_equal(fl_known_bug_match(&r, ks, 0), b);
-	/* a GUP loop under madvise_populate */
-	r.flags = 0;
-	r.stack[1] = 0xffffffff81003020ULL;
-	r.stack_sz = 16;
-	assert_string_equal(fl_known_bug_match(&r, ks, 0)->id, "madv-populate-eio");
-	r.stack[1] = 0xffffffff81005040ULL;	/* 6.1's name, which the fix changed */
-	assert_string_equal(fl_known_bug_match(&r, ks, 0)->id, "madv-populate-eio");
-	/* search_ioctl owns the seeds' loop on arm64 only */
-	r.stack_sz = 8;
-	b = fl_known_bug_match(&r, ks, FL_SIG_OWNER_SEARCH_IOCTL);
-#if defined(__aarch64__)
-	assert_string_equal(b->id, "btrfs-search-ioctl-subpage");
-#else
-	assert_null(b);
-#endif
+	r = report(FL_SIG_FAULT_STALL, 0, plain);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
+	r = report(FL_SIG_FAULT_STALL, FL_EP_UFFD | FL_EP_SIGPEND, plain);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "uffd-signal-busy-loop");
+	r = report(FL_SIG_FAULT_STALL, FL_EP_SIGPEND, in_uffd);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_ARM64), "uffd-signal-busy-loop");
+	/* one piece of evidence alone is another loop */
+	r = report(FL_SIG_FAULT_STALL, FL_EP_SIGPEND, plain);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
+	r = report(FL_SIG_FAULT_STALL, FL_EP_UFFD, plain);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
+	r = report(FL_SIG_FAULT_STALL, 0, in_uffd);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
+	/* a GUP loop under madvise_populate, 6.1's name and the inlined one */
+	r = report(FL_SIG_FAULT_STALL, 0, populate);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "madv-populate-eio");
+	r = report(FL_SIG_FAULT_STALL, 0, populate + 1);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "madv-populate-eio");
+	/* the public entry point uses this host's architecture */
+	r = report(FL_SIG_FAULT_STALL, FL_EP_UFFD | FL_EP_SIGPEND, plain);
+	assert_string_equal(fl_known_bug_match(&r, ks, 0)->id, "uffd-signal-busy-loop");
+	ksyms__free(ks);
+}
+
+/* The retry detector's reports (a copy, fault-in or fault probe). */
+static void test_match_detector(void **state)
+{
+	struct ksyms *ks = load_fixture();
+	const uint64_t plain[] = { EXC, SYSC, 0 }, in_uffd[] = { UFFD, EXC, SYSC, 0 };
+	const uint64_t populate[] = { FVPR, SYSC, 0 };
+	const unsigned int gpw = FL_SIG_OWNER_GENERIC_PERFORM_WRITE;
+	const unsigned int sio = FL_SIG_OWNER_SEARCH_IOCTL;
+	struct fl_report r;
+
+	/* issue 19: the madvise/pwrite race with SIGUSR1 blocked and pending
+	 * (BPF leaves FL_EP_SIGPEND clear), and with it unblocked: no uffd,
+	 * no bug */
+	r = report(FL_SIG_PF_KERNEL_ATOMIC, 0, plain);
+	assert_string_equal(match_id(&r, ks, gpw, FL_BUG_ARCH_X86), "none");
+	r = report(FL_SIG_PF_KERNEL_ATOMIC, FL_EP_SIGPEND, plain);
+	assert_string_equal(match_id(&r, ks, gpw, FL_BUG_ARCH_X86), "none");
+	/* the uffd loop seen by handle_mm_fault's probe */
+	r = report(FL_SIG_HANDLE_MM_FAULT, FL_EP_UFFD | FL_EP_SIGPEND, plain);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "uffd-signal-busy-loop");
+	r = report(FL_SIG_DO_PAGE_FAULT, FL_EP_SIGPEND, in_uffd);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_ARM64), "uffd-signal-busy-loop");
+	r = report(FL_SIG_HANDLE_MM_FAULT, FL_EP_UFFD, plain);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
+	/* MADV_POPULATE's GUP seen by handle_mm_fault */
+	r = report(FL_SIG_HANDLE_MM_FAULT, 0, populate);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "madv-populate-eio");
+	r = report(FL_SIG_HANDLE_MM_FAULT, 0, plain);
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
+	/* search_ioctl's copy: the seeds' loop on arm64 only, and only when
+	 * search_ioctl owns it */
+	r = report(FL_SIG_EB_TO_USER_NOFAULT, 0, plain);
+	assert_string_equal(match_id(&r, ks, sio, FL_BUG_ARCH_ARM64), "btrfs-search-ioctl-subpage");
+	assert_string_equal(match_id(&r, ks, sio, FL_BUG_ARCH_X86), "none");
+	assert_string_equal(match_id(&r, ks, gpw, FL_BUG_ARCH_ARM64), "none");
+	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_ARM64), "none");
+	r = report(FL_SIG_TAG_CHECK_FAULT, FL_EP_SIGPEND, plain);
+	assert_string_equal(match_id(&r, ks, sio, FL_BUG_ARCH_ARM64), "btrfs-search-ioctl-subpage");
 	ksyms__free(ks);
 }
 
@@ -112,7 +174,8 @@ static void test_kernel_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_match_stall),
+		cmocka_unit_test(test_match_detector),
 		cmocka_unit_test(test_fixed_by_version),
 		cmocka_unit_test(test_kernel_version),
 	};
