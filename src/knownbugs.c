@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include "knownbugs.h"
 #include "ksyms.h"
+#include "report.h"
 #include "util.h"
 
 const struct fl_known_bug fl_known_bugs[] = {
@@ -45,28 +46,22 @@ const struct fl_known_bug fl_known_bugs[] = {
 };
 const int fl_nr_known_bugs = ARRAY_SIZE(fl_known_bugs);
 
-static bool stack_has(const struct fl_report *r, const struct ksyms *ks, const char *fn)
-{
-	int i, n = r->stack_sz > 0 ? r->stack_sz / 8 : 0;
-	char base[128];
-
-	for (i = 0; ks && i < n && i < FL_MAX_STACK; i++) {
-		const struct ksym *k = ksyms__map_addr(ks, r->stack[i]);
-
-		if (k && !strcmp(ksyms__base_name(k->name, base, sizeof(base)), fn))
-			return true;
-	}
-	return false;
-}
-
+/* One of frames (NULL-terminated, at most 3) names a frame of the stack. */
 static bool stack_has_any(const struct fl_report *r, const struct ksyms *ks,
 			  const char *const frames[3])
 {
-	int i;
+	const struct ksym *syms[FL_MAX_STACK];
+	int i, f, n = fl_report_stack_syms(r, ks, syms);
+	char base[128];
 
-	for (i = 0; i < 3 && frames[i]; i++)
-		if (stack_has(r, ks, frames[i]))
-			return true;
+	for (i = 0; i < n; i++) {
+		if (!syms[i])
+			continue;
+		ksyms__base_name(syms[i]->name, base, sizeof(base));
+		for (f = 0; f < 3 && frames[f]; f++)
+			if (!strcmp(base, frames[f]))
+				return true;
+	}
 	return false;
 }
 

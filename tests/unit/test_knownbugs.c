@@ -19,7 +19,8 @@ static const char fixture[] =
 	"ffffffff81002000 T handle_userfault\n"
 	"ffffffff81003000 T madvise_populate\n"
 	"ffffffff81004000 T do_syscall_64\n"
-	"ffffffff81005000 T faultin_vma_page_range\n";
+	"ffffffff81005000 T faultin_vma_page_range\n"
+	"ffffffff81006000 T _etext\n";	/* the last symbol's end */
 
 static struct ksyms *load_fixture(void)
 {
