@@ -35,6 +35,9 @@ struct fl_known_bug {
 	const char *fixed_in;	/* first mainline release with it */
 	/* stable branches that took it: "X.Y.Z" = branch X.Y from Z on */
 	const char *stable[4];
+	const char *fix_title;	/* its subject, as Debian's changelog lists it */
+	const char *since;	/* first release that can loop, NULL: older */
+	unsigned int needs;	/* FL_BUG_NEEDS_*: what the host must offer */
 	/* the match: every field given must hold */
 	unsigned int arch;	/* FL_BUG_ARCH_*, 0 any */
 	unsigned int owner;	/* owner signal, 0 any */
@@ -44,6 +47,17 @@ struct fl_known_bug {
 
 #define FL_BUG_ARCH_X86		1
 #define FL_BUG_ARCH_ARM64	2
+
+#define FL_BUG_NEEDS_MTE	0x1	/* a CPU with MTE ("mte" in Features) */
+#define FL_BUG_NEEDS_BTRFS	0x2	/* btrfs in /proc/filesystems */
+#define FL_BUG_NEEDS_UFFD	0x4	/* userfaultfd for kernel faults, to
+					 * unprivileged processes */
+
+/* This build's architecture, FL_BUG_ARCH_*. */
+unsigned int fl_known_bug_arch(void);
+/* "X.Y[.Z]..." into v[3] (Z 0 if absent): 0, or -1 without "X.Y". */
+int fl_version_parse(const char *s, unsigned int v[3]);
+int fl_version_cmp(const unsigned int a[3], const unsigned int b[3]);
 
 extern const struct fl_known_bug fl_known_bugs[];
 extern const int fl_nr_known_bugs;
@@ -56,13 +70,9 @@ const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
 const struct fl_known_bug *fl_known_bug_match_on(const struct fl_report *r,
 						 const struct ksyms *ks,
 						 unsigned int owner, unsigned int arch);
-/* 1: the running kernel's version has the fix; 0: it has not (or none
- * exists); -1: the version is unknown. */
-int fl_known_bug_fixed(const struct fl_known_bug *b);
-/* The same against a version string "X.Y.Z" (exposed for the tests). */
+/* 1: upstream version "X.Y.Z" has the fix (mainline, or a stable branch
+ * that took it); 0: it has not (or none exists); -1: no version.  The
+ * running kernel's answer is exposure.h's fl_known_bug_fixed(). */
 int fl_known_bug_fixed_in(const struct fl_known_bug *b, const char *version);
-/* The running kernel's version "X.Y.Z": the Debian package's
- * (/proc/version says "Debian 6.1.119-1"), else uname's release. */
-const char *fl_kernel_version(void);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
+#include "exposure.h"
 #include "metrics.h"
 #include "signals.h"
 #include "util.h"
@@ -352,6 +353,7 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 	render_health(out, om, s, u);
 	render_probes(out, om, s, u);
 	render_self(out, om, s, u);
+	fl_exposure_metrics(out);
 	if (om)
 		fputs("# EOF\n", out);
 }

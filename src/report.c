@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <string.h>
 #include <time.h>
+#include "exposure.h"
 #include "json.h"
 #include "knownbugs.h"
 #include "ksyms.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "exposure.h"
 #include "knownbugs.h"
 #include "ksyms.h"
 #include "unit.h"
@@ -154,7 +155,9 @@ static void test_fixed_by_version(void **state)
 	assert_int_equal(fl_known_bug_fixed_in(mte, "5.15.170"), 0);
 	assert_int_equal(fl_known_bug_fixed_in(mte, "5.19"), 1);
 	assert_int_equal(fl_known_bug_fixed_in(mte, "6.1.119"), 1);
-	assert_int_equal(fl_known_bug_fixed_in(pop, "6.8.12"), 0);
+	assert_int_equal(fl_known_bug_fixed_in(pop, "6.8.7"), 0);
+	assert_int_equal(fl_known_bug_fixed_in(pop, "6.8.8"), 1);	/* stable took it */
+	assert_int_equal(fl_known_bug_fixed_in(pop, "6.1.176"), 0);	/* failed to apply */
 	assert_int_equal(fl_known_bug_fixed_in(pop, "6.9.0"), 1);
 	assert_int_equal(fl_known_bug_fixed_in(pop, "7.3.4"), 1);
 	assert_int_equal(fl_known_bug_fixed_in(uffd, "7.3.4"), 0);	/* no fix exists */
