@@ -173,10 +173,11 @@ static void text_bug(FILE *out, const struct fl_known_bug *b)
 static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 		       const char *owner, const char *cg, const struct fl_known_bug *bug)
 {
-	char buf[256];
+	char buf[256], comm[FL_COMM_LEN + 1];
 	struct jw w;
 	int i;
 
+	fl_sanitize_comm(r->comm, sizeof(r->comm), comm, sizeof(comm));
 	jw_init(&w, c->out);
 	jw_object_start(&w);
 	jw_kv_string(&w, "event", fl_report_kind_name(r->kind));
@@ -185,7 +186,7 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 	jw_kv_uint(&w, "pid", r->pid);
 	jw_kv_uint(&w, "tid", r->tid);
 	jw_name(&w, "comm");
-	jw_string_n(&w, r->comm, sizeof(r->comm));
+	jw_string_utf8(&w, comm);
 	jw_name(&w, "cgroup");
 	jw_string(&w, cg);
 	jw_kv_uint(&w, "cgroup_id", r->cgroup_id);
@@ -279,7 +280,7 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 			   bool ended, uint64_t now)
 {
 	const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
-	char ts[64], d[32], comm[sizeof(t->comm)];
+	char ts[64], d[32], comm[sizeof(t->comm) + 1];
 
 	fl_sanitize_comm(t->comm, sizeof(t->comm), comm, sizeof(comm));
 	if (c->json) {
@@ -293,7 +294,7 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 		jw_kv_uint(&w, "pid", t->pid);
 		jw_kv_uint(&w, "tid", t->tid);
 		jw_name(&w, "comm");
-		jw_string(&w, t->comm);
+		jw_string_utf8(&w, comm);
 		jw_kv_int(&w, "cpu", t->cpu);
 		jw_name(&w, "syscall");
 		if (t->syscall >= 0)

@@ -90,7 +90,7 @@ static void test_json_keys(void **state)
 {
 	static const char *const keys[] = {
 		"\"event\":\"detected\"", "\"time\":\"", "\"pid\":42", "\"tid\":43",
-		"\"comm\":\"repro\\\"\\n\\\\x\"", "\"cgroup\":null", "\"signal\":\"do_tag_check_fault\"",
+		"\"comm\":\"repro\\\"?\\\\x\"", "\"cgroup\":null", "\"signal\":\"do_tag_check_fault\"",
 		"\"symbol\":\"?\"", "\"addr\":\"0xffff8000a040\"", "\"size\":4096",
 		"\"retries\":64", "\"duration_ns\":6400000", "\"owner\":\"search_ioctl\"",
 		"\"owner_ret\":null", "\"signals\":[\"eb_to_user_nofault\",\"do_tag_check_fault\"]",
@@ -175,6 +175,29 @@ static void test_bpf_between_frames(void **state)
 	ksyms__free(ks);
 }
 
+/*
+ * The comm reads the same in text, JSON and metrics (issue 19: three
+ * sanitizers; JSON wrote "é" as "\u00c3\u00a9", text as "??"): UTF-8
+ * kept, a byte that starts no character and a control byte as '?'.
+ */
+static void test_comm_one_rendering(void **state)
+{
+	struct fl_report r;
+	char *s;
+
+	sample(&r);
+	r.stack_sz = 0;
+	memcpy(r.comm, "h\xc3\xa9\xff\x1b[2Jx", 10);
+	s = print(&r, NULL, false);
+	if (!strstr(s, " comm h\xc3\xa9??[2Jx cgroup "))
+		fail_msg("text: %s", s);
+	free(s);
+	s = print(&r, NULL, true);
+	if (!strstr(s, "\"comm\":\"h\xc3\xa9??[2Jx\""))
+		fail_msg("json: %s", s);
+	free(s);
+}
+
 static void test_text(void **state)
 {
 	struct ksyms *ks = load_fixture();
@@ -245,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_json_keys),
 		cmocka_unit_test(test_kretprobe_mid_stack),
 		cmocka_unit_test(test_bpf_between_frames),
+		cmocka_unit_test(test_comm_one_rendering),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_text_cgroup_masked),
 	};
