@@ -52,6 +52,16 @@ const struct fl_known_bug fl_known_bugs[] = {
 };
 const int fl_nr_known_bugs = ARRAY_SIZE(fl_known_bugs);
 
+const struct fl_known_bug *fl_known_bug_by_id(const char *id)
+{
+	int i;
+
+	for (i = 0; i < fl_nr_known_bugs; i++)
+		if (!strcmp(fl_known_bugs[i].id, id))
+			return &fl_known_bugs[i];
+	return NULL;
+}
+
 /* One of frames (NULL-terminated, at most 3) names a frame of the stack. */
 static bool stack_has_any(const struct fl_report *r, const struct ksyms *ks,
 			  const char *const frames[3])

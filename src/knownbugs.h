@@ -62,6 +62,8 @@ int fl_version_cmp(const unsigned int a[3], const unsigned int b[3]);
 extern const struct fl_known_bug fl_known_bugs[];
 extern const int fl_nr_known_bugs;
 
+/* The entry with this id, NULL if none. */
+const struct fl_known_bug *fl_known_bug_by_id(const char *id);
 /* The bug a report's loop is, NULL if none.  owner: fl_report_owner_sig(). */
 const struct fl_known_bug *fl_known_bug_match(const struct fl_report *r,
 					      const struct ksyms *ks,

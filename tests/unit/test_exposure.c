@@ -16,13 +16,10 @@
 
 static const struct fl_known_bug *by_id(const char *id)
 {
-	int i;
+	const struct fl_known_bug *b = fl_known_bug_by_id(id);
 
-	for (i = 0; i < fl_nr_known_bugs; i++)
-		if (!strcmp(fl_known_bugs[i].id, id))
-			return &fl_known_bugs[i];
-	fail_msg("no bug %s", id);
-	return NULL;
+	assert_non_null(b);
+	return b;
 }
 
 #define MTE	"btrfs-search-ioctl-subpage"

@@ -31,17 +31,6 @@ static struct ksyms *load_fixture(void)
 	return ks;
 }
 
-static const struct fl_known_bug *by_id(const char *id)
-{
-	int i;
-
-	for (i = 0; i < fl_nr_known_bugs; i++)
-		if (!strcmp(fl_known_bugs[i].id, id))
-			return &fl_known_bugs[i];
-	fail_msg("no bug %s", id);
-	return NULL;
-}
-
 /* A report of sig with the frames given (0-terminated) and flags. */
 static struct fl_report report(unsigned int sig, uint8_t flags, const uint64_t *frames)
 {
@@ -62,94 +51,104 @@ static struct fl_report report(unsigned int sig, uint8_t flags, const uint64_t *
 #define MADV	0xffffffff81003020ULL	/* madvise_populate */
 #define SYSC	0xffffffff81004010ULL	/* do_syscall_64 */
 #define FVPR	0xffffffff81005040ULL	/* faultin_vma_page_range */
+#define UFFD_ID	"uffd-signal-busy-loop"
+#define POP_ID	"madv-populate-eio"
+#define MTE_ID	"btrfs-search-ioctl-subpage"
 
-static const char *match_id(const struct fl_report *r, const struct ksyms *ks,
-			    unsigned int owner, unsigned int arch)
+/* One report: its signal, flags, stack (which frames), owner and the
+ * host's architecture, and the bug it must be named ("none": no bug). */
+struct match_case {
+	const char *why;
+	unsigned int sig;
+	uint8_t flags;
+	const uint64_t *frames;
+	unsigned int owner, arch;
+	const char *want;
+};
+
+static const uint64_t plain[] = { EXC, SYSC, 0 }, in_uffd[] = { UFFD, EXC, SYSC, 0 };
+static const uint64_t populate[] = { FVPR, MADV, SYSC, 0 };
+
+#define X86	FL_BUG_ARCH_X86
+#define ARM64	FL_BUG_ARCH_ARM64
+#define GPW	FL_SIG_OWNER_GENERIC_PERFORM_WRITE
+#define SIO	FL_SIG_OWNER_SEARCH_IOCTL
+#define BOTH	(FL_EP_UFFD | FL_EP_SIGPEND)
+
+static void check_cases(const struct match_case *c, size_t n)
 {
-	const struct fl_known_bug *b = fl_known_bug_match_on(r, ks, owner, arch);
+	struct ksyms *ks = load_fixture();
+	size_t i;
 
-	return b ? b->id : "none";
+	for (i = 0; i < n; i++) {
+		struct fl_report r = report(c[i].sig, c[i].flags, c[i].frames);
+		const struct fl_known_bug *b = fl_known_bug_match_on(&r, ks, c[i].owner, c[i].arch);
+
+		if (strcmp(b ? b->id : "none", c[i].want))
+			fail_msg("%s: %s, want %s", c[i].why, b ? b->id : "none", c[i].want);
+	}
+	ksyms__free(ks);
 }
 
 /* The stall sampler's reports: the uffd loop needs userfaultfd in the
  * fault (its flag or handle_userfault's frame) and an unblocked signal. */
 static void test_match_stall(void **state)
 {
+	static const struct match_case cases[] = {
+		{ "nothing telling", FL_SIG_FAULT_STALL, 0, plain, 0, X86, "none" },
+		{ "uffd flag, signal", FL_SIG_FAULT_STALL, BOTH, plain, 0, X86, UFFD_ID },
+		{ "uffd frame, signal", FL_SIG_FAULT_STALL, FL_EP_SIGPEND, in_uffd, 0, ARM64, UFFD_ID },
+		/* one piece of evidence alone is another loop */
+		{ "signal alone", FL_SIG_FAULT_STALL, FL_EP_SIGPEND, plain, 0, X86, "none" },
+		{ "uffd flag alone", FL_SIG_FAULT_STALL, FL_EP_UFFD, plain, 0, X86, "none" },
+		{ "uffd frame alone", FL_SIG_FAULT_STALL, 0, in_uffd, 0, X86, "none" },
+		/* a GUP loop under madvise_populate, 6.1's name and the inlined one */
+		{ "populate", FL_SIG_FAULT_STALL, 0, populate, 0, X86, POP_ID },
+		{ "populate inlined", FL_SIG_FAULT_STALL, 0, populate + 1, 0, X86, POP_ID },
+	};
 	struct ksyms *ks = load_fixture();
-	const uint64_t plain[] = { EXC, SYSC, 0 }, in_uffd[] = { UFFD, EXC, SYSC, 0 };
-	const uint64_t populate[] = { FVPR, MADV, SYSC, 0 };
-	struct fl_report r;
+	struct fl_report r = report(FL_SIG_FAULT_STALL, BOTH, plain);
 
-	r = report(FL_SIG_FAULT_STALL, 0, plain);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
-	r = report(FL_SIG_FAULT_STALL, FL_EP_UFFD | FL_EP_SIGPEND, plain);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "uffd-signal-busy-loop");
-	r = report(FL_SIG_FAULT_STALL, FL_EP_SIGPEND, in_uffd);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_ARM64), "uffd-signal-busy-loop");
-	/* one piece of evidence alone is another loop */
-	r = report(FL_SIG_FAULT_STALL, FL_EP_SIGPEND, plain);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
-	r = report(FL_SIG_FAULT_STALL, FL_EP_UFFD, plain);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
-	r = report(FL_SIG_FAULT_STALL, 0, in_uffd);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
-	/* a GUP loop under madvise_populate, 6.1's name and the inlined one */
-	r = report(FL_SIG_FAULT_STALL, 0, populate);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "madv-populate-eio");
-	r = report(FL_SIG_FAULT_STALL, 0, populate + 1);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "madv-populate-eio");
+	check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 	/* the public entry point uses this host's architecture */
-	r = report(FL_SIG_FAULT_STALL, FL_EP_UFFD | FL_EP_SIGPEND, plain);
-	assert_string_equal(fl_known_bug_match(&r, ks, 0)->id, "uffd-signal-busy-loop");
+	assert_string_equal(fl_known_bug_match(&r, ks, 0)->id, UFFD_ID);
 	ksyms__free(ks);
 }
 
 /* The retry detector's reports (a copy, fault-in or fault probe). */
 static void test_match_detector(void **state)
 {
-	struct ksyms *ks = load_fixture();
-	const uint64_t plain[] = { EXC, SYSC, 0 }, in_uffd[] = { UFFD, EXC, SYSC, 0 };
-	const uint64_t populate[] = { FVPR, SYSC, 0 };
-	const unsigned int gpw = FL_SIG_OWNER_GENERIC_PERFORM_WRITE;
-	const unsigned int sio = FL_SIG_OWNER_SEARCH_IOCTL;
-	struct fl_report r;
+	static const uint64_t gup[] = { FVPR, SYSC, 0 };
+	static const struct match_case cases[] = {
+		/* issue 19: the madvise/pwrite race with SIGUSR1 blocked and
+		 * pending (BPF leaves FL_EP_SIGPEND clear), and unblocked */
+		{ "race, blocked signal", FL_SIG_PF_KERNEL_ATOMIC, 0, plain, GPW, X86, "none" },
+		{ "race, signal", FL_SIG_PF_KERNEL_ATOMIC, FL_EP_SIGPEND, plain, GPW, X86, "none" },
+		/* the uffd loop seen by the fault path's probes */
+		{ "uffd, handle_mm_fault", FL_SIG_HANDLE_MM_FAULT, BOTH, plain, 0, X86, UFFD_ID },
+		{ "uffd frame, do_page_fault", FL_SIG_DO_PAGE_FAULT, FL_EP_SIGPEND, in_uffd, 0, ARM64,
+		  UFFD_ID },
+		{ "uffd, no signal", FL_SIG_HANDLE_MM_FAULT, FL_EP_UFFD, plain, 0, X86, "none" },
+		/* MADV_POPULATE's GUP seen by handle_mm_fault */
+		{ "populate GUP", FL_SIG_HANDLE_MM_FAULT, 0, gup, 0, X86, POP_ID },
+		{ "GUP elsewhere", FL_SIG_HANDLE_MM_FAULT, 0, plain, 0, X86, "none" },
+		/* search_ioctl's copy: the seeds' loop on arm64 only, and only
+		 * when search_ioctl owns it */
+		{ "search_ioctl, arm64", FL_SIG_EB_TO_USER_NOFAULT, 0, plain, SIO, ARM64, MTE_ID },
+		{ "search_ioctl, x86", FL_SIG_EB_TO_USER_NOFAULT, 0, plain, SIO, X86, "none" },
+		{ "other owner", FL_SIG_EB_TO_USER_NOFAULT, 0, plain, GPW, ARM64, "none" },
+		{ "no owner", FL_SIG_EB_TO_USER_NOFAULT, 0, plain, 0, ARM64, "none" },
+		{ "tag check", FL_SIG_TAG_CHECK_FAULT, FL_EP_SIGPEND, plain, SIO, ARM64, MTE_ID },
+	};
 
-	/* issue 19: the madvise/pwrite race with SIGUSR1 blocked and pending
-	 * (BPF leaves FL_EP_SIGPEND clear), and with it unblocked: no uffd,
-	 * no bug */
-	r = report(FL_SIG_PF_KERNEL_ATOMIC, 0, plain);
-	assert_string_equal(match_id(&r, ks, gpw, FL_BUG_ARCH_X86), "none");
-	r = report(FL_SIG_PF_KERNEL_ATOMIC, FL_EP_SIGPEND, plain);
-	assert_string_equal(match_id(&r, ks, gpw, FL_BUG_ARCH_X86), "none");
-	/* the uffd loop seen by handle_mm_fault's probe */
-	r = report(FL_SIG_HANDLE_MM_FAULT, FL_EP_UFFD | FL_EP_SIGPEND, plain);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "uffd-signal-busy-loop");
-	r = report(FL_SIG_DO_PAGE_FAULT, FL_EP_SIGPEND, in_uffd);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_ARM64), "uffd-signal-busy-loop");
-	r = report(FL_SIG_HANDLE_MM_FAULT, FL_EP_UFFD, plain);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
-	/* MADV_POPULATE's GUP seen by handle_mm_fault */
-	r = report(FL_SIG_HANDLE_MM_FAULT, 0, populate);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "madv-populate-eio");
-	r = report(FL_SIG_HANDLE_MM_FAULT, 0, plain);
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_X86), "none");
-	/* search_ioctl's copy: the seeds' loop on arm64 only, and only when
-	 * search_ioctl owns it */
-	r = report(FL_SIG_EB_TO_USER_NOFAULT, 0, plain);
-	assert_string_equal(match_id(&r, ks, sio, FL_BUG_ARCH_ARM64), "btrfs-search-ioctl-subpage");
-	assert_string_equal(match_id(&r, ks, sio, FL_BUG_ARCH_X86), "none");
-	assert_string_equal(match_id(&r, ks, gpw, FL_BUG_ARCH_ARM64), "none");
-	assert_string_equal(match_id(&r, ks, 0, FL_BUG_ARCH_ARM64), "none");
-	r = report(FL_SIG_TAG_CHECK_FAULT, FL_EP_SIGPEND, plain);
-	assert_string_equal(match_id(&r, ks, sio, FL_BUG_ARCH_ARM64), "btrfs-search-ioctl-subpage");
-	ksyms__free(ks);
+	check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_fixed_by_version(void **state)
 {
-	const struct fl_known_bug *mte = by_id("btrfs-search-ioctl-subpage");
-	const struct fl_known_bug *uffd = by_id("uffd-signal-busy-loop");
-	const struct fl_known_bug *pop = by_id("madv-populate-eio");
+	const struct fl_known_bug *mte = fl_known_bug_by_id("btrfs-search-ioctl-subpage");
+	const struct fl_known_bug *uffd = fl_known_bug_by_id("uffd-signal-busy-loop");
+	const struct fl_known_bug *pop = fl_known_bug_by_id("madv-populate-eio");
 
 	assert_int_equal(fl_known_bug_fixed_in(mte, "5.10.223"), 0);	/* never backported */
 	assert_int_equal(fl_known_bug_fixed_in(mte, "5.15.170"), 0);
