@@ -48,7 +48,9 @@ void jw_object_end(struct jw *w) { jw_close(w, '}'); }
 void jw_array_start(struct jw *w) { jw_open(w, '['); }
 void jw_array_end(struct jw *w) { jw_close(w, ']'); }
 
-static void jw_quoted(struct jw *w, const char *s, size_t len)
+/* utf8: s is well-formed UTF-8 (fl_sanitize_comm), its bytes >= 0x80
+ * written as they are; else each byte is one code point */
+static void jw_quoted(struct jw *w, const char *s, size_t len, bool utf8)
 {
 	size_t i;
 
@@ -65,7 +67,7 @@ static void jw_quoted(struct jw *w, const char *s, size_t len)
 		default:
 			/* control bytes and non-UTF-8 high bytes (comm is
 			 * user-controlled): escape as code points */
-			if (c < 0x20 || c >= 0x7f)
+			if (c < 0x20 || c == 0x7f || (c > 0x7f && !utf8))
 				fprintf(w->out, "\\u%04x", c);
 			else
 				fputc(c, w->out);
@@ -77,7 +79,7 @@ static void jw_quoted(struct jw *w, const char *s, size_t len)
 void jw_name(struct jw *w, const char *name)
 {
 	jw_sep(w);
-	jw_quoted(w, name, strlen(name));
+	jw_quoted(w, name, strlen(name), false);
 	fputc(':', w->out);
 	w->after_name = true;
 }
@@ -85,7 +87,13 @@ void jw_name(struct jw *w, const char *name)
 void jw_string_n(struct jw *w, const char *s, size_t len)
 {
 	jw_sep(w);
-	jw_quoted(w, s, len);
+	jw_quoted(w, s, len, false);
+}
+
+void jw_string_utf8(struct jw *w, const char *s)
+{
+	jw_sep(w);
+	jw_quoted(w, s, strlen(s), true);
 }
 
 void jw_string(struct jw *w, const char *s)

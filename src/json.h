@@ -29,6 +29,8 @@ void jw_name(struct jw *w, const char *name);
 void jw_string(struct jw *w, const char *s);
 /* at most len bytes (comm is not NUL-terminated when 16 bytes long) */
 void jw_string_n(struct jw *w, const char *s, size_t len);
+/* s well-formed UTF-8 (a comm through fl_sanitize_comm): written as it reads */
+void jw_string_utf8(struct jw *w, const char *s);
 void jw_uint(struct jw *w, uint64_t v);
 void jw_int(struct jw *w, int64_t v);
 void jw_bool(struct jw *w, bool v);

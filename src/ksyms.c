@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "ksyms.h"
 
 struct ksyms {
@@ -73,13 +74,152 @@ static int parse_line(char *line, unsigned long long *addr, char *type, char **n
 	return 0;
 }
 
+static bool is_text(char t)
+{
+	return t == 't' || t == 'T' || t == 'w' || t == 'W';
+}
+
+/* Which of several symbols at one address names it: a global text symbol,
+ * a weak one, a local one, then data (libbpf-tools breaks ties too). */
+static int type_rank(char t)
+{
+	return t == 'T' ? 0 : t == 'W' ? 1 : t == 't' ? 2 : t == 'w' ? 3 : 4;
+}
+
+/* By address; at one address by type_rank, name, then module (vmlinux
+ * first): a total order, so qsort's choice among aliases is specified. */
 static int ksym_cmp(const void *a, const void *b)
 {
 	const struct ksym *x = a, *y = b;
+	int c;
 
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
-	return 0;
+	if (type_rank(x->type) != type_rank(y->type))
+		return type_rank(x->type) - type_rank(y->type);
+	c = strcmp(x->name, y->name);
+	if (c || x->module == y->module)
+		return c;
+	if (!x->module || !y->module)
+		return x->module ? 1 : -1;
+	return strcmp(x->module, y->module);
+}
+
+static bool same_module(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* A module's [start, end) from /proc/modules ("name size refs deps state
+ * 0xaddr"): before 6.4 one allocation holds its text and data; from 6.4
+ * the address is its text's and the size all of its memory's, so end
+ * stays an upper bound of its text. */
+struct mod_span {
+	char name[64];
+	uint64_t start, end;
+};
+
+static size_t read_modules(const char *path, struct mod_span **out)
+{
+	unsigned long long size, addr;
+	struct mod_span *m = NULL, *p;
+	size_t n = 0, cap = 0;
+	char line[512];
+	FILE *f;
+
+	*out = NULL;
+	f = path ? fopen(path, "re") : NULL;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char name[64];
+
+		if (sscanf(line, "%63s %llu %*s %*s %*s %llx", name, &size, &addr) != 3 || !addr)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			p = realloc(m, cap * sizeof(*m));
+			if (!p)
+				break;
+			m = p;
+		}
+		snprintf(m[n].name, sizeof(m[n].name), "%s", name);
+		m[n].start = addr;
+		m[n].end = addr + size;
+		n++;
+	}
+	fclose(f);
+	*out = m;
+	return n;
+}
+
+/* The span of a real module's memory holding addr, NULL if not known. */
+static const struct mod_span *module_span(const struct mod_span *m, size_t n,
+					  const char *mod, uint64_t addr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(m[i].name, mod) && addr >= m[i].start && addr < m[i].end)
+			return &m[i];
+	return NULL;
+}
+
+/*
+ * Pseudo-modules: every symbol is an allocation of its own.  ftrace
+ * trampolines, kprobe instruction slots and BPF trampolines and
+ * dispatchers take at most a page (arch_alloc_bpf_trampoline() refuses
+ * more); a BPF program is as long as its JIT image, which kallsyms does
+ * not say: only the next program (a bpf_prog_pack, 5.18+) bounds it.
+ */
+static bool pseudo_module(const char *mod)
+{
+	return mod && (!strcmp(mod, "bpf") || !strncmp(mod, "__builtin__", 11));
+}
+
+static uint64_t page_end(uint64_t addr)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	return (addr | (page - 1)) + 1;
+}
+
+/*
+ * Where each symbol ends (issue 19: BPF code after a module was named
+ * "__this_module+0x4036 [virtio_pci_modern_dev]"): at the next symbol at
+ * a higher address of any type if that one is of the same module (or
+ * vmlinux), and never past the module's end; a module's last symbol ends
+ * at the module's end if /proc/modules gave it, vmlinux's is unknown.
+ */
+static void set_ends(struct ksyms *ks, const struct mod_span *mods, size_t nmods)
+{
+	const struct mod_span *span = NULL;
+	size_t i, next = ks->n;
+
+	for (i = ks->n; i-- > 0;) {
+		struct ksym *k = &ks->syms[i];
+		const struct ksym *nx;
+
+		if (i + 1 < ks->n && ks->syms[i + 1].addr > k->addr)
+			next = i + 1;
+		nx = next < ks->n ? &ks->syms[next] : NULL;
+		k->end = 0;
+		if (!k->addr)
+			continue;
+		if (nx && same_module(nx->module, k->module))
+			k->end = nx->addr;
+		if (!k->module)
+			continue;
+		if (!span || strcmp(span->name, k->module) || k->addr < span->start ||
+		    k->addr >= span->end)
+			span = pseudo_module(k->module) ? NULL :
+			       module_span(mods, nmods, k->module, k->addr);
+		if (span && (!k->end || k->end > span->end))
+			k->end = span->end;
+		if (pseudo_module(k->module) && strncmp(k->name, "bpf_prog_", 9) &&
+		    (!k->end || k->end > page_end(k->addr)))
+			k->end = page_end(k->addr);
+	}
 }
 
 /* Strings are stored as offsets until the buffer stops moving. */
@@ -108,6 +248,12 @@ static long str_add(struct ksyms *ks, const char *s)
 
 struct ksyms *ksyms__load(const char *path)
 {
+	return ksyms__load_with(path, path ? NULL : "/proc/modules");
+}
+
+struct ksyms *ksyms__load_with(const char *path, const char *modules)
+{
+	struct mod_span *mods = NULL;
 	char line[512], *name, *mod, type;
 	unsigned long long addr;
 	struct ksyms *ks;
@@ -163,6 +309,8 @@ struct ksyms *ksyms__load(const char *path)
 		qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym_cmp);
 	if (index_names(ks))
 		goto err;
+	set_ends(ks, mods, read_modules(modules, &mods));
+	free(mods);
 	return ks;
 err:
 	if (f)
@@ -170,6 +318,23 @@ err:
 	ksyms__free(ks);
 	errno = ENOMEM;
 	return NULL;
+}
+
+int ksyms__reload(struct ksyms *ks, const char *path)
+{
+	struct ksyms *fresh = ksyms__load(path), old;
+
+	if (!fresh)
+		return -errno;
+	if (fresh->hidden && !ks->hidden) {	/* CAP_SYSLOG dropped since */
+		ksyms__free(fresh);
+		return -EPERM;
+	}
+	old = *ks;
+	*ks = *fresh;
+	*fresh = old;
+	ksyms__free(fresh);
+	return 0;
 }
 
 void ksyms__free(struct ksyms *ks)
@@ -218,11 +383,6 @@ size_t ksyms__count(const struct ksyms *ks)
 	return ks->n;
 }
 
-static bool is_text(char t)
-{
-	return t == 't' || t == 'T' || t == 'w' || t == 'W';
-}
-
 const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr)
 {
 	size_t lo = 0, hi = ks->n;
@@ -237,11 +397,17 @@ const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr)
 		else
 			hi = mid;
 	}
-	/* several symbols can share an address; prefer a text one */
-	while (lo > 0 && !is_text(ks->syms[lo].type) &&
-	       ks->syms[lo - 1].addr == ks->syms[lo].addr)
+	/* of several at one address, ksym_cmp put the one that names it first */
+	while (lo > 0 && ks->syms[lo - 1].addr == ks->syms[lo].addr)
 		lo--;
+	if (!is_text(ks->syms[lo].type) || addr >= ks->syms[lo].end)
+		return NULL;
 	return &ks->syms[lo];
+}
+
+bool ksyms__is_bpf(const struct ksym *k)
+{
+	return k->module && !strcmp(k->module, "bpf");
 }
 
 const struct ksym *ksyms__get(const struct ksyms *ks, const char *name)
@@ -301,17 +467,10 @@ const char *ksyms__base_name(const char *name, char *buf, size_t len)
 int ksyms__range(const struct ksyms *ks, const char *name, uint64_t *start, uint64_t *end)
 {
 	const struct ksym *k = ksyms__get(ks, name);
-	size_t i;
 
-	if (!k || !k->addr || !is_text(k->type))
+	if (!k || !k->addr || !k->end)
 		return -ENOENT;
-	/* sorted by address: the end is the next symbol at a higher address */
-	for (i = k - ks->syms + 1; i < ks->n; i++) {
-		if (ks->syms[i].addr > k->addr) {
-			*start = k->addr;
-			*end = ks->syms[i].addr;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	*start = k->addr;
+	*end = k->end;
+	return 0;
 }

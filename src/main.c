@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "episodes.h"
+#include "exposure.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -54,6 +55,7 @@ static void print_probes(const struct daemon *d)
 
 	if (!d->cfg.json) {
 		fl_report_probes(&d->s.set, stdout);
+		fl_exposure_print(stdout);
 		return;
 	}
 	jw_init(&w, stdout);
@@ -72,6 +74,7 @@ static void banner(const struct daemon *d)
 		(unsigned long long)(c->gap_ns / 1000000), fl_mode_sel_name(c->mode),
 		fl_probes_missing(&d->s.set) ? "; some signals missing:" : "");
 	fl_report_probe_summary(&d->s.set, stderr);
+	fl_exposure_banner(stderr);
 	if (d->http)
 		fprintf(stderr, "faultloop: metrics on http://%s%s/metrics\n",
 			strchr(c->metrics, ':') ? "" : "127.0.0.1:", c->metrics);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "exposure.h"
 #include "knownbugs.h"
 #include "metrics.h"
 #include "signals.h"
@@ -28,22 +29,10 @@ static int nr_bugs(void)
 static const char *comm_bucket(struct fl_user_stats *u, const char *comm, size_t len)
 {
 	char c[FL_COMM_LEN + 1];
-	size_t k, n;
 	int i;
 
-	if (len > FL_COMM_LEN)
-		len = FL_COMM_LEN;
-	memcpy(c, comm, len);
-	c[len] = 0;
-	/* as fl_metrics_escape will write it: comms that read the same are
-	 * one series, not two with the same labels */
-	for (k = 0; c[k]; k += n) {
-		n = fl_utf8_seq((unsigned char *)c + k, strlen(c + k));
-		if (!n) {
-			c[k] = '?';
-			n = 1;
-		}
-	}
+	/* as text and JSON show it: comms that read the same are one series */
+	fl_sanitize_comm(comm, len > FL_COMM_LEN ? FL_COMM_LEN : len, c, sizeof(c));
 	for (i = 0; i < u->ncomms; i++)
 		if (!strcmp(u->comms[i], c))
 			return u->comms[i];
@@ -385,6 +374,7 @@ void fl_metrics_render(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 	render_health(out, om, s, u);
 	render_probes(out, om, s, u);
 	render_self(out, om, s, u);
+	fl_exposure_metrics(out);
 	if (om)
 		fputs("# EOF\n", out);
 }

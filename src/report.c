@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <string.h>
 #include <time.h>
+#include "exposure.h"
 #include "json.h"
 #include "knownbugs.h"
 #include "ksyms.h"
@@ -10,8 +11,6 @@
 #include "stuck.h"
 #include "util.h"
 
-static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr);
-
 static int nr_frames(const struct fl_report *r)
 {
 	int n = r->stack_sz > 0 ? r->stack_sz / 8 : 0;
@@ -19,21 +18,34 @@ static int nr_frames(const struct fl_report *r)
 	return n > FL_MAX_STACK ? FL_MAX_STACK : n;
 }
 
+static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr)
+{
+	return ks ? ksyms__map_addr(ks, addr) : NULL;
+}
+
+int fl_report_stack_syms(const struct fl_report *r, const struct ksyms *ks,
+			 const struct ksym *syms[FL_MAX_STACK])
+{
+	int i, n = nr_frames(r);
+
+	for (i = 0; i < n; i++)
+		syms[i] = frame_sym(ks, r->stack[i]);
+	return n;
+}
+
 unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *ks)
 {
+	const struct ksym *syms[FL_MAX_STACK];
 	char base[128];
-	int i, s;
+	int i, s, n;
 
 	if (fl_sig_is_owner(r->owner))
 		return r->owner;
-	if (!ks)
-		return 0;
-	for (i = 0; i < nr_frames(r); i++) {
-		const struct ksym *k = frame_sym(ks, r->stack[i]);
-
-		if (!k)
+	n = fl_report_stack_syms(r, ks, syms);
+	for (i = 0; i < n; i++) {
+		if (!syms[i])
 			continue;
-		s = fl_sig_by_name(ksyms__base_name(k->name, base, sizeof(base)));
+		s = fl_sig_by_name(ksyms__base_name(syms[i]->name, base, sizeof(base)));
 		if (fl_sig_is_owner(s))
 			return s;
 	}
@@ -45,16 +57,6 @@ const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks)
 	unsigned int s = fl_report_owner_sig(r, ks);
 
 	return s ? fl_sig_name(s) : NULL;
-}
-
-/* Beyond this, "symbol+offset" is a guess (JIT code, module gaps). */
-#define MAX_SYM_OFFSET 0x100000
-
-static const struct ksym *frame_sym(const struct ksyms *ks, uint64_t addr)
-{
-	const struct ksym *k = ks ? ksyms__map_addr(ks, addr) : NULL;
-
-	return k && addr - k->addr < MAX_SYM_OFFSET ? k : NULL;
 }
 
 /*
@@ -77,7 +79,9 @@ static int first_frame(const struct fl_report *r, const struct ksyms *ks)
 
 	for (i = 0; i < n && i < 8; i++) {
 		const struct ksym *k = frame_sym(ks, r->stack[i]);
-		bool ours = !k;	/* JIT'ed BPF code has no (near) kallsyms entry */
+		/* BPF code: listed (module "bpf"), or JIT'ed after kallsyms
+		 * was read and inside no symbol */
+		bool ours = !k || ksyms__is_bpf(k);
 
 		for (t = 0; k && t < sizeof(tracer) / sizeof(tracer[0]); t++)
 			if (!strncmp(k->name, tracer[t], strlen(tracer[t])))
@@ -169,10 +173,11 @@ static void text_bug(FILE *out, const struct fl_known_bug *b)
 static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 		       const char *owner, const char *cg, const struct fl_known_bug *bug)
 {
-	char buf[256];
+	char buf[256], comm[FL_COMM_LEN + 1];
 	struct jw w;
 	int i;
 
+	fl_sanitize_comm(r->comm, sizeof(r->comm), comm, sizeof(comm));
 	jw_init(&w, c->out);
 	jw_object_start(&w);
 	jw_kv_string(&w, "event", fl_report_kind_name(r->kind));
@@ -181,7 +186,7 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 	jw_kv_uint(&w, "pid", r->pid);
 	jw_kv_uint(&w, "tid", r->tid);
 	jw_name(&w, "comm");
-	jw_string_n(&w, r->comm, sizeof(r->comm));
+	jw_string_utf8(&w, comm);
 	jw_name(&w, "cgroup");
 	jw_string(&w, cg);
 	jw_kv_uint(&w, "cgroup_id", r->cgroup_id);
@@ -275,7 +280,7 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 			   bool ended, uint64_t now)
 {
 	const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
-	char ts[64], d[32], comm[sizeof(t->comm)];
+	char ts[64], d[32], comm[sizeof(t->comm) + 1];
 
 	fl_sanitize_comm(t->comm, sizeof(t->comm), comm, sizeof(comm));
 	if (c->json) {
@@ -289,7 +294,7 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 		jw_kv_uint(&w, "pid", t->pid);
 		jw_kv_uint(&w, "tid", t->tid);
 		jw_name(&w, "comm");
-		jw_string(&w, t->comm);
+		jw_string_utf8(&w, comm);
 		jw_kv_int(&w, "cpu", t->cpu);
 		jw_name(&w, "syscall");
 		if (t->syscall >= 0)

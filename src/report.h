@@ -27,6 +27,11 @@ struct fl_report_ctx {
  * .isra.0 included).  NULL if unknown.
  */
 const char *fl_report_owner(const struct fl_report *r, const struct ksyms *ks);
+/* The symbols of r's stack frames, NULL where none contains the frame
+ * (ksyms__map_addr; ks NULL: all NULL); returns how many frames. */
+struct ksym;
+int fl_report_stack_syms(const struct fl_report *r, const struct ksyms *ks,
+			 const struct ksym *syms[FL_MAX_STACK]);
 /* The same as an owner signal, 0 if unknown. */
 unsigned int fl_report_owner_sig(const struct fl_report *r, const struct ksyms *ks);
 struct fl_known_bug;

@@ -462,6 +462,15 @@ int fl_session_arm(struct fl_session *s, const char *hold)
 	/* page_fault_kernel sees every fault handle_mm_fault would
 	 * (mm_fault_count_only in bpf/faultloop.bpf.c) */
 	s->skel->bss->mm_fault_count_only = fl_probes_have(&s->set, FL_SIG_PF_KERNEL);
+	/* kallsyms lists our programs and trampolines only now that they
+	 * exist: without them their frames were named after a module symbol
+	 * (issue 19) */
+	t0 = now_mono_ns();
+	if (!s->ks_hidden && ksyms__reload(s->ks, NULL) && s->cfg->verbose)
+		fprintf(stderr, "faultloop: kallsyms not read again: BPF frames stay unnamed\n");
+	if (s->cfg->verbose)
+		fprintf(stderr, "faultloop: start-up: kallsyms again %llu ms\n",
+			(unsigned long long)((now_mono_ns() - t0) / 1000000));
 	return n;
 }
 

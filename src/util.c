@@ -125,16 +125,26 @@ const char *fmt_duration(uint64_t ns, char *buf, size_t len)
 
 void fl_sanitize_comm(const char *in, size_t inlen, char *out, size_t outlen)
 {
-	size_t i;
+	size_t i = 0, o = 0, k;
 
 	if (!outlen)
 		return;
-	for (i = 0; i < inlen && in[i] && i + 1 < outlen; i++) {
-		unsigned char ch = in[i];
+	while (i < inlen && in[i] && o + 1 < outlen) {
+		unsigned char c = in[i];
 
-		out[i] = ch < 0x20 || ch >= 0x7f ? '?' : ch;
+		k = fl_utf8_seq((const unsigned char *)in + i, inlen - i);
+		if (k > 1) {
+			if (o + k >= outlen)
+				break;	/* no half characters */
+			memcpy(out + o, in + i, k);
+			o += k;
+			i += k;
+			continue;
+		}
+		out[o++] = !k || c < 0x20 || c == 0x7f ? '?' : c;
+		i++;
 	}
-	out[i] = 0;
+	out[o] = 0;
 }
 
 /*

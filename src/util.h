@@ -32,8 +32,10 @@ uint64_t now_real_ns(void);
 /* "12.3ms" style rendering of a duration, into buf. */
 const char *fmt_duration(uint64_t ns, char *buf, size_t len);
 
-/* A comm (chosen by any user, possibly unterminated within inlen) made
- * printable ASCII: control bytes, DEL and non-ASCII bytes become '?'.  out is terminated. */
+/* A comm (chosen by any user, possibly unterminated within inlen) as it
+ * reads, the one rendering of it in text, JSON and metrics: well-formed
+ * UTF-8 characters kept, control bytes, DEL and bytes that start no
+ * character become '?'.  out is terminated, with no half character. */
 void fl_sanitize_comm(const char *in, size_t inlen, char *out, size_t outlen);
 
 /* Bytes of the well-formed UTF-8 sequence at s (at most n), 0 if none

@@ -22,6 +22,8 @@ run() { local name=$1; shift; if "$@" >"$TMP/out" 2>&1; then ok "$name"; else no
 run "promtool check rules" promtool check rules deploy/prometheus/faultloop-rules.yml
 run "promtool test rules (8 alerts, firing and quiet cases)" \
 	bash -c 'cd deploy/prometheus && promtool test rules faultloop-rules.test.yml'
+run "promtool test rules: known-loop exposure (warning, info, quiet)" \
+	bash -c 'cd deploy/prometheus && promtool test rules faultloop-exposure.test.yml'
 
 # the dashboard against what faultloop really exports
 "$FL" --metrics "127.0.0.1:$PORT" -d 30 >/dev/null 2>"$TMP/fl.err" &
@@ -35,6 +37,19 @@ FLPID=$!
 for _ in $(seq 1 100); do grep -q 'metrics on' "$TMP/fl.err" && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$PORT/metrics" >>"$TMP/scrape.txt"
 kill -TERM "$FLPID"; wait "$FLPID"; FLPID=""
+# the exposure test's input is what faultloop exports: this host's series
+# (instance label aside) are among it
+run "exposure rule test fed with this host's faultloop_known_bug_exposure" /usr/bin/python3 - \
+	deploy/prometheus/faultloop-exposure.test.yml "$TMP/scrape.txt" <<'PY'
+import re, sys, yaml
+test = yaml.safe_load(open(sys.argv[1]))
+fed = {re.sub(r'instance="[^"]*",', "", s["series"]) for t in test["tests"] for s in t["input_series"]}
+got = {l.split()[0] for l in open(sys.argv[2]) if l.startswith("faultloop_known_bug_exposure{")}
+assert got, "no faultloop_known_bug_exposure exported"
+missing = sorted(got - fed)
+assert not missing, f"exported but not in the test: {missing}"
+print(f"{len(got)} series, all in the test")
+PY
 run "dashboard: valid JSON, every expression names an exported metric" \
 	/usr/bin/python3 - deploy/grafana/faultloop-dashboard.json "$TMP/scrape.txt" <<'PY'
 import json, re, sys

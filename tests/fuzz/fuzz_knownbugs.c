@@ -10,8 +10,14 @@
  * fixed_in, or on a stable branch X.Y from its Z on; no X.Y: unknown (-1).
  * Inputs are cut as fl_kernel_version cuts them; components of more than
  * 9 digits (no kernel has them) are left out.
+ *
+ * Exposure (src/exposure.c fl_exposure_decide): the same tokens as uname,
+ * /proc/version and a Debian changelog: a status of the four, a loop
+ * without a fix never "fixed", a changelog naming a fix never "exposed",
+ * and a version from uname alone never "exposed" for a loop with a fix.
  */
 #include "fuzz.h"
+#include "exposure.h"
 #include "knownbugs.h"
 
 /* [0-9.]* prefix of s, at most 63 bytes, as sscanf("%63[0-9.]") keeps */
@@ -86,6 +92,35 @@ static int ref_fixed(const struct fl_known_bug *b, const char *version)
 	return 0;
 }
 
+/* the rest of the input: uname's release, /proc/version, a changelog */
+static void check_exposure(struct fz *f)
+{
+	char *release = fz_token(f), *proc_version = fz_token(f), *changelog = fz_token(f);
+	struct fl_host_facts h = {
+		.arch = FL_BUG_ARCH_ARM64, .release = release, .proc_version = proc_version,
+		.changelog = changelog[0] ? changelog : NULL, .filesystems = "\tbtrfs\n",
+		.cpuinfo = "Features\t: fp mte\n", .unpriv_uffd = 1, .dev_uffd_mode = -1,
+	};
+	struct fl_exposure_result r;
+	int i;
+
+	for (i = 0; i < fl_nr_known_bugs; i++) {
+		const struct fl_known_bug *b = &fl_known_bugs[i];
+
+		fl_exposure_decide(b, &h, &r);
+		FZ_ASSERT(r.status <= FL_EXP_NOT_APPLICABLE);
+		FZ_ASSERT(strlen(r.reason) < sizeof(r.reason));
+		FZ_ASSERT(b->fix || r.status != FL_EXP_FIXED);
+		if (r.source && !strcmp(r.source, "uname"))
+			FZ_ASSERT(!b->fix || r.status != FL_EXP_EXPOSED);
+		if (b->fix_title && h.changelog && strstr(h.changelog, b->fix_title))
+			FZ_ASSERT(r.status != FL_EXP_EXPOSED);
+	}
+	free(release);
+	free(proc_version);
+	free(changelog);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
@@ -109,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(r >= -1 && r <= 1 && r == ref_fixed(&b, version));
 	b.fix = NULL;
 	FZ_ASSERT(fl_known_bug_fixed_in(&b, version) == 0);
+	check_exposure(&f);
 out:
 	free(version);
 	free(fixed_in);

@@ -2,7 +2,8 @@
 /*
  * /proc/kallsyms (src/ksyms.c): module symbols come from any loaded
  * module.  The input is the file (read through a memfd, as ksyms__load
- * reads a path); then every lookup report.c and probes.c make.
+ * reads a path); then every lookup report.c and probes.c make.  A named
+ * frame lies inside its symbol, which is text: [addr, end).
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -42,12 +43,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		memcpy(&a, data + i, 8);
 		k = ksyms__map_addr(ks, a);
-		FZ_ASSERT(!k || k->addr <= a);
+		FZ_ASSERT(!k || (k->addr <= a && a < k->end));
 		if (k) {
 			FZ_ASSERT(k->name != NULL);
+			FZ_ASSERT(strchr("tTwW", k->type) && k->type);
+			FZ_ASSERT(ksyms__map_addr(ks, k->addr) != NULL);
+			(void)ksyms__is_bpf(k);
 			ksyms__find_attachable(ks, k->name);
 			if (!ksyms__range(ks, k->name, &start, &end))
-				FZ_ASSERT(start < end);
+				FZ_ASSERT(start < end && start == ksyms__get(ks, k->name)->addr);
 			ksyms__base_name(k->name, buf, 1 + (a % sizeof(buf)));
 			FZ_ASSERT(strlen(buf) < sizeof(buf));
 		}

@@ -50,7 +50,7 @@ static void test_labels_escaped_and_bounded(void **state)
 	out = render(false, &u, &s);
 	assert_non_null(strstr(out, "faultloop_loops_detected_total{signal=\"do_tag_check_fault\","
 				 "owner=\"search_ioctl\",bug=\"btrfs-search-ioctl-subpage\","
-				 "comm=\"a\\\"b\\\\c\\nd\"} 2\n"));
+				 "comm=\"a\\\"b\\\\c?d\"} 2\n"));
 	assert_non_null(strstr(out, "comm=\"task14\"} 1\n"));
 	assert_null(strstr(out, "comm=\"task15\""));	/* 16th distinct comm is the 17th value */
 	assert_non_null(strstr(out, "owner=\"unknown\",bug=\"none\",comm=\"other\"} 25\n"));

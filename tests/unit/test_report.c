@@ -18,7 +18,16 @@ static const char fixture[] =
 	"ffffffff81002000 T copy_to_sk.isra.0\n"
 	"ffffffff81003000 t search_ioctl\n"
 	"ffffffff81004000 T btrfs_ioctl\n"
-	"ffffffff81005000 T kretprobe_trampoline\n";
+	"ffffffff81005000 T kretprobe_trampoline\n"
+	"ffffffff81006000 T handle_mm_fault\n"
+	"ffffffff81007000 T do_user_addr_fault\n"
+	"ffffffff81008000 T _etext\n"
+	"ffffffffc0200000 t vp_modern_probe\t[virtio_pci_modern_dev]\n"
+	"ffffffffc0200800 d __this_module\t[virtio_pci_modern_dev]\n"
+	"ffffffffc0300000 t ftrace_trampoline\t[__builtin__ftrace]\n"
+	"ffffffffc0340000 t bpf_trampoline_6442491234\t[bpf]\n"
+	"ffffffffc0342000 t bpf_prog_0123456789abcdef_fl_fentry\t[bpf]\n"
+	"ffffffffc0343000 t bpf_prog_fedcba9876543210_fl_stall\t[bpf]\n";
 
 static struct ksyms *load_fixture(void)
 {
@@ -81,7 +90,7 @@ static void test_json_keys(void **state)
 {
 	static const char *const keys[] = {
 		"\"event\":\"detected\"", "\"time\":\"", "\"pid\":42", "\"tid\":43",
-		"\"comm\":\"repro\\\"\\n\\\\x\"", "\"cgroup\":null", "\"signal\":\"do_tag_check_fault\"",
+		"\"comm\":\"repro\\\"?\\\\x\"", "\"cgroup\":null", "\"signal\":\"do_tag_check_fault\"",
 		"\"symbol\":\"?\"", "\"addr\":\"0xffff8000a040\"", "\"size\":4096",
 		"\"retries\":64", "\"duration_ns\":6400000", "\"owner\":\"search_ioctl\"",
 		"\"owner_ret\":null", "\"signals\":[\"eb_to_user_nofault\",\"do_tag_check_fault\"]",
@@ -133,6 +142,60 @@ static void test_kretprobe_mid_stack(void **state)
 		fail_msg("stack cut at the kretprobe trampoline: %s", s);
 	free(s);
 	ksyms__free(ks);
+}
+
+/*
+ * Issue 19's stack (6.1 guest, the sampler interrupting our fentry
+ * program on handle_mm_fault): BPF code between real frames was named
+ * "__this_module+0x4036 [virtio_pci_modern_dev]" and
+ * "ftrace_trampoline+0x2036 [__builtin__ftrace]".  Listed BPF code is
+ * labelled [bpf]; an address inside no symbol stays an address.
+ */
+static void test_bpf_between_frames(void **state)
+{
+	struct ksyms *ks = load_fixture();
+	struct fl_report r;
+	char *s;
+
+	sample(&r);
+	r.stack[0] = 0xffffffffc0342040ULL;	/* our program, leading: dropped */
+	r.stack[1] = 0xffffffffc0340020ULL;	/* its trampoline, leading: dropped */
+	r.stack[2] = 0xffffffff81006010ULL;	/* handle_mm_fault */
+	r.stack[3] = 0xffffffffc0342080ULL;	/* a program mid-stack: labelled */
+	r.stack[4] = 0xffffffffc0200800ULL + 0x4036;	/* past __this_module */
+	r.stack[5] = 0xffffffffc0300000ULL + 0x2036;	/* past the ftrace trampoline */
+	r.stack[6] = 0xffffffff81007010ULL;	/* do_user_addr_fault */
+	r.stack_sz = 7 * 8;
+	s = print(&r, ks, true);
+	if (!strstr(s, "\"stack\":[\"handle_mm_fault+0x10\","
+		    "\"bpf_prog_0123456789abcdef_fl_fentry+0x80 [bpf]\","
+		    "\"0xffffffffc0204836\",\"0xffffffffc0302036\",\"do_user_addr_fault+0x10\"]"))
+		fail_msg("BPF frames misnamed: %s", s);
+	free(s);
+	ksyms__free(ks);
+}
+
+/*
+ * The comm reads the same in text, JSON and metrics (issue 19: three
+ * sanitizers; JSON wrote "é" as "\u00c3\u00a9", text as "??"): UTF-8
+ * kept, a byte that starts no character and a control byte as '?'.
+ */
+static void test_comm_one_rendering(void **state)
+{
+	struct fl_report r;
+	char *s;
+
+	sample(&r);
+	r.stack_sz = 0;
+	memcpy(r.comm, "h\xc3\xa9\xff\x1b[2Jx", 10);
+	s = print(&r, NULL, false);
+	if (!strstr(s, " comm h\xc3\xa9??[2Jx cgroup "))
+		fail_msg("text: %s", s);
+	free(s);
+	s = print(&r, NULL, true);
+	if (!strstr(s, "\"comm\":\"h\xc3\xa9??[2Jx\""))
+		fail_msg("json: %s", s);
+	free(s);
 }
 
 static void test_text(void **state)
@@ -204,6 +267,8 @@ int main(void)
 		cmocka_unit_test(test_owner_from_stack),
 		cmocka_unit_test(test_json_keys),
 		cmocka_unit_test(test_kretprobe_mid_stack),
+		cmocka_unit_test(test_bpf_between_frames),
+		cmocka_unit_test(test_comm_one_rendering),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_text_cgroup_masked),
 	};

@@ -91,8 +91,14 @@ static void test_sanitize_comm(void **state)
 	char out[17];
 
 	fl_sanitize_comm(raw, sizeof(raw), out, sizeof(out));
-	assert_string_equal(out, "a?b???cdefghijkl");
+	/* one rendering for text, JSON and metrics: UTF-8 kept */
+	assert_string_equal(out, "a?b?\xc3\xa9" "cdefghijkl");
 	fl_sanitize_comm("abc", 4, out, 3);
+	assert_string_equal(out, "ab");
+	/* a byte that starts no character; no half character at the end */
+	fl_sanitize_comm("x\xff\xc3", 3, out, sizeof(out));
+	assert_string_equal(out, "x??");
+	fl_sanitize_comm("ab\xc3\xa9", 4, out, 4);
 	assert_string_equal(out, "ab");
 }
 
