@@ -143,7 +143,9 @@ int fl_probes_attach(struct fl_probe_set *set)
 	int i, n = 0;
 
 	quiet = fl_libbpf_quiet(true);
-	for (i = 0; i < set->n; i++)
+	/* an attach may wait for RCU-tasks or stop_machine(): a signal
+	 * in between stops start-up before the next one */
+	for (i = 0; i < set->n && !(set->stop && *set->stop); i++)
 		if (set->probes[i].status != FL_ST_ATTACHED)	/* a second call arms what was held */
 			n += attach_probe(set, &set->probes[i]);
 	fl_libbpf_quiet(quiet);

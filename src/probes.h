@@ -9,6 +9,7 @@
 #define FL_PROBES_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include "faultloop.h"
@@ -119,6 +120,9 @@ struct fl_probe_set {
 	 * unattached (FL_ST_HELD) for this reason; clear it and call
 	 * fl_probes_attach() again to arm them. */
 	const char *hold;
+	/* Non-NULL and non-zero (a signal): fl_probes_attach() attaches no
+	 * further probe. */
+	const volatile sig_atomic_t *stop;
 };
 
 typedef struct bpf_object *(*fl_open_fn)(void *ctx);

@@ -290,15 +290,26 @@ static int set_cgroup_filter(struct fl_session *s)
 	return 0;
 }
 
+void fl_session_init(struct fl_session *s, const volatile sig_atomic_t *stop)
+{
+	memset(s, 0, sizeof(*s));
+	s->cg_fd = -1;
+	s->stats_fd = -1;
+	s->stop = stop;
+	s->set.stop = stop;
+}
+
+static bool stopping(const struct fl_session *s)
+{
+	return s->stop && *s->stop;
+}
+
 int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 {
 	uint64_t start = now_mono_ns(), t[3];
 	int err;
 
-	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
-	s->cg_fd = -1;
-	s->stats_fd = -1;
 	s->ks = ksyms__load(NULL);
 	t[0] = now_mono_ns();
 	if (!s->ks) {
@@ -320,6 +331,8 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 		return err;
 	}
 	t[1] = now_mono_ns();
+	if (stopping(s))	/* a signal: the slow part is next */
+		return -EINTR;
 	err = load_final(s, kernel_hz(cfg));
 	t[2] = now_mono_ns();
 	if (cfg->verbose)
@@ -327,6 +340,8 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 			"load %llu ms\n", (unsigned long long)((t[0] - start) / 1000000),
 			(unsigned long long)((t[1] - t[0]) / 1000000),
 			(unsigned long long)((t[2] - t[1]) / 1000000));
+	if (!err && stopping(s))
+		err = -EINTR;
 	if (!err)
 		err = index_progs(s);
 	if (!err)
@@ -395,11 +410,11 @@ static int load_fallback(struct fl_session *s)
 int fl_session_arm(struct fl_session *s, const char *hold)
 {
 	uint64_t t0 = now_mono_ns();
-	int n, loaded;
+	int n, loaded = 0;
 
 	s->set.hold = hold;
 	n = fl_probes_attach(&s->set);
-	while ((loaded = load_fallback(s)) > 0) {
+	while (!stopping(s) && (loaded = load_fallback(s)) > 0) {
 		if (s->cfg->verbose)
 			fprintf(stderr, "faultloop: %d fallback candidates loaded\n", loaded);
 		n += fl_probes_attach(&s->set);
@@ -505,6 +520,5 @@ void fl_session_close(struct fl_session *s)
 	free(s->progs);
 	ksyms__free(s->ks);
 	cgroup_cache_free();
-	memset(s, 0, sizeof(*s));
-	s->cg_fd = s->stats_fd = -1;
+	fl_session_init(s, s->stop);
 }

@@ -102,9 +102,10 @@ expect 1 1 --metrics off -d 5s --cgroup /etc/passwd
 expect 1 1 --metrics off -d 5s --cgroup not-here/either
 # a port someone else holds
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$port" &
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(60)' "$port" "$TMP/held" &
 PIDS+=($!)
-sleep 0.5
+# bound and listening before faultloop tries (python starts slowly on a busy host)
+for _ in $(seq 1 100); do [ -e "$TMP/held" ] && break; sleep 0.1; done
 # the port is bound before anything is loaded: one line that names the
 # address and the reason, no banner, no summary (nothing ran)
 expect 1 1 --metrics "127.0.0.1:$port" -d 5s
