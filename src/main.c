@@ -325,6 +325,7 @@ static void stop(struct daemon *d)
 
 	if (d->eps.rb) {
 		fl_episodes_drain(&d->eps);
+		d->stuck.iter_fd = -1;		/* its link goes with the probes' */
 		fl_session_detach(&d->s);
 		fl_episodes_drain(&d->eps);
 		fl_episodes_sweep(&d->eps, true);

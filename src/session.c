@@ -103,6 +103,11 @@ static void set_rodata(struct fl_session *s, unsigned int hz)
 	set_stall_ranges(s);
 }
 
+static bool stopping(const struct fl_session *s)
+{
+	return s->stop && *s->stop;
+}
+
 /* The stuck-task iterator is optional: an iter/task program needs 5.8. */
 static bool iter_loads(void)
 {
@@ -213,6 +218,8 @@ static int load_final(struct fl_session *s, unsigned int hz)
 		err = load(s, with_iter, hz, true);
 		if (!err)
 			return 0;
+		if (stopping(s))	/* the verifier ends on a pending signal */
+			return -EINTR;
 		if (s->cfg->verbose)
 			fprintf(stderr, "faultloop: start-up: failed load %llu ms\n",
 				(unsigned long long)((now_mono_ns() - t0) / 1000000));
@@ -297,11 +304,6 @@ void fl_session_init(struct fl_session *s, const volatile sig_atomic_t *stop)
 	s->stats_fd = -1;
 	s->stop = stop;
 	s->set.stop = stop;
-}
-
-static bool stopping(const struct fl_session *s)
-{
-	return s->stop && *s->stop;
 }
 
 int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
@@ -499,9 +501,13 @@ int fl_session_prog_stats(const struct fl_session *s, const struct fl_probe_row 
 	return n;
 }
 
+/* Every link: the probes', and the stuck-task iterator's (no event runs
+ * it, but a link left is a link left). */
 void fl_session_detach(struct fl_session *s)
 {
 	fl_probes_detach(&s->set);
+	bpf_link__destroy(s->iter);
+	s->iter = NULL;
 }
 
 void fl_session_close(struct fl_session *s)

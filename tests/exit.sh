@@ -142,4 +142,45 @@ expect_json 1 --json --metrics off -d 5s --cgroup /definitely/not/a/cgroup
 expect_json 1 --json --metrics "127.0.0.1:$port" -d 5s
 kill "${PIDS[-1]}" 2>/dev/null
 
+# SIGTERM during start-up (here: while the final object loads) stops it
+# there: exit 0 at once, "stopped during start-up", no banner, and no link
+# ever held.  The signal is made to land inside the load: faultloop is
+# stopped (SIGSTOP) when -v says the load begins, signalled, continued.
+python3 - "$FL" "$(dirname "$0")" >"$TMP/startup.txt" 2>&1 <<'PY'
+import os, signal, subprocess, sys, threading, time
+sys.path.insert(0, sys.argv[2])
+from bpf_ids import owned
+p = subprocess.Popen([sys.argv[1], "-v", "--metrics", "off"], stdout=subprocess.DEVNULL,
+                     stderr=subprocess.PIPE)
+links = set()
+def watch():
+    while p.poll() is None:
+        links.update(owned(p.pid)["link"])
+        time.sleep(0.005)
+threading.Thread(target=watch, daemon=True).start()
+err = b""
+for line in p.stderr:
+    err += line
+    if b"kernel HZ" in line:        # printed as the final load begins
+        os.kill(p.pid, signal.SIGSTOP)
+        os.kill(p.pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        os.kill(p.pid, signal.SIGCONT)
+        break
+else:
+    sys.exit("no 'kernel HZ' line: %r" % err[-300:])
+err += p.stderr.read()
+rc = p.wait()
+ms = (time.monotonic() - t0) * 1000
+text = err.decode()
+bad = []
+if rc != 0: bad.append("rc=%d" % rc)
+if "stopped during start-up" not in text: bad.append("no 'stopped during start-up'")
+if "probes attached" in text or "start-up: attach" in text: bad.append("went on to attach")
+if links: bad.append("held links %s" % sorted(links))
+print(("ok: exit 0 %.0f ms after SIGTERM, no link ever held" % ms) if not bad else "; ".join(bad) + " | " + text[-400:].replace("\n", " / "))
+sys.exit(1 if bad else 0)
+PY
+if [ $? -eq 0 ]; then ok "SIGTERM during start-up: $(cut -c5- "$TMP/startup.txt")"; else nok "SIGTERM during start-up stops it" "$(cat "$TMP/startup.txt")"; fi
+
 summary exit
