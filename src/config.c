@@ -74,7 +74,7 @@ enum {
 };
 
 static const struct argp_option opts[] = {
-	{ "pid", 'p', "PID", 0, "Only this process (tgid)", 0 },
+	{ "pid", 'p', "PID", 0, "Only this process (tgid; at most 4194304, and this host's kernel.pid_max)", 0 },
 	{ "cgroup", 'c', "PATH", 0, "Only tasks in this cgroup v2 (absolute, or relative to the cgroup2 mount)", 0 },
 	{ "threshold", 't', "N", 0, "Report an episode once it has N retries (default 64)", 0 },
 	{ "min-duration", 'D', "DURATION", 0, "A loop must also have lasted this long (default 1s; 0: retries alone)", 0 },
@@ -85,7 +85,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
 	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
-	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Retrying tasks tracked at once (default 4096)", 0 },
+	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Retrying tasks tracked at once (default 4096, at most 65536: two preallocated BPF hashes of ~552 bytes an entry, ~72 MB of kernel memory at the maximum)", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print which probes attach on this kernel and exit", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (twice: libbpf too)", 0 },
@@ -202,9 +202,14 @@ static const struct {
 	uint64_t min, max;
 	size_t off;
 } integers[] = {
-	{ 'p', "--pid", 1, 0x3fffffff /* PID_MAX_LIMIT */, offsetof(struct fl_config, pid) },
+	/* PID_MAX_LIMIT (4194304 on 64-bit): no kernel has a larger pid;
+	 * this host's kernel.pid_max is checked at run time (session.c) */
+	{ 'p', "--pid", 1, FL_PID_MAX_LIMIT, offsetof(struct fl_config, pid) },
 	{ 't', "--threshold", 1, 1000000000, offsetof(struct fl_config, threshold) },
-	{ OPT_MAX_TASKS, "--max-tasks", 1, 1 << 22, offsetof(struct fl_config, max_tasks) },
+	/* Two preallocated episode hashes (episodes, stalls) of max_tasks
+	 * entries, 552 bytes each in kernel memory (bytes_memlock): 65536
+	 * is ~36 MB each; 1 << 22 was ~2.3 GB each. */
+	{ OPT_MAX_TASKS, "--max-tasks", 1, FL_MAX_TASKS_LIMIT, offsetof(struct fl_config, max_tasks) },
 };
 
 /* A number flag: 0 or the usage error, into *handled; false: not one. */

@@ -267,6 +267,28 @@ static int index_progs(struct fl_session *s)
 	return 0;
 }
 
+/* Before the slow part: a --pid above this host's kernel.pid_max names
+ * no process that can exist (config.c bounds it by PID_MAX_LIMIT). */
+static int check_pid(const struct fl_session *s)
+{
+	unsigned long pid_max = 0;
+	FILE *f;
+
+	if (!s->cfg->pid)
+		return 0;
+	f = fopen("/proc/sys/kernel/pid_max", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &pid_max) != 1)
+			pid_max = 0;
+		fclose(f);
+	}
+	if (!pid_max || s->cfg->pid <= pid_max)
+		return 0;
+	fl_fail("--pid %u: above this host's kernel.pid_max (%lu): no such process can exist",
+		s->cfg->pid, pid_max);
+	return -ESRCH;
+}
+
 /* Before the slow part: a bad --cgroup fails at once. */
 static int open_cgroup(struct fl_session *s)
 {
@@ -322,7 +344,9 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 	s->ks_hidden = ksyms__hidden(s->ks);
 	if (s->ks_hidden)
 		fprintf(stderr, "faultloop: kernel addresses are hidden (kptr_restrict): stacks will not be symbolized\n");
-	err = open_cgroup(s);
+	err = check_pid(s);
+	if (!err)
+		err = open_cgroup(s);
 	if (err)
 		return err;
 	s->set.sel = cfg->mode;

@@ -62,7 +62,11 @@ for a in 0 10us 5parsecs 2h; do expect 2 1 --gap "$a"; done
 for a in 5ms 9ms 0; do expect 2 1 --interval "$a"; done
 for a in 0 1.5 -1 366d 32000000s; do expect 2 1 --duration "$a"; done
 for a in 100ms OFF 0 ''; do expect 2 1 --stall "$a"; done
-for a in 0 4194305 -5; do expect 2 1 --max-tasks "$a"; done
+# 65536 tasks: two preallocated episode hashes of ~36 MB each (552 bytes an
+# entry, bytes_memlock); 1<<22 took ~2.3 GB each
+for a in 0 65537 4194304 -5; do expect 2 1 --max-tasks "$a"; done
+# a pid above PID_MAX_LIMIT (4194304) cannot exist on any kernel: usage
+for a in 4194305 1073741823; do expect 2 1 --pid "$a"; done
 for a in uprobe '' AUTO; do expect 2 1 --mode "$a"; done
 for a in '' 0 70000 host:80 '[::1]' '[::1:80' 1.2.3.4.5:80 '::1:80'; do expect 2 1 --metrics "$a"; done
 expect 2 1 --cgroup ''
@@ -99,6 +103,16 @@ if command -v setpriv >/dev/null; then
 fi
 expect 1 1 --metrics off -d 5s --cgroup /definitely/not/a/cgroup
 expect 1 1 --metrics off -d 5s --cgroup /etc/passwd
+# above this host's kernel.pid_max (but within PID_MAX_LIMIT): run time
+pid_max=$(cat /proc/sys/kernel/pid_max)
+if [ "$pid_max" -lt 4194304 ]; then
+	expect 1 1 --metrics off -d 5s --pid $((pid_max + 1))
+	grep -q "pid_max" "$TMP/err" || nok "--pid above pid_max names kernel.pid_max" "$(cat "$TMP/err")"
+else
+	skip "--pid above this host's pid_max" "kernel.pid_max is $pid_max, the absolute maximum"
+fi
+# "/" is the cgroup root, not the filesystem's (whose fd is no cgroup)
+expect 0 + --metrics off -d 1s --cgroup /
 expect 1 1 --metrics off -d 5s --cgroup not-here/either
 # a port someone else holds
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
