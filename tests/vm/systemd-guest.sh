@@ -4,8 +4,10 @@
 # The systemd test's guest half: runs as /payload/run.sh in a Debian root
 # filesystem booted with systemd as PID 1 (tests/vm/systemd-test.sh), from
 # faultloop-vm-payload.service once multi-user.target is reached.  The
-# payload holds the amd64 package, a static race (tools/race.c) and a
-# static bpf-progs (tools/bpf-progs.c).
+# payload holds the amd64 package, a static race (tools/race.c), a static
+# uffd-loop (tools/uffd-loop.c), a static bpf-progs (tools/bpf-progs.c) and
+# pod-confinement: the DaemonSet's capabilities (setpriv's names, comma
+# separated) on its first line, then its container's args, one a line.
 #
 # One line per check, "ok   NAME" or "FAIL NAME: why" (the host requires
 # every NAME of CHECKS, in tests/vm/systemd-test.sh, to print ok), and the

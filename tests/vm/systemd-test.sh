@@ -18,7 +18,14 @@
 #    tests/vm/systemd-guest.sh installs .output/deb/faultloop_*_amd64.deb
 #    with apt and proves, under the unit as shipped: active and staying
 #    active, the capabilities the unit grants and the drop to CAP_BPF after
-#    attach (/proc/PID/status), /metrics on 127.0.0.1, a lower threshold
+#    attach on every thread (/proc/PID/task/*/status, the HTTP thread
+#    included), the userfaultfd + signal loop (tools/uffd-loop.c, static)
+#    DETECTED with a symbolized stack and its known-bug name, /metrics on
+#    127.0.0.1, --probes under the unit's settings equal to root's on every
+#    column, the same --probes, per-thread drop and uffd loop under the
+#    DaemonSet's confinement (its capability list and args read here from
+#    deploy/kubernetes/faultloop-daemonset.yaml, applied by setpriv as uid
+#    0 with no_new_privs: no container runtime in the guest), a lower threshold
 #    from /etc/default/faultloop detecting tools/race.c in the journal and
 #    in the metrics, the configuration kept by an upgrade, a restart after
 #    kill -9, a bad flag failing without a restart loop, no SIGSYS and no
