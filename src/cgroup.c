@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 #include "cgroup.h"
 #include "util.h"
@@ -119,10 +121,12 @@ const char *cgroup_path(uint64_t id, char *buf, size_t len)
 int cgroup_open(const char *path, char *resolved, size_t len)
 {
 	char buf[PATH_MAX];
-	struct stat st;
+	struct statfs st;
 	int fd;
 
-	if (path[0] == '/' && stat(path, &st) == 0) {
+	/* an absolute path on a cgroup2 filesystem as it is; any other
+	 * (even one that exists, like "/") is under the cgroup2 mount */
+	if (path[0] == '/' && statfs(path, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) {
 		snprintf(buf, sizeof(buf), "%s", path);
 	} else {
 		if (!cgroup2_mount())

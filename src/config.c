@@ -74,7 +74,7 @@ enum {
 };
 
 static const struct argp_option opts[] = {
-	{ "pid", 'p', "PID", 0, "Only this process (tgid)", 0 },
+	{ "pid", 'p', "PID", 0, "Only this process (tgid; at most 4194304, and this host's kernel.pid_max)", 0 },
 	{ "cgroup", 'c', "PATH", 0, "Only tasks in this cgroup v2 (absolute, or relative to the cgroup2 mount)", 0 },
 	{ "threshold", 't', "N", 0, "Report an episode once it has N retries (default 64)", 0 },
 	{ "min-duration", 'D', "DURATION", 0, "A loop must also have lasted this long (default 1s; 0: retries alone)", 0 },
@@ -85,7 +85,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Minimum time between ONGOING reports of one loop (default 1s)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until SIGINT/SIGTERM)", 0 },
 	{ "mode", 'm', "MODE", 0, "auto|fentry|kprobe|tracepoint: attach modes for function probes (tracepoints always attach)", 0 },
-	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Retrying tasks tracked at once (default 4096)", 0 },
+	{ "max-tasks", OPT_MAX_TASKS, "N", 0, "Retrying tasks tracked at once (default 4096, at most 65536: two preallocated BPF hashes of ~552 bytes an entry, ~72 MB of kernel memory at the maximum)", 0 },
 	{ "probes", OPT_PROBES, NULL, 0, "Print which probes attach on this kernel and exit", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (twice: libbpf too)", 0 },
@@ -161,11 +161,17 @@ static bool json_asked(int argc, char **argv)
 	return false;
 }
 
-/* One line, exit status 2 (argp_error would add a usage hint). */
-static void bad_value(struct argp_state *state, const char *flag,
-		      const char *arg, const char *why)
+/*
+ * One line, exit status 2 (argp_error would add a usage hint).  Not
+ * noreturn: argp_failure() exits, but the fuzzer's returns
+ * (tests/fuzz/fuzz_config.c), so every caller returns what this does and
+ * writes nothing it failed to parse.
+ */
+static error_t bad_value(struct argp_state *state, const char *flag,
+			 const char *arg, const char *why)
 {
 	argp_failure(state, FL_EXIT_USAGE, 0, "invalid %s '%s': %s", flag, arg, why);
+	return EINVAL;
 }
 
 /* Duration flags: name, unit of a bare number, range, message below min. */
@@ -196,35 +202,44 @@ static const struct {
 	uint64_t min, max;
 	size_t off;
 } integers[] = {
-	{ 'p', "--pid", 1, 0x3fffffff /* PID_MAX_LIMIT */, offsetof(struct fl_config, pid) },
+	/* PID_MAX_LIMIT (4194304 on 64-bit): no kernel has a larger pid;
+	 * this host's kernel.pid_max is checked at run time (session.c) */
+	{ 'p', "--pid", 1, FL_PID_MAX_LIMIT, offsetof(struct fl_config, pid) },
 	{ 't', "--threshold", 1, 1000000000, offsetof(struct fl_config, threshold) },
-	{ OPT_MAX_TASKS, "--max-tasks", 1, 1 << 22, offsetof(struct fl_config, max_tasks) },
+	/* Two preallocated episode hashes (episodes, stalls) of max_tasks
+	 * entries, 552 bytes each in kernel memory (bytes_memlock): 65536
+	 * is ~36 MB each; 1 << 22 was ~2.3 GB each. */
+	{ OPT_MAX_TASKS, "--max-tasks", 1, FL_MAX_TASKS_LIMIT, offsetof(struct fl_config, max_tasks) },
 };
 
+/* A number flag: 0 or the usage error, into *handled; false: not one. */
 static bool parse_number(struct fl_config *cfg, int key, const char *arg,
-			 struct argp_state *state)
+			 struct argp_state *state, error_t *handled)
 {
 	const char *why;
 	uint64_t v;
 	size_t i;
 
+	*handled = 0;
 	for (i = 0; i < ARRAY_SIZE(durations); i++) {
 		if (durations[i].key != key)
 			continue;
 		if (parse_duration_ns(arg, durations[i].unit, durations[i].min,
 				      durations[i].max, &v, &why))
-			bad_value(state, durations[i].flag, arg,
-				  durations[i].too_small && !strcmp(why, "too small") ?
-				  durations[i].too_small : why);
-		*(uint64_t *)((char *)cfg + durations[i].off) = v;
+			*handled = bad_value(state, durations[i].flag, arg,
+					     durations[i].too_small && !strcmp(why, "too small") ?
+					     durations[i].too_small : why);
+		else
+			*(uint64_t *)((char *)cfg + durations[i].off) = v;
 		return true;
 	}
 	for (i = 0; i < ARRAY_SIZE(integers); i++) {
 		if (integers[i].key != key)
 			continue;
 		if (parse_u64(arg, integers[i].min, integers[i].max, &v, &why))
-			bad_value(state, integers[i].flag, arg, why);
-		*(uint32_t *)((char *)cfg + integers[i].off) = v;
+			*handled = bad_value(state, integers[i].flag, arg, why);
+		else
+			*(uint32_t *)((char *)cfg + integers[i].off) = v;
 		return true;
 	}
 	return false;
@@ -236,17 +251,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	struct sockaddr_storage ss;
 	unsigned int len;
 	const char *why;
+	error_t err;
 
 	if (key == OPT_STALL && !strcmp(arg, "off")) {
 		cfg->stall_ns = 0;
 		return 0;
 	}
-	if (parse_number(cfg, key, arg, state))
-		return 0;
+	if (parse_number(cfg, key, arg, state, &err))
+		return err;
 	switch (key) {
 	case 'c':
 		if (!*arg)
-			bad_value(state, "--cgroup", arg, "empty path");
+			return bad_value(state, "--cgroup", arg, "empty path");
 		cfg->cgroup = arg;
 		break;
 	case OPT_METRICS:
@@ -255,7 +271,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			break;
 		}
 		if (fl_http_parse_listen(arg, &ss, &len, &why))
-			bad_value(state, "--metrics", arg, why);
+			return bad_value(state, "--metrics", arg, why);
 		cfg->metrics = arg;
 		break;
 	case OPT_BPF_STATS:
@@ -263,7 +279,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'm':
 		if (fl_mode_sel_parse(arg, &cfg->mode))
-			bad_value(state, "--mode", arg, "expected auto, fentry, kprobe or tracepoint");
+			return bad_value(state, "--mode", arg, "expected auto, fentry, kprobe or tracepoint");
 		break;
 	case OPT_PROBES:
 		cfg->probes = true;

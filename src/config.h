@@ -12,6 +12,12 @@
 #define FL_EXIT_FAILURE	1	/* at run time: privileges, kernel, port */
 #define FL_EXIT_USAGE	2	/* a flag, a value or an argument */
 
+/* --pid: the kernel's PID_MAX_LIMIT on 64-bit; a host's kernel.pid_max
+ * is at most this */
+#define FL_PID_MAX_LIMIT	4194304
+/* --max-tasks: bounded by the kernel memory of two preallocated hashes */
+#define FL_MAX_TASKS_LIMIT	65536
+
 struct fl_config {
 	uint32_t pid;			/* -p: tgid, 0 all */
 	const char *cgroup;		/* --cgroup, NULL all */

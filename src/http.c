@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -184,35 +185,68 @@ int fl_http_listen(const void *sa, unsigned int len)
 	return fd;
 }
 
-struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx)
-{
-	struct fl_http *h = calloc(1, sizeof(*h));
+struct launch {
+	struct fl_http *h;
+	int listen_fd;
+	int (*confine)(void);
+	int err;
+};
 
-	if (!h) {
-		close(listen_fd);
+/*
+ * A thread of its own starts the daemon, so that the HTTP thread is born
+ * with that thread's credentials: capset() and the bounding set change
+ * only the calling thread (capabilities(7)), and a thread inherits its
+ * creator's at clone().  Confined here, it never holds what the main
+ * thread still needs to arm held probes.
+ */
+static void *launch(void *arg)
+{
+	struct launch *l = arg;
+
+	l->err = l->confine ? l->confine() : 0;
+	if (l->err)
 		return NULL;
-	}
-	h->render = render;
-	h->ctx = ctx;
 	/*
 	 * One polling thread; bounded connections (a scraper needs one),
 	 * 10 s idle timeout against slow clients, 32 KiB of memory per
 	 * connection so oversized headers are refused, not buffered.
 	 */
-	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
-				handler, h,
-				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)16,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-				MHD_OPTION_END);
-	if (!h->d) {
-		close(listen_fd);
-		free(h);
-		return NULL;
+	l->h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
+				   handler, l->h,
+				   MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->listen_fd,
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
+				   MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)16,
+				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+				   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+				   MHD_OPTION_END);
+	if (!l->h->d)
+		l->err = -ENOMEM;
+	return NULL;
+}
+
+struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx,
+			      int (*confine)(void), int *err)
+{
+	struct launch l = { .listen_fd = listen_fd, .confine = confine };
+	pthread_t th;
+
+	l.h = calloc(1, sizeof(*l.h));
+	if (!l.h) {
+		l.err = -ENOMEM;
+		goto cleanup;
 	}
-	return h;
+	l.h->render = render;
+	l.h->ctx = ctx;
+	l.err = -pthread_create(&th, NULL, launch, &l);
+	if (!l.err)
+		pthread_join(th, NULL);
+	if (!l.err)
+		return l.h;
+cleanup:
+	close(listen_fd);
+	free(l.h);
+	*err = l.err;
+	return NULL;
 }
 
 void fl_http_stop(struct fl_http *h)

@@ -28,8 +28,11 @@ int fl_http_parse_listen(const char *s, void *sockaddr_storage,
  * loaded or attached.
  */
 int fl_http_listen(const void *sockaddr, unsigned int len);
-/* Serve on listen_fd, which it owns from then on (also on failure: NULL). */
-struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx);
+/* Serve on listen_fd, which it owns from then on (also on failure: NULL,
+ * *err set).  confine (NULL: none) runs first on the thread that starts
+ * the HTTP thread, which inherits what it leaves (privs.h). */
+struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx,
+			      int (*confine)(void), int *err);
 void fl_http_stop(struct fl_http *h);
 
 #endif

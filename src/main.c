@@ -9,6 +9,7 @@
  * already spinning at start.  main() only wires them.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,16 +135,21 @@ static int bind_metrics(struct daemon *d)
 	return d->http_fd;
 }
 
+/* The HTTP thread is born confined (fl_privs_drop on the thread that
+ * starts it): it parses network input, and the main thread may keep its
+ * capabilities for a while yet (held probes). */
 static int serve_metrics(struct daemon *d)
 {
+	int err;
+
 	if (d->http_fd < 0)
 		return 0;
-	d->http = fl_http_start(d->http_fd, render_metrics, d);
+	d->http = fl_http_start(d->http_fd, render_metrics, d, fl_privs_drop, &err);
 	d->http_fd = -1;	/* fl_http_start owns it */
 	if (d->http)
 		return 0;
-	fl_fail("cannot serve metrics on %s", d->cfg.metrics);
-	return -ENOMEM;
+	fl_fail("cannot serve metrics on %s: %s", d->cfg.metrics, strerror(-err));
+	return err;
 }
 
 /* Held probes still need CAP_PERFMON/CAP_SYS_ADMIN to be armed. */
@@ -186,11 +192,21 @@ static const char *hold_reason(int nstuck)
 	return "a task spins in the kernel; arming waits for every CPU";
 }
 
+/*
+ * SIGINT/SIGTERM during start-up end it at the next stage, before
+ * anything more is loaded or attached: -EINTR, and stop() detaches what
+ * was.  The stuck window's sleep ends with the signal (nanosleep is never
+ * restarted, signal(7)); an attach in progress finishes first.
+ */
 static int start(struct daemon *d)
 {
 	struct fl_session_fds fds;
+	const char *hold = NULL;
 	int err;
 
+	/* first: stop() may follow any failure below */
+	d->http_fd = -1;
+	fl_session_init(&d->s, &exiting);
 	fl_user_stats_init(&d->ustats);
 	fl_stuckwatch_init(&d->stuck, &d->rctx);
 	/* the stuck check's window is the probe selection in between */
@@ -215,9 +231,12 @@ static int start(struct daemon *d)
 	 * armed; with none to arm (tracepoints and the sampler only flip
 	 * static keys and open perf events), it need not hold start-up. */
 	if (fl_probes_patch_text(&d->s.set) || d->cfg.probes)
-		fl_session_arm(&d->s, hold_reason(fl_stuckwatch_first(&d->stuck)));
-	else
-		fl_session_arm(&d->s, NULL);
+		hold = hold_reason(fl_stuckwatch_first(&d->stuck));
+	if (exiting)
+		return -EINTR;
+	fl_session_arm(&d->s, hold);
+	if (exiting)
+		return -EINTR;
 	if (d->cfg.probes) {
 		print_probes(d);
 		return 0;
@@ -246,9 +265,29 @@ static int start(struct daemon *d)
 	return err;
 }
 
-/* Until a signal or --duration: reports as they come, the idle sweep and
- * the stuck recheck every half gap (50 ms to 1 s), held probes armed once
- * no task is stuck. */
+/*
+ * The report stream's reader is gone (`faultloop --json | head -1`): the
+ * write end of a pipe or socket polls POLLERR once nobody reads (SIGPIPE
+ * is ignored, a write fails with EPIPE).  1: the run ends as on SIGTERM;
+ * a write error of another kind (a full disk) is a failure.
+ */
+static int report_stream_done(struct daemon *d)
+{
+	struct pollfd p = { .fd = fileno(d->rctx.out) };
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
+		fprintf(stderr, "faultloop: the report stream's reader is gone (EPIPE): stopping\n");
+		return 1;
+	}
+	if (!ferror(d->rctx.out))
+		return 0;
+	fprintf(stderr, "faultloop: cannot write reports\n");
+	return -EIO;
+}
+
+/* Until a signal, --duration or the report stream's end: reports as they
+ * come, the idle sweep and the stuck recheck every half gap (50 ms to
+ * 1 s), held probes armed once no task is stuck. */
 static int run(struct daemon *d)
 {
 	uint64_t start_ns = now_mono_ns(), last_sweep = start_ns, now;
@@ -262,6 +301,8 @@ static int run(struct daemon *d)
 			return 0;
 		if (err)
 			fprintf(stderr, "faultloop: polling the ring buffer: %s\n", strerror(-err));
+		if (!err && (err = report_stream_done(d)) > 0)
+			return 0;
 		now = now_mono_ns();
 		if (now - last_sweep >= every) {
 			fl_episodes_sweep(&d->eps, false);
@@ -288,6 +329,7 @@ static void stop(struct daemon *d)
 
 	if (d->eps.rb) {
 		fl_episodes_drain(&d->eps);
+		d->stuck.iter_fd = -1;		/* its link goes with the probes' */
 		fl_session_detach(&d->s);
 		fl_episodes_drain(&d->eps);
 		fl_episodes_sweep(&d->eps, true);
@@ -310,7 +352,6 @@ int main(int argc, char **argv)
 	int err;
 
 	d.start_ns = now_mono_ns();
-	d.http_fd = -1;
 	fl_config_parse(&d.cfg, argc, argv);
 	fl_log_json(d.cfg.json);
 	fl_libbpf_log_init(d.cfg.verbose);
@@ -318,9 +359,15 @@ int main(int argc, char **argv)
 		return FL_EXIT_FAILURE;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* a reader that goes away is an EPIPE on the report stream (run()) */
+	signal(SIGPIPE, SIG_IGN);
 	err = start(&d);
-	if (!err && !d.cfg.probes)
+	if (err == -EINTR) {
+		fprintf(stderr, "faultloop: stopped during start-up\n");
+		err = 0;
+	} else if (!err && !d.cfg.probes) {
 		err = run(&d);
+	}
 	stop(&d);
 	return err ? FL_EXIT_FAILURE : FL_EXIT_OK;
 }

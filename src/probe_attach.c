@@ -41,32 +41,34 @@ static struct bpf_link *attach_one(const struct fl_impl *impl,
 }
 
 
+/* Both programs of a pair attach, or neither stays attached. */
 static int attach_impl(const struct fl_impl *impl, struct bpf_object *obj,
 		       const char *sym, struct bpf_link *links[2])
 {
 	const char *names[2] = { impl->entry, impl->exit };
-	int i, err;
+	struct bpf_program *progs[2] = {};
+	int i, err = 0;
 
+	links[0] = links[1] = NULL;
+	for (i = 0; i < 2; i++)
+		if (names[i] && !(progs[i] = fl_find_prog(obj, names[i])))
+			return -ENOENT;		/* before anything is attached */
 	for (i = 0; i < 2; i++) {
-		struct bpf_program *prog;
-
-		links[i] = NULL;
-		if (!names[i])
+		if (!progs[i])
 			continue;
-		prog = fl_find_prog(obj, names[i]);
-		if (!prog)
-			return -ENOENT;
-		links[i] = attach_one(impl, prog, sym, i == 1);
+		links[i] = attach_one(impl, progs[i], sym, i == 1);
 		if (!links[i]) {
-			err = -errno;
-			if (i == 1 && links[0]) {
-				bpf_link__destroy(links[0]);
-				links[0] = NULL;
-			}
-			return err ? err : -EINVAL;
+			err = errno ? -errno : -EINVAL;
+			goto cleanup;
 		}
 	}
 	return 0;
+cleanup:
+	for (i = 0; i < 2; i++) {
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+	return err;
 }
 
 bool fl_probes_patch_text(const struct fl_probe_set *set)
@@ -141,7 +143,9 @@ int fl_probes_attach(struct fl_probe_set *set)
 	int i, n = 0;
 
 	quiet = fl_libbpf_quiet(true);
-	for (i = 0; i < set->n; i++)
+	/* an attach may wait for RCU-tasks or stop_machine(): a signal
+	 * in between stops start-up before the next one */
+	for (i = 0; i < set->n && !(set->stop && *set->stop); i++)
 		if (set->probes[i].status != FL_ST_ATTACHED)	/* a second call arms what was held */
 			n += attach_probe(set, &set->probes[i]);
 	fl_libbpf_quiet(quiet);

@@ -9,6 +9,7 @@
 #define FL_PROBES_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include "faultloop.h"
@@ -123,6 +124,9 @@ struct fl_probe_set {
 	/* Non-NULL: the stall sampler has no code ranges to test a sample
 	 * against, for this reason; it is not attached (FL_ST_NO_SYMBOLS). */
 	const char *no_symbols;
+	/* Non-NULL and non-zero (a signal): fl_probes_attach() attaches no
+	 * further probe. */
+	const volatile sig_atomic_t *stop;
 };
 
 typedef struct bpf_object *(*fl_open_fn)(void *ctx);

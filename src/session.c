@@ -149,6 +149,11 @@ static void set_rodata(struct fl_session *s, unsigned int hz)
 	set_stall_ranges(s);
 }
 
+static bool stopping(const struct fl_session *s)
+{
+	return s->stop && *s->stop;
+}
+
 /* The stuck-task iterator is optional: an iter/task program needs 5.8. */
 static bool iter_loads(void)
 {
@@ -259,6 +264,8 @@ static int load_final(struct fl_session *s, unsigned int hz)
 		err = load(s, with_iter, hz, true);
 		if (!err)
 			return 0;
+		if (stopping(s))	/* the verifier ends on a pending signal */
+			return -EINTR;
 		if (s->cfg->verbose)
 			fprintf(stderr, "faultloop: start-up: failed load %llu ms\n",
 				(unsigned long long)((now_mono_ns() - t0) / 1000000));
@@ -306,6 +313,28 @@ static int index_progs(struct fl_session *s)
 	return 0;
 }
 
+/* Before the slow part: a --pid above this host's kernel.pid_max names
+ * no process that can exist (config.c bounds it by PID_MAX_LIMIT). */
+static int check_pid(const struct fl_session *s)
+{
+	unsigned long pid_max = 0;
+	FILE *f;
+
+	if (!s->cfg->pid)
+		return 0;
+	f = fopen("/proc/sys/kernel/pid_max", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &pid_max) != 1)
+			pid_max = 0;
+		fclose(f);
+	}
+	if (!pid_max || s->cfg->pid <= pid_max)
+		return 0;
+	fl_fail("--pid %u: above this host's kernel.pid_max (%lu): no such process can exist",
+		s->cfg->pid, pid_max);
+	return -ESRCH;
+}
+
 /* Before the slow part: a bad --cgroup fails at once. */
 static int open_cgroup(struct fl_session *s)
 {
@@ -336,15 +365,21 @@ static int set_cgroup_filter(struct fl_session *s)
 	return 0;
 }
 
+void fl_session_init(struct fl_session *s, const volatile sig_atomic_t *stop)
+{
+	memset(s, 0, sizeof(*s));
+	s->cg_fd = -1;
+	s->stats_fd = -1;
+	s->stop = stop;
+	s->set.stop = stop;
+}
+
 int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 {
 	uint64_t start = now_mono_ns(), t[3];
 	int err;
 
-	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
-	s->cg_fd = -1;
-	s->stats_fd = -1;
 	s->ks = ksyms__load(NULL);
 	t[0] = now_mono_ns();
 	if (!s->ks) {
@@ -353,7 +388,9 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 		return err;
 	}
 	check_symbols(s);
-	err = open_cgroup(s);
+	err = check_pid(s);
+	if (!err)
+		err = open_cgroup(s);
 	if (err)
 		return err;
 	s->set.sel = cfg->mode;
@@ -364,6 +401,8 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 		return err;
 	}
 	t[1] = now_mono_ns();
+	if (stopping(s))	/* a signal: the slow part is next */
+		return -EINTR;
 	err = load_final(s, kernel_hz(cfg));
 	t[2] = now_mono_ns();
 	if (cfg->verbose)
@@ -371,6 +410,8 @@ int fl_session_open(struct fl_session *s, const struct fl_config *cfg)
 			"load %llu ms\n", (unsigned long long)((t[0] - start) / 1000000),
 			(unsigned long long)((t[1] - t[0]) / 1000000),
 			(unsigned long long)((t[2] - t[1]) / 1000000));
+	if (!err && stopping(s))
+		err = -EINTR;
 	if (!err)
 		err = index_progs(s);
 	if (!err)
@@ -439,11 +480,11 @@ static int load_fallback(struct fl_session *s)
 int fl_session_arm(struct fl_session *s, const char *hold)
 {
 	uint64_t t0 = now_mono_ns();
-	int n, loaded;
+	int n, loaded = 0;
 
 	s->set.hold = hold;
 	n = fl_probes_attach(&s->set);
-	while ((loaded = load_fallback(s)) > 0) {
+	while (!stopping(s) && (loaded = load_fallback(s)) > 0) {
 		if (s->cfg->verbose)
 			fprintf(stderr, "faultloop: %d fallback candidates loaded\n", loaded);
 		n += fl_probes_attach(&s->set);
@@ -537,9 +578,13 @@ int fl_session_prog_stats(const struct fl_session *s, const struct fl_probe_row 
 	return n;
 }
 
+/* Every link: the probes', and the stuck-task iterator's (no event runs
+ * it, but a link left is a link left). */
 void fl_session_detach(struct fl_session *s)
 {
 	fl_probes_detach(&s->set);
+	bpf_link__destroy(s->iter);
+	s->iter = NULL;
 }
 
 void fl_session_close(struct fl_session *s)
@@ -558,6 +603,5 @@ void fl_session_close(struct fl_session *s)
 	free(s->progs);
 	ksyms__free(s->ks);
 	cgroup_cache_free();
-	memset(s, 0, sizeof(*s));
-	s->cg_fd = s->stats_fd = -1;
+	fl_session_init(s, s->stop);
 }

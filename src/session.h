@@ -8,6 +8,7 @@
 #ifndef FL_SESSION_H
 #define FL_SESSION_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include "config.h"
 #include "probes.h"
@@ -41,10 +42,15 @@ struct fl_session {
 	struct fl_loaded_prog *progs;
 	int nprogs, progs_cap;
 	int attached;			/* probes attached so far */
+	const volatile sig_atomic_t *stop;	/* non-zero: stop starting */
 };
 
+/* Before anything else (fl_session_close() is then safe whatever
+ * follows): *stop becoming non-zero ends start-up at the next stage
+ * (fl_session_open() returns -EINTR, fl_session_arm() attaches no more). */
+void fl_session_init(struct fl_session *s, const volatile sig_atomic_t *stop);
 /* Select the probes, open, configure and load the final object.
- * Messages on stderr; a negative errno on failure. */
+ * Messages on stderr; a negative errno on failure, -EINTR on *stop. */
 int fl_session_open(struct fl_session *s, const struct fl_config *cfg);
 /* Attach every selected probe not attached yet; with hold, leave those
  * that patch kernel text held (set.hold).  Returns how many attached now. */

@@ -371,29 +371,41 @@ rc=$?
 e=$((($(date +%s%N) - s) / 1000000))
 if [ $rc -eq 0 ] && [ $e -lt 5000 ]; then ok "--duration 1 exits 0 after ${e}ms (including calibration)"; else nok "--duration" "rc=$rc ${e}ms"; fi
 
-# 7. SIGTERM and SIGINT detach everything: the programs, maps and links this
-# faultloop holds while it runs (there must be some) are all gone after it
-# exits, whatever other BPF users do meanwhile
-# (metrics on, as by default, on a port no other faultloop holds)
+# 7. SIGTERM and SIGINT detach everything before faultloop exits: a process
+# that exits loses its objects anyway, so tests/detach_order.py blocks
+# faultloop on its own stderr after the signal and looks while it still
+# runs: every link it held gone, every program still held; then exit 0
+# and nothing left (metrics on, as by default, on a port no other
+# faultloop holds)
 for sig in TERM INT; do
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	start_fl "$TMP/sig.out" "$TMP/sig.err" --metrics "127.0.0.1:$port"
-	$IDS owned "$FLPID" >"$TMP/ids.json"
-	kill -"$sig" "$FLPID"
-	wait "$FLPID"
-	rc=$?
-	held=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("%d %ss" % (len(d[k]), k) for k in ("prog","map","link")) if all(d.values()) else "")' "$TMP/ids.json" 2>/dev/null)
-	if [ -z "$held" ]; then
-		nok "SIG$sig clean detach" "no programs, maps or links found held by faultloop ($FLPID) while it ran: $(cat "$TMP/ids.json")"
-		continue
-	fi
-	left=$($IDS gone "$TMP/ids.json" 2>&1)
-	gone=$?
-	if [ $rc -eq 0 ] && [ $gone -eq 0 ]; then
-		ok "SIG$sig: exit 0, none of the $held it held is left"
+	if r=$(python3 "$(dirname "$0")/detach_order.py" "$FL" "$sig" --metrics "127.0.0.1:$port"); then
+		ok "SIG$sig: $r"
 	else
-		nok "SIG$sig clean detach" "rc=$rc; of the $held it held, still there after 20 s: $left"
+		nok "SIG$sig detaches before exit" "$r"
 	fi
 done
+
+# 8. a reader that goes away (`faultloop --json | head -1`): no SIGPIPE
+# death (status 141, no summary): the run ends as on SIGTERM, exit 0,
+# the summary on stderr, nothing left of what it held
+"$RACE" -t 30 -c flpipe >/dev/null &
+RP=$!
+PIDS+=("$RP")
+s=$(date +%s%N)
+{ "$FL" --metrics off --json -t 2 -D 0 2>"$TMP/pipe.err" & echo $! >"$TMP/pipe.pid"; wait $!; echo $? >"$TMP/pipe.rc"; } |
+	{ IFS= read -r first; printf '%s\n' "$first" >"$TMP/pipe.out"; sleep 0.5; $IDS owned "$(cat "$TMP/pipe.pid")" >"$TMP/pipe.ids"; }
+e=$((($(date +%s%N) - s) / 1000000))
+kill "$RP" 2>/dev/null; wait "$RP" 2>/dev/null
+rc=$(cat "$TMP/pipe.rc" 2>/dev/null)
+left=$($IDS gone "$TMP/pipe.ids" 2>&1)
+gone=$?
+if [ "${rc:-x}" = 0 ] && grep -q '"event":"detected"' "$TMP/pipe.out" &&
+	grep -q 'reader is gone' "$TMP/pipe.err" && grep -q '^faultloop: [0-9]* events' "$TMP/pipe.err" &&
+	grep -q '"link": \[[0-9]' "$TMP/pipe.ids" && [ $gone -eq 0 ]; then
+	ok "--json | head -1: exit 0 after ${e}ms, summary on stderr, none of $(tr -d '\n' <"$TMP/pipe.ids") left"
+else
+	nok "--json | head -1 ends cleanly" "rc=${rc:-none} (141: SIGPIPE) after ${e}ms; ids $(cat "$TMP/pipe.ids" 2>/dev/null); left: $left" "$(tail -3 "$TMP/pipe.err")"
+fi
 
 summary e2e

@@ -62,7 +62,11 @@ for a in 0 10us 5parsecs 2h; do expect 2 1 --gap "$a"; done
 for a in 5ms 9ms 0; do expect 2 1 --interval "$a"; done
 for a in 0 1.5 -1 366d 32000000s; do expect 2 1 --duration "$a"; done
 for a in 100ms OFF 0 ''; do expect 2 1 --stall "$a"; done
-for a in 0 4194305 -5; do expect 2 1 --max-tasks "$a"; done
+# 65536 tasks: two preallocated episode hashes of ~36 MB each (552 bytes an
+# entry, bytes_memlock); 1<<22 took ~2.3 GB each
+for a in 0 65537 4194304 -5; do expect 2 1 --max-tasks "$a"; done
+# a pid above PID_MAX_LIMIT (4194304) cannot exist on any kernel: usage
+for a in 4194305 1073741823; do expect 2 1 --pid "$a"; done
 for a in uprobe '' AUTO; do expect 2 1 --mode "$a"; done
 for a in '' 0 70000 host:80 '[::1]' '[::1:80' 1.2.3.4.5:80 '::1:80'; do expect 2 1 --metrics "$a"; done
 expect 2 1 --cgroup ''
@@ -99,12 +103,23 @@ if command -v setpriv >/dev/null; then
 fi
 expect 1 1 --metrics off -d 5s --cgroup /definitely/not/a/cgroup
 expect 1 1 --metrics off -d 5s --cgroup /etc/passwd
+# above this host's kernel.pid_max (but within PID_MAX_LIMIT): run time
+pid_max=$(cat /proc/sys/kernel/pid_max)
+if [ "$pid_max" -lt 4194304 ]; then
+	expect 1 1 --metrics off -d 5s --pid $((pid_max + 1))
+	grep -q "pid_max" "$TMP/err" || nok "--pid above pid_max names kernel.pid_max" "$(cat "$TMP/err")"
+else
+	skip "--pid above this host's pid_max" "kernel.pid_max is $pid_max, the absolute maximum"
+fi
+# "/" is the cgroup root, not the filesystem's (whose fd is no cgroup)
+expect 0 + --metrics off -d 1s --cgroup /
 expect 1 1 --metrics off -d 5s --cgroup not-here/either
 # a port someone else holds
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$port" &
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(60)' "$port" "$TMP/held" &
 PIDS+=($!)
-sleep 0.5
+# bound and listening before faultloop tries (python starts slowly on a busy host)
+for _ in $(seq 1 100); do [ -e "$TMP/held" ] && break; sleep 0.1; done
 # the port is bound before anything is loaded: one line that names the
 # address and the reason, no banner, no summary (nothing ran)
 expect 1 1 --metrics "127.0.0.1:$port" -d 5s
@@ -140,5 +155,46 @@ expect_json 2 -t 5 -j --gap 0		# after good flags, -j among them
 expect_json 1 --json --metrics off -d 5s --cgroup /definitely/not/a/cgroup
 expect_json 1 --json --metrics "127.0.0.1:$port" -d 5s
 kill "${PIDS[-1]}" 2>/dev/null
+
+# SIGTERM during start-up (here: while the final object loads) stops it
+# there: exit 0 at once, "stopped during start-up", no banner, and no link
+# ever held.  The signal is made to land inside the load: faultloop is
+# stopped (SIGSTOP) when -v says the load begins, signalled, continued.
+python3 - "$FL" "$(dirname "$0")" >"$TMP/startup.txt" 2>&1 <<'PY'
+import os, signal, subprocess, sys, threading, time
+sys.path.insert(0, sys.argv[2])
+from bpf_ids import owned
+p = subprocess.Popen([sys.argv[1], "-v", "--metrics", "off"], stdout=subprocess.DEVNULL,
+                     stderr=subprocess.PIPE)
+links = set()
+def watch():
+    while p.poll() is None:
+        links.update(owned(p.pid)["link"])
+        time.sleep(0.005)
+threading.Thread(target=watch, daemon=True).start()
+err = b""
+for line in p.stderr:
+    err += line
+    if b"kernel HZ" in line:        # printed as the final load begins
+        os.kill(p.pid, signal.SIGSTOP)
+        os.kill(p.pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        os.kill(p.pid, signal.SIGCONT)
+        break
+else:
+    sys.exit("no 'kernel HZ' line: %r" % err[-300:])
+err += p.stderr.read()
+rc = p.wait()
+ms = (time.monotonic() - t0) * 1000
+text = err.decode()
+bad = []
+if rc != 0: bad.append("rc=%d" % rc)
+if "stopped during start-up" not in text: bad.append("no 'stopped during start-up'")
+if "probes attached" in text or "start-up: attach" in text: bad.append("went on to attach")
+if links: bad.append("held links %s" % sorted(links))
+print(("ok: exit 0 %.0f ms after SIGTERM, no link ever held" % ms) if not bad else "; ".join(bad) + " | " + text[-400:].replace("\n", " / "))
+sys.exit(1 if bad else 0)
+PY
+if [ $? -eq 0 ]; then ok "SIGTERM during start-up: $(cut -c5- "$TMP/startup.txt")"; else nok "SIGTERM during start-up stops it" "$(cat "$TMP/startup.txt")"; fi
 
 summary exit

@@ -133,8 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (exit_status < 0) {
 		/* parsed: every value in its documented range */
 		FZ_ASSERT(cfg.threshold >= 1 && cfg.threshold <= 1000000000);
-		FZ_ASSERT(cfg.pid <= 0x3fffffff);
-		FZ_ASSERT(cfg.max_tasks >= 1 && cfg.max_tasks <= 1 << 22);
+		FZ_ASSERT(cfg.pid <= FL_PID_MAX_LIMIT);
+		FZ_ASSERT(cfg.max_tasks >= 1 && cfg.max_tasks <= FL_MAX_TASKS_LIMIT);
 		FZ_ASSERT(cfg.min_duration_ns <= 3600ULL * 1000000000ULL);
 		FZ_ASSERT(cfg.gap_ns >= 1000000ULL && cfg.gap_ns <= 3600ULL * 1000000000ULL);
 		FZ_ASSERT(cfg.interval_ns >= 10000000ULL && cfg.interval_ns <= 3600ULL * 1000000000ULL);

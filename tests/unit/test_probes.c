@@ -217,6 +217,70 @@ static void test_rows_wait_for_arming(void **state)
 	pthread_mutex_destroy(&set.lock);
 }
 
+/* The links this process holds (fdinfo's link_id), whatever their kind. */
+static int links_held(void)
+{
+	char path[64], line[128];
+	int fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			n += !strncmp(line, "link_id:", 8);
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * A candidate whose entry program attaches but whose exit program is not
+ * in the object: the attach fails, and the entry's link must not stay
+ * behind (attach_impl returned -ENOENT holding it: a probe counted
+ * refused, still running, never destroyed).  Root: a real tracepoint.
+ */
+static void test_attach_pair_leaves_no_link(void **state)
+{
+	static const struct fl_impl pair = { FL_MODE_TP_BTF, "fl_task_exit__tp_btf",
+					     "fl_no_such_program", 0 };
+	struct fl_probe probes[1] = {};
+	struct fl_probe_set set = { .probes = probes, .n = 1 };
+	struct faultloop_bpf *skel;
+	struct bpf_program *prog;
+	int before;
+
+	if (geteuid()) {
+		skip();		/* cmocka counts it apart, never as a pass */
+		return;
+	}
+	skel = faultloop_bpf__open();
+	assert_non_null(skel);
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, !strcmp(bpf_program__name(prog), pair.entry));
+	prog = bpf_object__find_program_by_name(skel->obj, pair.entry);
+	assert_non_null(prog);
+	bpf_program__set_attach_target(prog, 0, "sched_process_exit");
+	assert_int_equal(faultloop_bpf__load(skel), 0);
+	pthread_mutex_init(&set.lock, NULL);
+	probes[0].def = &fl_probe_defs[0];
+	probes[0].status = FL_ST_REFUSED;
+	probes[0].ntries = 1;
+	probes[0].tries[0].impl = &pair;
+	snprintf(probes[0].tries[0].sym, sizeof(probes[0].tries[0].sym), "sched/sched_process_exit");
+	probes[0].tries[0].obj = skel->obj;
+	before = links_held();
+	assert_int_equal(fl_probes_attach(&set), 0);
+	assert_int_equal(probes[0].status, FL_ST_REFUSED);
+	assert_int_equal(links_held(), before);
+	fl_probes_detach(&set);
+	pthread_mutex_destroy(&set.lock);
+	faultloop_bpf__destroy(skel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_missing_excludes_other_arch),
 		cmocka_unit_test(test_has_addr),
 		cmocka_unit_test(test_rows_wait_for_arming),
+		cmocka_unit_test(test_attach_pair_leaves_no_link),
 	};
 
 	return cmocka_run_group_tests_name("probes", tests, NULL, NULL);

@@ -4,8 +4,10 @@
 # The systemd test's guest half: runs as /payload/run.sh in a Debian root
 # filesystem booted with systemd as PID 1 (tests/vm/systemd-test.sh), from
 # faultloop-vm-payload.service once multi-user.target is reached.  The
-# payload holds the amd64 package, a static race (tools/race.c) and a
-# static bpf-progs (tools/bpf-progs.c).
+# payload holds the amd64 package, a static race (tools/race.c), a static
+# uffd-loop (tools/uffd-loop.c), a static bpf-progs (tools/bpf-progs.c) and
+# pod-confinement: the DaemonSet's capabilities (setpriv's names, comma
+# separated) on its first line, then its container's args, one a line.
 #
 # One line per check, "ok   NAME" or "FAIL NAME: why" (the host requires
 # every NAME of CHECKS, in tests/vm/systemd-test.sh, to print ok), and the
@@ -49,6 +51,51 @@ capmask() {
 }
 status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 fl_progs() { ./bpf-progs | grep -c ' fl_'; }
+# --probes output row by row, every column, blanks squeezed (journald
+# drops a line's trailing blanks, an empty last column's)
+rows() { sed -E 's/[[:space:]]+/ /g; s/ $//'; }
+# every thread of PID, one line each: "NAME CapPrm:.. CapEff:.. CapBnd:..
+# CapAmb:.. NoNewPrivs:.. Seccomp:.." (capset() and PR_SET_NO_NEW_PRIVS
+# change only the calling thread: /proc/PID/status shows the main one)
+thread_caps() {
+	local st
+	for st in /proc/"$1"/task/*/status; do
+		awk '$1 == "Name:" { n = $2 }
+			$1 ~ /^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):$/ { v = v " " $1 $2 }
+			END { print n v }' "$st"
+	done
+}
+# threads_confined FILE BOUNDING SECCOMP: every thread of thread_caps's
+# FILE keeps CAP_BPF only, no ambient, no_new_privs, the bounding set and
+# seccomp mode given, and the HTTP thread (libmicrohttpd's MHD-*) is one
+threads_confined() {
+	local want=" CapPrm:$bpf CapEff:$bpf CapBnd:$2 CapAmb:0000000000000000 NoNewPrivs:1 Seccomp:$3"
+	(($(grep -c . "$1") >= 2)) && grep -q '^MHD' "$1" && ! grep -qv -- "^[^ ]*$want\$" "$1"
+}
+# uffd_loop COMM: the userfaultfd + pending-signal loop (tools/uffd-loop.c),
+# 5 s: TCG on a loaded host gives it well under the 1 s of CPU --stall wants
+# in 3 s.  Prints "pid P tid T stime_ms S".
+uffd_loop() {
+	./uffd-loop -d write -t 5 -c "$1" >/tmp/"$1".out 2>&1
+	awk '/^pid/ { p = $2 } /^tid/ { t = $2 } /^utime_ms/ { s = $4 } END { print "pid " p " tid " t " stime_ms " s }' /tmp/"$1".out
+}
+# uffd_judge NAME REPORTS COMM: NAME-detected, a DETECTED report of REPORTS
+# (a file of JSON lines) for the loop's thread; NAME-report, its stack
+# symbolized (no raw 0xffff... frame) through the #PF entry, and the known
+# bug named
+uffd_judge() {
+	local tid line stack
+	tid=$(awk '/^tid/ { print $2 }' /tmp/"$3".out)
+	line=$(grep '"event":"detected"' "$2" | grep -m1 "\"tid\":${tid:-none},")
+	check "$1-detected" "no DETECTED report for the uffd loop (tid ${tid:-?}, $(grep '^utime_ms' /tmp/"$3".out)) among $(grep -c '"event"' "$2") reports" \
+		test -n "$line"
+	echo "$line" >/tmp/"$3".detected
+	show "the uffd loop's DETECTED report ($1)" cat /tmp/"$3".detected
+	stack=$(sed -n 's/.*"stack":\[\([^]]*\)\].*/\1/p' <<<"$line")
+	check "$1-report" "want fault_stall, known bug uffd-signal-busy-loop and a symbolized stack through exc_page_fault: ${line:0:600}" \
+		bash -c '[[ $1 == *"\"signal\":\"fault_stall\""* && $1 == *"\"known_bug\":{\"id\":\"uffd-signal-busy-loop\""* &&
+			-n $2 && $2 != *"\"0x"* && $2 =~ \"(asm_exc_page_fault|exc_page_fault|do_user_addr_fault)\+0x ]]' _ "$line" "$stack"
+}
 
 # wait_attached SECONDS: the current start of the unit logged its attach line
 wait_attached() {
@@ -166,6 +213,22 @@ else
 	nok "metrics" "no faultloop_build_info from $METRICS: $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$METRICS" 2>&1)"
 fi
 
+# ---- every thread confined once armed, the HTTP thread included -------------
+t1=$(date +%s)
+thread_caps "$pid" >/tmp/threads-unit.txt
+show "/proc/$pid/task/*/status under the unit, once armed" cat /tmp/threads-unit.txt
+check "threads-caps" "want every thread (MHD-* among them) CapPrm/CapEff $bpf, CapBnd $grant, CapAmb 0, NoNewPrivs 1, Seccomp 2" \
+	threads_confined /tmp/threads-unit.txt "$grant" 2
+
+# ---- the loop inside one fault, under the unit as shipped --------------------
+# (its own flags, /etc/default/faultloop untouched): the stall sampler needs
+# CAP_SYS_ADMIN at perf_event_paranoid 3 (Debian) and symbols CAP_SYSLOG
+echo "uffd loop under the unit: $(uffd_loop uffdunit)"
+sleep 1
+fl_journal >/tmp/unit-reports.txt
+uffd_judge uffd-unit /tmp/unit-reports.txt uffdunit
+echo "added: threads and the uffd loop under the unit took $(($(date +%s) - t1))s"
+
 # ---- ... and stays up: the same process 15 s on, no restart ------------------
 sleep $((15 - ($(date +%s) - t_attached) > 0 ? 15 - ($(date +%s) - t_attached) : 0))
 check "stays-active" "$(($(date +%s) - t_attached)) s after attach: $(prop ActiveState)/$(prop SubState), MainPID $pid0 -> $(prop MainPID), NRestarts $(prop NRestarts)" \
@@ -275,13 +338,12 @@ check "sandbox-kallsyms" "$(grep '^kallsyms' /tmp/sandbox.txt): want kernel addr
 # ---- every probe the kernel offers attaches under the unit too ---------------
 # the unit's sandbox must not cost a signal: --probes as root without the
 # sandbox against --probes under the unit's settings, row by row
-/usr/sbin/faultloop --probes --metrics off 2>&1 | awk 'NF > 2 { print $1, $3 }' >/tmp/probes-root.txt
-under_unit '/usr/sbin/faultloop --probes --metrics off 2>&1' >/tmp/probes-unit-full.txt
-awk 'NF > 2 { print $1, $3 }' /tmp/probes-unit-full.txt >/tmp/probes-unit.txt
-show "faultloop --probes under the unit's settings (rows that differ from root's)" sh -c \
-	"diff /tmp/probes-root.txt /tmp/probes-unit.txt; grep -E '^fault_stall|^  .*(stall|perf)' /tmp/probes-unit-full.txt"
-check "probes-under-unit" "under the unit: $(diff /tmp/probes-root.txt /tmp/probes-unit.txt | grep '^>' | tr '\n' ' ')" \
-	sh -c 'test "$(grep -c " attached$" /tmp/probes-root.txt)" -gt 0 && diff -q /tmp/probes-root.txt /tmp/probes-unit.txt >/dev/null'
+/usr/sbin/faultloop --probes --metrics off 2>&1 | rows >/tmp/probes-root.txt
+under_unit '/usr/sbin/faultloop --probes --metrics off 2>&1' | rows >/tmp/probes-unit.txt
+show "faultloop --probes as root" cat /tmp/probes-root.txt
+show "faultloop --probes under the unit's settings (diff against root's)" diff /tmp/probes-root.txt /tmp/probes-unit.txt
+check "probes-under-unit" "under the unit: $(diff /tmp/probes-root.txt /tmp/probes-unit.txt | grep '^[<>]' | head -6 | tr '\n' ' ')" \
+	sh -c 'grep -q "^fault_stall fault attached " /tmp/probes-root.txt && diff -q /tmp/probes-root.txt /tmp/probes-unit.txt >/dev/null'
 
 # ---- stop: nothing left -------------------------------------------------------
 during=$(fl_progs)
@@ -294,6 +356,52 @@ check "stop-clean" "after systemctl stop: state/code/status $res, want inactive/
 check "stop-no-bpf" "$(fl_progs) fl_ BPF programs left after stop ($during while running)" \
 	test "$during" -gt 0 -a "$(fl_progs)" -eq 0
 show "journalctl -u $U: the stop" sh -c "journalctl -u $U -o short-monotonic --no-hostname -n 4"
+
+# ---- the DaemonSet's confinement, without a container runtime ----------------
+# root (uid 0) with exactly the manifest's capabilities (drop ALL, add its
+# list: permitted, effective, inheritable, ambient and bounding, as runc
+# sets them) and no_new_privs (allowPrivilegeEscalation: false), by
+# setpriv; the list and the args come from the manifest (the host reads
+# it).  Its Localhost seccomp profile needs a runtime: tests/container.sh.
+t1=$(date +%s)
+{ read -r podcaps; mapfile -t podargs; } </payload/pod-confinement
+spec=-all,+${podcaps//,/,+}
+# shellcheck disable=SC2046
+podmask=$(capmask $(tr ',' '\n' <<<"$podcaps" | sed 's/^/cap_/'))
+confined() { setpriv --inh-caps="$spec" --ambient-caps="$spec" --bounding-set="$spec" --no-new-privs -- "$@"; }
+echo "the DaemonSet's capabilities: $podcaps ($podmask); args: ${podargs[*]}"
+confined grep -E '^(Cap|NoNewPrivs)' /proc/self/status >/tmp/pod-self.txt 2>&1
+show "setpriv $spec: /proc/self/status" cat /tmp/pod-self.txt
+check "pod-confinement" "under setpriv $spec: $(tr '\n' ' ' </tmp/pod-self.txt), want CapEff/CapBnd/CapAmb $podmask, NoNewPrivs 1, and the manifest's args" \
+	bash -c '[[ $1 != unknown* && ${#1} -eq 16 && $2 -gt 0 ]] &&
+		test "$(awk '"'"'$1 ~ /^Cap(Eff|Bnd|Amb):$/ { printf "%s ", $2 } $1 == "NoNewPrivs:" { print $2 }'"'"' /tmp/pod-self.txt)" = "$1 $1 $1 1"' _ "$podmask" "${#podargs[@]}"
+confined /usr/sbin/faultloop --probes --metrics off 2>&1 | rows >/tmp/probes-pod.txt
+show "faultloop --probes under the DaemonSet's confinement (diff against root's)" diff /tmp/probes-root.txt /tmp/probes-pod.txt
+check "pod-probes" "under the DaemonSet's confinement: $(diff /tmp/probes-root.txt /tmp/probes-pod.txt | grep '^[<>]' | head -6 | tr '\n' ' ')" \
+	sh -c 'grep -q "^fault_stall fault attached " /tmp/probes-root.txt && diff -q /tmp/probes-root.txt /tmp/probes-pod.txt >/dev/null'
+confined /usr/sbin/faultloop "${podargs[@]}" >/tmp/pod.json 2>/tmp/pod.err &
+podpid=$!
+i=0
+while ((i < 300)) && kill -0 $podpid 2>/dev/null && ! grep -q 'probes attached' /tmp/pod.err; do sleep 0.5; i=$((i + 1)); done
+# attached with symbols and serving: no "addresses are hidden", no sampler
+# without code ranges
+if grep -q 'probes attached' /tmp/pod.err && ! grep -qE 'hidden|no symbols' /tmp/pod.err && wait_metrics 30; then
+	ok "pod-attached"
+else
+	nok "pod-attached" "faultloop under the DaemonSet's confinement: not attached with symbols and serving /metrics in 150 s: $(grep -E 'hidden|no symbols|attached|error' /tmp/pod.err | head -3 | tr '\n' ' ')"
+fi
+show "faultloop ${podargs[*]} under the DaemonSet's confinement: stderr" cat /tmp/pod.err
+thread_caps $podpid >/tmp/threads-pod.txt
+show "/proc/$podpid/task/*/status under the DaemonSet's confinement, once armed" cat /tmp/threads-pod.txt
+check "pod-threads-caps" "want every thread (MHD-* among them) CapPrm/CapEff $bpf, CapBnd $podmask, CapAmb 0, NoNewPrivs 1 (no seccomp filter: no runtime here)" \
+	threads_confined /tmp/threads-pod.txt "$podmask" 0
+echo "uffd loop under the DaemonSet's confinement: $(uffd_loop uffdpod)"
+sleep 1
+uffd_judge pod-uffd /tmp/pod.json uffdpod
+kill -TERM $podpid 2>/dev/null
+wait $podpid
+echo "faultloop under the DaemonSet's confinement exited $? on SIGTERM; $(fl_progs) fl_ BPF programs left"
+echo "added: the DaemonSet's confinement took $(($(date +%s) - t1))s"
 
 # ---- a bad flag: failed, no restart loop ------------------------------------
 set_opts "--json --threshold 0"

@@ -18,7 +18,14 @@
 #    tests/vm/systemd-guest.sh installs .output/deb/faultloop_*_amd64.deb
 #    with apt and proves, under the unit as shipped: active and staying
 #    active, the capabilities the unit grants and the drop to CAP_BPF after
-#    attach (/proc/PID/status), /metrics on 127.0.0.1, a lower threshold
+#    attach on every thread (/proc/PID/task/*/status, the HTTP thread
+#    included), the userfaultfd + signal loop (tools/uffd-loop.c, static)
+#    DETECTED with a symbolized stack and its known-bug name, /metrics on
+#    127.0.0.1, --probes under the unit's settings equal to root's on every
+#    column, the same --probes, per-thread drop and uffd loop under the
+#    DaemonSet's confinement (its capability list and args read here from
+#    deploy/kubernetes/faultloop-daemonset.yaml, applied by setpriv as uid
+#    0 with no_new_privs: no container runtime in the guest), a lower threshold
 #    from /etc/default/faultloop detecting tools/race.c in the journal and
 #    in the metrics, the configuration kept by an upgrade, a restart after
 #    kill -9, a bad flag failing without a restart loop, no SIGSYS and no
@@ -38,7 +45,8 @@ CHECKS=(pid1-systemd install enabled started-on-install stays-active caps-grante
 	caps-bounding no-new-privs-seccomp metrics config-read race-detected-journal race-report-fields
 	race-detected-metrics conffile-kept restarted-on-upgrade restart-after-kill no-denial-journal
 	no-denial-kernel sandbox sandbox-kallsyms bad-flag-fails bad-flag-journal denial-seen
-	restart-after-fix probes-under-unit stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
+	threads-caps uffd-unit-detected uffd-unit-report restart-after-fix probes-under-unit
+	pod-confinement pod-probes pod-attached pod-threads-caps pod-uffd-detected pod-uffd-report stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
 	purge-not-installed no-denial-end)
 
 suites=("$@")
@@ -55,7 +63,28 @@ ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
 nok() { fail=$((fail + 1)); printf 'FAIL %s: %s\n' "$1" "$2"; }
 
 out=.output/x86_64-static
-make -s STATIC=1 "$out/race" "$out/bpf-progs" >/dev/null
+make -s STATIC=1 "$out/race" "$out/uffd-loop" "$out/bpf-progs" >/dev/null
+# The DaemonSet's confinement, for the guest to run faultloop under without
+# a container runtime (setpriv): its capability list and args as the
+# manifest spells them.  Only what the guest applies is read, and the rest
+# of the securityContext is checked to be what setpriv stands in for: root,
+# every capability dropped but the added ones, no_new_privs.
+manifest=deploy/kubernetes/faultloop-daemonset.yaml
+pod_conf=$(python3 - "$manifest" <<'PY'
+import sys, yaml
+docs = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+(c,) = docs["DaemonSet"]["spec"]["template"]["spec"]["containers"]
+sc = c["securityContext"]
+assert sc["runAsUser"] == 0 and sc["privileged"] is False, sc
+assert sc["allowPrivilegeEscalation"] is False, sc
+caps = sc["capabilities"]
+assert caps["drop"] == ["ALL"], caps
+assert caps["add"], caps
+print(",".join(n.lower() for n in caps["add"]))
+print("\n".join(c["args"]))
+PY
+) || die "cannot read the DaemonSet's confinement from $manifest"
+
 # the guest installs offline: its image carries the package's run-time
 # dependencies (the first of each alternative, without versions: apt then
 # checks the versions against the package)
@@ -117,7 +146,10 @@ echo "     chroot took $(($(date +%s) - t0))s"
 
 # ---- 2. a real systemd, per suite -------------------------------------------
 mkdir -p "$work/payload"
-cp "$deb" "$out/race" "$out/bpf-progs" "$work/payload/"
+cp "$deb" "$out/race" "$out/uffd-loop" "$out/bpf-progs" "$work/payload/"
+# first line: the capabilities as setpriv names them (bpf,perfmon,...),
+# then one arg a line
+printf '%s\n' "$pod_conf" >"$work/payload/pod-confinement"
 cp tests/vm/systemd-guest.sh "$work/payload/run.sh"
 for suite in "${suites[@]}"; do
 	t0=$(date +%s)

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The command line's error paths, with argp_failure() returning as the
+ * fuzzer's does (tests/fuzz/fuzz_config.c): a bad value must leave the
+ * configuration as it was, never write the value it failed to parse.
+ */
+#include <argp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+#include "config.h"
+
+static int failures;
+
+/* The executable's definition wins over libc's for config.o's calls. */
+void argp_failure(const struct argp_state *state, int status, int errnum,
+		  const char *fmt, ...)
+{
+	(void)errnum;
+	(void)fmt;
+	if (status) {
+		failures++;
+		((struct argp_state *)state)->next = state->argc;
+	}
+}
+
+static void parse(struct fl_config *cfg, const char *flag, const char *value)
+{
+	char *argv[] = { "faultloop", (char *)flag, (char *)value, NULL };
+
+	failures = 0;
+	fl_config_parse(cfg, 3, argv);
+}
+
+/* Junk for an integer and for a duration: the defaults stay. */
+static void test_bad_value_writes_nothing(void **state)
+{
+	struct fl_config dflt, cfg;
+	char *argv[] = { "faultloop", NULL };
+
+	(void)state;
+	fl_config_parse(&dflt, 1, argv);
+	parse(&cfg, "--threshold", "junk");
+	assert_int_equal(failures, 1);
+	assert_int_equal(cfg.threshold, dflt.threshold);
+	parse(&cfg, "--max-tasks", "-1");
+	assert_int_equal(failures, 1);
+	assert_int_equal(cfg.max_tasks, dflt.max_tasks);
+	parse(&cfg, "--gap", "forever");
+	assert_int_equal(failures, 1);
+	assert_int_equal(cfg.gap_ns, dflt.gap_ns);
+	parse(&cfg, "--pid", "0");
+	assert_int_equal(failures, 1);
+	assert_int_equal(cfg.pid, dflt.pid);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_value_writes_nothing),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
