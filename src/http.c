@@ -229,6 +229,7 @@ struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx
 {
 	struct launch l = { .listen_fd = listen_fd, .confine = confine };
 	pthread_t th;
+	int rc;
 
 	l.h = calloc(1, sizeof(*l.h));
 	if (!l.h) {
@@ -237,8 +238,11 @@ struct fl_http *fl_http_start(int listen_fd, fl_http_render_fn render, void *ctx
 	}
 	l.h->render = render;
 	l.h->ctx = ctx;
-	l.err = -pthread_create(&th, NULL, launch, &l);
-	if (!l.err)
+	/* l.err is the launcher's until the join: its own status apart */
+	rc = pthread_create(&th, NULL, launch, &l);
+	if (rc)
+		l.err = -rc;
+	else
 		pthread_join(th, NULL);
 	if (!l.err)
 		return l.h;

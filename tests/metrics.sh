@@ -128,9 +128,20 @@ check "405 names the allowed method" bash -c "curl -s -D - -o /dev/null -X DELET
 # (MHD-single) is checked on its own.  As root: CAP_BPF (bit 39) alone in
 # the permitted, effective and bounding sets, nothing inheritable or
 # ambient, no_new_privs.
+# Under ThreadSanitizer (tests/sanitize.sh) its runtime starts a
+# background thread before main(), which no capset() of ours reaches: the
+# product has no such thread, so that one (the only thread other than
+# main whose name is not MHD-single) is named and left out.
 caps_bad=""
 ntasks=0
+tsan_left=""
 for st in /proc/"$FLPID"/task/*/status; do
+	tid=$(basename "$(dirname "$st")")
+	if [ -n "${TSAN_OPTIONS:-}" ] && [ "$tid" != "$FLPID" ] &&
+		[ "$(awk '/^Name:/{print $2}' "$st")" != MHD-single ]; then
+		tsan_left=" (TSan's runtime thread $tid left out)"
+		continue
+	fi
 	ntasks=$((ntasks + 1))
 	bad=$(awk '
 		/^Name:/ { name = $2 }
@@ -141,7 +152,7 @@ for st in /proc/"$FLPID"/task/*/status; do
 	[ -n "$bad" ] && caps_bad="$caps_bad; $bad"
 done
 if [ "$ntasks" -ge 2 ] && [ -z "$caps_bad" ]; then
-	ok "capabilities dropped to CAP_BPF in all $ntasks threads (HTTP thread included), no_new_privs"
+	ok "capabilities dropped to CAP_BPF in all $ntasks threads (HTTP thread included), no_new_privs$tsan_left"
 else
 	nok "capabilities dropped in every thread" "$ntasks threads${caps_bad}"
 fi

@@ -38,23 +38,27 @@ static void parse(struct fl_config *cfg, const char *flag, const char *value)
 /* Junk for an integer and for a duration: the defaults stay. */
 static void test_bad_value_writes_nothing(void **state)
 {
+	static const struct {
+		const char *flag, *value;
+		size_t off, size;
+	} bad[] = {
+		{ "--threshold", "junk", offsetof(struct fl_config, threshold), sizeof(uint32_t) },
+		{ "--max-tasks", "-1", offsetof(struct fl_config, max_tasks), sizeof(uint32_t) },
+		{ "--gap", "forever", offsetof(struct fl_config, gap_ns), sizeof(uint64_t) },
+		{ "--pid", "0", offsetof(struct fl_config, pid), sizeof(uint32_t) },
+	};
 	struct fl_config dflt, cfg;
 	char *argv[] = { "faultloop", NULL };
+	size_t i;
 
 	(void)state;
 	fl_config_parse(&dflt, 1, argv);
-	parse(&cfg, "--threshold", "junk");
-	assert_int_equal(failures, 1);
-	assert_int_equal(cfg.threshold, dflt.threshold);
-	parse(&cfg, "--max-tasks", "-1");
-	assert_int_equal(failures, 1);
-	assert_int_equal(cfg.max_tasks, dflt.max_tasks);
-	parse(&cfg, "--gap", "forever");
-	assert_int_equal(failures, 1);
-	assert_int_equal(cfg.gap_ns, dflt.gap_ns);
-	parse(&cfg, "--pid", "0");
-	assert_int_equal(failures, 1);
-	assert_int_equal(cfg.pid, dflt.pid);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse(&cfg, bad[i].flag, bad[i].value);
+		assert_int_equal(failures, 1);
+		assert_memory_equal((char *)&cfg + bad[i].off, (char *)&dflt + bad[i].off,
+				    bad[i].size);
+	}
 }
 
 int main(void)
