@@ -22,7 +22,18 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bpf_ids import owned, live  # noqa: E402
+from bpf_ids import owned, live as live_once  # noqa: E402
+
+
+def live(kind):
+    """bpftool's listing, retried: it fails (255) when an object of another
+    BPF user goes away while it walks the ids."""
+    for _ in range(20):
+        try:
+            return live_once(kind)
+        except subprocess.CalledProcessError:
+            time.sleep(0.05)
+    return live_once(kind)
 
 F_SETPIPE_SZ = 1031
 
