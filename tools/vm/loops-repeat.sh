@@ -9,7 +9,11 @@
 #
 #   tools/vm/loops-repeat.sh [--suite bookworm] [--arch amd64] [--boots 5]
 #       [--repeat 10] [--only 'uffd-write uffd-read'] [--tcg multi|single]
-#       [--smp 2] [--tag NAME] [--append 'kernel args'] [-- FAULTLOOP-ARGS... | -- none]
+#       [--smp 2] [--tag NAME] [--append 'kernel args'] [--modules 'btrfs']
+#       [-- FAULTLOOP-ARGS... | -- none]
+# --only attach: faultloop started and stopped with no workload (loops.sh).
+# Every run starts its own faultloop (LOOPS_RESTART=1), unless --shared:
+# runs 2..N in one faultloop, as `make test` runs them.
 #
 # FAULTLOOP-ARGS are added to `faultloop --json --metrics off` for every
 # run (default: none added, faultloop's defaults); "none" runs the
@@ -24,11 +28,12 @@ PROG=loops-repeat
 # shellcheck source=tools/lib.sh
 . tools/lib.sh
 
-suite=bookworm arch=amd64 boots=5 repeat=10 only="uffd-write uffd-read" tcg=multi smp=2 tag="" append=""
+suite=bookworm arch=amd64 boots=5 repeat=10 only="uffd-write uffd-read" tcg=multi smp=2 tag="" append="" modules="" restart=1
 while [[ $# -gt 0 ]]; do
 	case $1 in
 		--) shift; break ;;
-		--suite|--arch|--boots|--repeat|--only|--tcg|--smp|--tag|--append)
+		--shared) restart=0; shift ;;
+		--suite|--arch|--boots|--repeat|--only|--tcg|--smp|--tag|--append|--modules)
 			[[ $# -ge 2 ]] || die "$1 needs a value"
 			declare "${1#--}=$2"
 			shift 2 ;;
@@ -55,7 +60,7 @@ cp "$out/faultloop" "$out/uffd-loop" tests/vm/loops.sh "$work/payload/"
 cat >"$work/payload/run.sh" <<GUEST
 #!/bin/sh
 cd /payload
-LOOPS_REPEAT=$repeat LOOPS_ONLY='$only' LOOPS_FL='$fl_args' sh ./loops.sh /payload
+LOOPS_REPEAT=$repeat LOOPS_RESTART=$restart LOOPS_ONLY='$only' LOOPS_FL='$fl_args' sh ./loops.sh /payload
 GUEST
 chmod +x "$work/payload/run.sh"
 
@@ -66,7 +71,7 @@ for ((b = 1; b <= boots; b++)); do
 	log=.output/vm-logs/loops-repeat-$tag-$b.log
 	rc=0
 	tools/vm/run-vm.sh --suite "$suite" --arch "$arch" --payload "$work/payload" --tcg "$tcg" \
-		--smp "$smp" --timeout "$timeout" --log "$log" ${append:+--append "$append"} \
+		--smp "$smp" --timeout "$timeout" --log "$log" ${append:+--append "$append"} ${modules:+--modules "$modules"} \
 		>/dev/null 2>"$work/err" || rc=$?
 	runs=$(tr -d '\r' <"$log" | grep -c '^LOOPS-END ' || true)
 	want=$((repeat * $(wc -w <<<"$only")))
