@@ -85,7 +85,8 @@ shared_run() {	# DIR N
 	echo "LOOPS-END uffd-$1#$2"
 }
 
-# check_loops.py counts the runs against this
+# check_loops.py counts the runs against this (unquoted: one space apart)
+# shellcheck disable=SC2086
 echo "LOOPS-PLAN repeat=$repeat only=$(echo $only | tr ' ' ,)"
 n=1
 while [ $n -le "$repeat" ]; do
