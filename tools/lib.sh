@@ -59,14 +59,15 @@ btrfs_image() {
 #   crash:  Oops (x86 "Oops: 0002 [#1]", arm64 "Internal error: Oops"),
 #           BUG: (soft lockup, NULL pointer, scheduling while atomic,
 #           workqueue lockup), kernel BUG at, general protection fault,
-#           Unable to handle kernel (arm64), Kernel panic, WARNING: (a WARN
-#           on any path: ours runs on the fault path)
+#           Unable to handle kernel (arm64), Kernel panic, a WARN on any
+#           path ("WARNING: CPU: N PID: N at ...": ours run on the fault path;
+#           not any "WARNING:", which some boot notices carry)
 #   lockup: soft lockup (watchdog, 2 x watchdog_thresh = 20 s), hard LOCKUP,
 #           RCU CPU and RCU-tasks stalls ("rcu: INFO: rcu_sched
 #           self-detected stall", "rcu_tasks detected stalls"), hung tasks
 #           ("blocked for more than 120 seconds")
 GUEST_LOCKUP_RE='soft lockup|hard LOCKUP|detected stalls? |self-detected stall|blocked for more than [0-9]+ seconds'
-GUEST_TROUBLE_RE="\\[ *[0-9]+\\.[0-9]+\\] .*(Oops|BUG: |kernel BUG at|general protection fault|Unable to handle kernel|Kernel panic|WARNING: |$GUEST_LOCKUP_RE)"
+GUEST_TROUBLE_RE="\\[ *[0-9]+\\.[0-9]+\\] .*(Oops|BUG: |kernel BUG at|general protection fault|Unable to handle kernel|Kernel panic|WARNING: CPU: |$GUEST_LOCKUP_RE)"
 
 # A payload about to start a live-lock that the kernel is known to have on
 # its own (bullseye arm64's search_ioctl() with MTE, the point of that test)

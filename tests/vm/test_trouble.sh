@@ -47,6 +47,7 @@ check "hard lockup" 1 0 123 "$start" '[   50.0] NMI watchdog: Watchdog detected 
 check "reports naming bugs" 0 0 1 "$start" 'known_bug uffd-signal-busy-loop BUG: Oops soft lockup' \
 	'FAULTLOOP-VM-EXIT 1'
 check "a clean run" 0 0 0 "$start" '[    6.6] trace_kprobe: Could not probe notrace function copy_to_user_nofault' \
+	'[    0.2] Spectre V2 : WARNING: Unprivileged eBPF is enabled with eIBRS on, data leaks possible via Spectre v2 BHB attacks!' \
 	'FAULTLOOP-VM-EXIT 0'
 # the kernel's own live-lock, announced: its lockup lines are expected,
 # a crash after the marker is not
