@@ -14,6 +14,7 @@ import re
 import sys
 
 from check_loops import check_loops, eio_expectation
+from console import payload_text
 from probe_rows import probe_rows
 
 suite, kver, expect_path, update = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
@@ -42,7 +43,7 @@ def note(what):
 
 def read(log):
     try:
-        return open(log, errors="replace").read().replace("\r", "")
+        return payload_text(log)
     except OSError:
         return ""
 

@@ -79,7 +79,8 @@ for ((b = 1; b <= boots; b++)); do
 	verdict=$(cd tests/vm && python3 - "$OLDPWD/$log" "$fl_args" <<'PY'
 import sys
 from check_loops import check_loops
-text = open(sys.argv[1], errors="replace").read().replace("\r", "")
+from console import payload_text
+text = payload_text(sys.argv[1])
 lines = []
 check_loops(text, lambda good, what: lines.append(("ok " if good else "FAIL ") + what.split("\n")[0]))
 # without faultloop nothing can be DETECTED: only what ran counts
