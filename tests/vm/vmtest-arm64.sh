@@ -185,7 +185,9 @@ boot() {	# suite plan timeout -> log in $work/$suite-$plan.log, status in $work/
 }
 for suite in "${suites[@]}"; do
 	t0=$(date +%s)
-	boot "$suite" main 240
+	# 420 s: the userfaultfd loops run 10 times each (tests/vm/loops.sh);
+	# a guest that crashes or locks up is stopped 20 s after it says so
+	boot "$suite" main 420
 	plans=(main)
 	if [[ $suite == bullseye ]]; then
 		# the late start may wedge the guest: keep its timeout short
