@@ -200,6 +200,7 @@ e2e-test: faultloop tools
 # x86_64: fentry/kprobe selection and detection on Debian 5.10 / 6.1 / 6.12;
 # arm64 + MTE: the seeds' search_ioctl live-lock on 5.10, fixed on 6.1 / 6.12
 vmtest:
+	$(Q)tests/vm/test_trouble.sh
 	$(Q)tests/vm/vmtest.sh
 	$(Q)tests/vm/vmtest-arm64.sh
 

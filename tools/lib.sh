@@ -46,3 +46,54 @@ btrfs_image() {
 	fi
 	printf '%s\n' "$img"
 }
+
+# ------------------------------------------------------- guest kernel trouble --
+# A guest kernel that crashed, locked up or stalled: the console lines that
+# say so.  One definition for every guest this project boots (run-vm.sh
+# scans its console with it while the guest runs; tests/vm/vmtest*.sh fail a
+# suite on it and never boot it again).  Anchored on printk's timestamp
+# (run-vm.sh boots with printk.time=1), so a payload's own output (reports
+# naming a known bug, a stack frame) never matches, and unanchored at the
+# start: a kernel line can begin in the middle of a payload's line on the
+# shared UART.
+#   crash:  Oops (x86 "Oops: 0002 [#1]", arm64 "Internal error: Oops"),
+#           BUG: (soft lockup, NULL pointer, scheduling while atomic,
+#           workqueue lockup), kernel BUG at, general protection fault,
+#           Unable to handle kernel (arm64), Kernel panic, a WARN on any
+#           path ("WARNING: CPU: N PID: N at ...": ours run on the fault path;
+#           not any "WARNING:", which some boot notices carry)
+#   lockup: soft lockup (watchdog, 2 x watchdog_thresh = 20 s), hard LOCKUP,
+#           RCU CPU and RCU-tasks stalls ("rcu: INFO: rcu_sched
+#           self-detected stall", "rcu_tasks detected stalls"), hung tasks
+#           ("blocked for more than 120 seconds")
+GUEST_LOCKUP_RE='soft lockup|hard LOCKUP|detected stalls? |self-detected stall|blocked for more than [0-9]+ seconds'
+GUEST_TROUBLE_RE="\\[ *[0-9]+\\.[0-9]+\\] .*(Oops|BUG: |kernel BUG at|general protection fault|Unable to handle kernel|Kernel panic|WARNING: CPU: |$GUEST_LOCKUP_RE)"
+
+# A payload about to start a live-lock that the kernel is known to have on
+# its own (bullseye arm64's search_ioctl() with MTE, the point of that test)
+# prints this marker first; the lockup lines after it (never a crash) are
+# expected, the others still trouble.
+GUEST_EXPECT_LOCKUP=FAULTLOOP-VM-EXPECT-LOCKUP
+
+# guest_trouble LOG: print the console's trouble lines (at most 8, \r
+# stripped), expected lockups left out; status 0 if there was any.
+guest_trouble() {
+	# the regexes through ENVIRON: awk -v would process their backslashes
+	tr -d '\r' <"$1" | T="$GUEST_TROUBLE_RE" L="$GUEST_LOCKUP_RE" M="^$GUEST_EXPECT_LOCKUP" awk '
+		$0 ~ ENVIRON["M"] { expect = 1 }
+		$0 ~ ENVIRON["T"] && !(expect && $0 ~ ENVIRON["L"]) { print; if (++n == 8) exit }
+		END { exit n == 0 }'
+}
+
+# vm_boot_again LOG STATUS: may a failed boot (run-vm.sh STATUS, console
+# LOG) be tried again?  Only for the infrastructure: a guest that never
+# reached its payload (qemu died, the boot hung, a download failed); the
+# reason is printed.  Never a guest kernel that crashed, locked up or
+# stalled (status 123), nor a payload that started: a retry once hid a soft
+# lockup in the middle of a scenario (issue 19).
+vm_boot_again() {
+	(($2 != 0 && $2 != 123)) || return 1
+	! tr -d '\r' <"$1" 2>/dev/null | grep -q '^FAULTLOOP-VM-START' || return 1
+	guest_trouble "$1" >/dev/null && return 1
+	echo "the guest never reached its payload (run-vm status $2)"
+}

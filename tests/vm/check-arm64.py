@@ -14,6 +14,7 @@ import re
 import sys
 
 from check_loops import check_loops, eio_expectation
+from console import payload_text
 from probe_rows import probe_rows
 
 suite, kver, expect_path, update = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
@@ -42,7 +43,7 @@ def note(what):
 
 def read(log):
     try:
-        return open(log, errors="replace").read().replace("\r", "")
+        return payload_text(log)
     except OSError:
         return ""
 
@@ -236,9 +237,10 @@ if "late" in runs:
         f"late: repro pid {pid} spinning in the kernel before faultloop started "
         f"({before[0][1] if before else 'no sample'})")
     wedged = "LATE-END" not in text
-    say(not wedged, "late: the guest survives faultloop starting while a CPU spins" +
+    # status 123: a crash, or a lockup other than the live-lock's own
+    say(not wedged and rc == 0, "late: the guest survives faultloop starting while a CPU spins" +
         (f" (run-vm status {rc}: {last}; last console line: "
-         f"{[l for l in text.splitlines() if l.strip()][-1:]!s})" if wedged else ""))
+         f"{[l for l in text.splitlines() if l.strip()][-1:]!s})" if wedged or rc else ""))
     named = re.search(r"^LATE-NAMED up=[0-9.]+ after=([0-9.]+)$", text, re.M)
     stuck = [r for r in reports(body) if r.get("event") == "stuck" and r.get("pid") == pid]
     say(stuck and stuck[0].get("comm") == "mtelate" and named and float(named.group(1)) <= NAMED_WITHIN_S,

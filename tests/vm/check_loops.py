@@ -30,8 +30,9 @@ def eio_expectation(suite):
 
 
 def _scenarios(text):
-    for m in re.finditer(r"LOOPS-BEGIN (\S+)\n(.*?)\nLOOPS-REPORTS\n(.*?)LOOPS-END \1", text, re.S):
-        name, out, reports = m.group(1), m.group(2), m.group(3)
+    """(name, run, workload output, reports) per LOOPS-BEGIN NAME#RUN block."""
+    for m in re.finditer(r"LOOPS-BEGIN (\S+)#(\d+)[^\n]*\n(.*?)\nLOOPS-REPORTS[^\n]*\n(.*?)LOOPS-END \1#\2\n", text, re.S):
+        name, run, out, reports = m.group(1), int(m.group(2)), m.group(3), m.group(4)
         reps = []
         for l in reports.splitlines():
             l = l.strip()
@@ -40,7 +41,7 @@ def _scenarios(text):
                     reps.append(json.loads(l))
                 except ValueError:
                     pass
-        yield name, out, reps
+        yield name, run, out, reps
 
 
 def _field(out, key):
@@ -53,38 +54,72 @@ def _epoch(iso):
     return t.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
+def _uffd_run(out, reps):
+    """One run of the userfaultfd loop: (good, what, latency or None)."""
+    tid = int(_field(out, "tid") or -1)
+    det = [r for r in reps if r.get("tid") == tid and r["event"] == "detected"]
+    sig = _field(out, "signal_realtime_ns")
+    if not det or not sig:
+        return False, f"tid {tid} not DETECTED ({len(reps)} reports)", None
+    lat = _epoch(det[0]["time"]) - int(sig) / 1e9
+    bug = (det[0].get("known_bug") or {}).get("id")
+    return (0 < lat <= UFFD_LATENCY_S and bug == "uffd-signal-busy-loop",
+            f"tid {tid} DETECTED {lat:.2f}s after the signal by {det[0]['signal']}, known bug {bug}", lat)
+
+
+def plan(text):
+    """LOOPS_REPEAT and LOOPS_ONLY as the guest ran them (loops.sh's LOOPS-PLAN)."""
+    m = re.search(r"^LOOPS-PLAN repeat=(\d+) only=(\S*)$", text, re.M)
+    return (int(m.group(1)), m.group(2).split(",")) if m else (None, [])
+
+
 def check_loops(text, say, eio_expected=None):
-    """eio_expected: "loop", "returns" or None (no populate-eio scenario)."""
-    seen = set()
-    for name, out, reps in _scenarios(text):
-        seen.add(name)
-        tid = int(_field(out, "tid") or -1)
-        mine = [r for r in reps if r.get("tid") == tid]
-        det = [r for r in mine if r["event"] == "detected"]
-        if name in ("uffd-write", "uffd-read"):
-            sig = _field(out, "signal_realtime_ns")
-            if not det or not sig:
-                say(False, f"{name}: tid {tid} not DETECTED ({len(reps)} reports)")
-                continue
-            lat = _epoch(det[0]["time"]) - int(sig) / 1e9
-            bug = (det[0].get("known_bug") or {}).get("id")
-            say(0 < lat <= UFFD_LATENCY_S and bug == "uffd-signal-busy-loop",
-                f"{name}: tid {tid} DETECTED {lat:.2f}s after the signal by "
-                f"{det[0]['signal']}, known bug {bug}")
-        elif name == "uffd-sleep":
+    """eio_expected: "loop", "returns" or None (no populate-eio scenario).
+    Every run loops.sh announced must be there and pass: a run missing is a
+    guest that stopped in it."""
+    repeat, only = plan(text)
+    if repeat is None:
+        say(False, "loops.sh: no output from the guest (no LOOPS-PLAN line)")
+        return
+    runs = {}
+    for name, run, out, reps in _scenarios(text):
+        runs.setdefault(name, {})[run] = (out, reps)
+    for name in ("uffd-write", "uffd-read"):
+        if name not in only:
+            continue
+        got = runs.get(name, {})
+        verdicts = {n: _uffd_run(*got[n]) for n in sorted(got)}
+        bad = [f"run {n}: {what}" for n, (good, what, _) in verdicts.items() if not good]
+        lats = sorted(lat for good, _, lat in verdicts.values() if good)
+        say(len(got) == repeat and not bad,
+            f"{name}: {sum(g for g, _, _ in verdicts.values())}/{repeat} runs DETECTED within "
+            f"{UFFD_LATENCY_S:.0f}s of the signal as uffd-signal-busy-loop"
+            + (f" (latency {lats[0]:.2f}-{lats[-1]:.2f}s)" if lats else "")
+            + (f"; {repeat - len(got)} runs missing" if len(got) != repeat else "")
+            + "".join(f"\n       {b}" for b in bad))
+    if "uffd-sleep" in only:
+        if 1 not in runs.get("uffd-sleep", {}):
+            say(False, "uffd-sleep: no output from the guest")
+        else:
+            out, reps = runs["uffd-sleep"][1]
+            tid = int(_field(out, "tid") or -1)
+            mine = [r for r in reps if r.get("tid") == tid]
             say(tid > 0 and not mine,
                 f"uffd-sleep: a thread asleep on userfaultfd: {len(mine)} reports for tid {tid}")
-        elif name == "populate-eio":
-            returned = re.search(r"^madvise returned (-?\d+) errno (\d+)", out, re.M)
-            if eio_expected == "loop":
-                bug = (det[0].get("known_bug") or {}).get("id") if det else None
-                say(not returned and bool(det) and bug == "madv-populate-eio",
-                    f"populate-eio: madvise {'returned' if returned else 'loops'}; "
-                    f"tid {tid} DETECTED: {bool(det)}, known bug {bug}")
-            else:
-                say(bool(returned) and not det,
-                    f"populate-eio: madvise {returned.group(0) if returned else 'never returned'}; "
-                    f"{len(det)} DETECTED for tid {tid}")
-    for want in ("uffd-write", "uffd-read", "uffd-sleep") + (("populate-eio",) if eio_expected else ()):
-        if want not in seen:
-            say(False, f"{want}: no output from the guest")
+    if eio_expected and "populate-eio" in only:
+        if 1 not in runs.get("populate-eio", {}):
+            say(False, "populate-eio: no output from the guest")
+            return
+        out, reps = runs["populate-eio"][1]
+        tid = int(_field(out, "tid") or -1)
+        det = [r for r in reps if r.get("tid") == tid and r["event"] == "detected"]
+        returned = re.search(r"^madvise returned (-?\d+) errno (\d+)", out, re.M)
+        if eio_expected == "loop":
+            bug = (det[0].get("known_bug") or {}).get("id") if det else None
+            say(not returned and bool(det) and bug == "madv-populate-eio",
+                f"populate-eio: madvise {'returned' if returned else 'loops'}; "
+                f"tid {tid} DETECTED: {bool(det)}, known bug {bug}")
+        else:
+            say(bool(returned) and not det,
+                f"populate-eio: madvise {returned.group(0) if returned else 'never returned'}; "
+                f"{len(det)} DETECTED for tid {tid}")

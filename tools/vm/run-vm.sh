@@ -16,9 +16,15 @@
 # its results are complete: the host then stops qemu about a second later
 # and exits with that status.
 #
-# Exit status: the guest's status from that marker; 124 if the guest was
-# killed at the timeout; 125 if it stopped without printing the marker
-# (panic, crash); 1 on a host-side error; 2 on bad usage.
+# The console is scanned while the guest runs (guest_trouble, tools/lib.sh):
+# a kernel crash, lockup or stall line stops qemu TROUBLE_GRACE seconds
+# later (time for the stall's backtraces) instead of at the timeout.
+#
+# Exit status: 123 if the guest kernel crashed, locked up or stalled (its
+# lines on stderr; whatever the payload's status); else the guest's status
+# from that marker; 124 if the guest was killed at the timeout; 125 if it
+# stopped without printing the marker (panic, crash); 1 on a host-side
+# error; 2 on bad usage.
 #
 # arm64 guests need a qemu >= 8.0 for correct MTE: tools/fetch-qemu.sh
 # provides one (bookworm-backports, unpacked into the cache) when the host's
@@ -364,6 +370,17 @@ mkdir -p "$(dirname "$logfile")"
 find "$CACHE/logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' 2>/dev/null |
 	sort -rn | tail -n +101 | cut -d' ' -f2- | xargs -r rm -f --
 
+# Boot quietly, but so that a lockup shows where it is: loglevel=5 prints
+# KERN_WARNING and above, which takes in the stacks that a soft lockup, an
+# RCU stall, a hung task or a WARN print at KERN_DEFAULT (4) and that
+# `quiet` (loglevel=4) hid, and not the boot's notices and info (a busy
+# UART under TCG).  Every CPU's backtrace on a soft lockup: the CPU that
+# should have released the spinning one is often the culprit.  Never panic
+# on any of them: the run must show all it can, and the scanner below fails
+# it.  printk.time=1: the scanner's anchor.
+KERNEL_DIAG_ARGS="loglevel=5 printk.time=1 softlockup_panic=0 softlockup_all_cpu_backtrace=1 hung_task_panic=0 panic_on_warn=0"
+TROUBLE_GRACE=${FAULTLOOP_VM_TROUBLE_GRACE:-20}
+
 # -accel tcg, never kvm: guests hang under KVM on the hosts this runs on.
 # -nic none: the guest needs no network and must not reach any.
 # --tcg single: one host thread runs every vCPU.  Multi-threaded TCG can
@@ -379,7 +396,7 @@ qemu_args=("${QEMU[@]}" -accel "tcg,thread=$tcg" -cpu "$CPU" -m "$mem" -smp "$sm
 	-chardev "stdio,id=con,signal=off,logfile=$logfile,logappend=on"
 	-no-reboot -nic none
 	-kernel "$kernel" -initrd "$run/initrd"
-	-append "console=$CONSOLE panic=-1 quiet${append:+ $append}")
+	-append "console=$CONSOLE panic=-1 $KERNEL_DIAG_ARGS${append:+ $append}")
 if [[ -n $disk ]]; then
 	fmt=raw
 	[[ $(head -c 4 "$disk" | od -An -tx1 | tr -d ' \n') == 514649fb ]] && fmt=qcow2
@@ -396,8 +413,15 @@ qpid=$!
 # Two greps and a sleep every half second: the markers need no faster
 # answer, and the loop's own cost stays far below the guest's.
 deadline=$((EPOCHSECONDS + timeout))
-timed_out=0 marker_seen_at="" done_seen_at=""
+timed_out=0 marker_seen_at="" done_seen_at="" trouble_seen=0
 while kill -0 "$qpid" 2>/dev/null; do
+	# a crashed or wedged guest kernel: nothing it does later can pass, so
+	# stop waiting for the timeout (500 s of soft lockups in one CI run)
+	if ((!trouble_seen)) && grep -qaE "$GUEST_TROUBLE_RE" "$logfile" && guest_trouble "$logfile" >/dev/null; then
+		trouble_seen=1
+		log "guest kernel trouble: $(guest_trouble "$logfile" | head -n1); stopping qemu in ${TROUBLE_GRACE}s"
+		((deadline < EPOCHSECONDS + TROUBLE_GRACE)) || deadline=$((EPOCHSECONDS + TROUBLE_GRACE))
+	fi
 	# FAULTLOOP-VM-DONE: the payload has printed all its results but the
 	# guest may be unable to shut down (a task live-locked in the kernel
 	# wedges anything that needs every CPU, poweroff included).  Stop qemu
@@ -443,6 +467,15 @@ status=$(tr -d '\r' <"$logfile" | sed -n 's/^FAULTLOOP-VM-EXIT \([0-9][0-9]*\)$/
 # A payload that ended with FAULTLOOP-VM-DONE is as good as one that exited.
 [[ -n $status ]] ||
 	status=$(tr -d '\r' <"$logfile" | sed -n 's/^FAULTLOOP-VM-DONE \([0-9][0-9]*\)$/\1/p' | tail -n1)
+if trouble=$(guest_trouble "$logfile"); then
+	# what the payload was doing: its last line before the first trouble
+	during=$(tr -d '\r' <"$logfile" | T="$GUEST_TROUBLE_RE" awk '
+		$0 ~ ENVIRON["T"] { exit } !/^\[ *[0-9]+\.[0-9]+\]/ && NF { last = $0 } END { print last }')
+	log "the guest kernel crashed, locked up or stalled (payload status ${status:-none}, after ${total}s; log: $logfile):"
+	printf "payload's last line before it: %s\n%s\n" "${during:-none}" "$trouble" | sed 's/^/    /' >&2
+	log "guest kernel trouble: $(head -n1 <<<"$trouble")"
+	exit 123
+fi
 if ((timed_out)) && [[ -z $status ]]; then
 	log "timeout: guest killed after ${timeout}s (log: $logfile)"
 	exit 124
