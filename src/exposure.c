@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "exposure.h"
 #include "json.h"
@@ -65,23 +66,31 @@ static bool has_fs(const char *filesystems, const char *fs)
  * (6.1+) open to a group or others.  Before 5.2 there is no sysctl and
  * anyone may.  Privileged processes (CAP_SYS_PTRACE) always can.
  */
-static bool uffd_open(const struct fl_host_facts *h, const unsigned int v[3], bool have_v,
-		      char *why, size_t len)
+static int uffd_open(const struct fl_host_facts *h, const unsigned int v[3], bool have_v,
+		     char *why, size_t len)
 {
 	static const unsigned int sysctl_since[3] = { 5, 2, 0 };
 
 	if (h->unpriv_uffd == 1 || (h->dev_uffd_mode >= 0 && (h->dev_uffd_mode & 066)))
-		return true;
+		return 1;
 	if (h->unpriv_uffd < 0 && have_v && fl_version_cmp(v, sysctl_since) < 0)
-		return true;
-	if (h->unpriv_uffd < 0 && h->dev_uffd_mode < 0)
+		return 1;
+	if (h->unpriv_uffd < 0 && h->dev_uffd_mode == FL_DEV_ABSENT) {
 		snprintf(why, len, "no userfaultfd (no vm.unprivileged_userfaultfd: CONFIG_USERFAULTFD off)");
-	else
-		snprintf(why, len, "userfaultfd closed to unprivileged processes "
-			 "(vm.unprivileged_userfaultfd=0, /dev/userfaultfd %s); "
-			 "processes with CAP_SYS_PTRACE can still loop",
-			 h->dev_uffd_mode < 0 ? "absent" : "root only");
-	return false;
+		return 0;
+	}
+	/* A container's /dev is its own: the host's device node, and so its
+	 * mode, cannot be seen from here (sysfs still lists the device). */
+	if (h->dev_uffd_mode == FL_DEV_HIDDEN) {
+		snprintf(why, len, "vm.unprivileged_userfaultfd=0 and /dev/userfaultfd not visible "
+			 "here (a container's /dev): its mode on the host decides");
+		return -1;
+	}
+	snprintf(why, len, "userfaultfd closed to unprivileged processes "
+		 "(vm.unprivileged_userfaultfd=0, /dev/userfaultfd %s); "
+		 "processes with CAP_SYS_PTRACE can still loop",
+		 h->dev_uffd_mode < 0 ? "absent" : "root only");
+	return 0;
 }
 
 /* The highest "X.Y.Z" after each occurrence of key in text into v. */
@@ -143,6 +152,7 @@ static bool applicable(const struct fl_known_bug *b, const struct fl_host_facts 
 {
 	unsigned int since[3];
 	char why[160];
+	int uffd = 1;
 
 	if (b->arch && b->arch != h->arch)
 		set(out, FL_EXP_NOT_APPLICABLE, "%s only",
@@ -151,8 +161,9 @@ static bool applicable(const struct fl_known_bug *b, const struct fl_host_facts 
 		set(out, FL_EXP_NOT_APPLICABLE, "no MTE (no \"mte\" in /proc/cpuinfo Features)");
 	else if ((b->needs & FL_BUG_NEEDS_BTRFS) && !has_fs(h->filesystems, "btrfs"))
 		set(out, FL_EXP_NOT_APPLICABLE, "btrfs not loaded (not in /proc/filesystems)");
-	else if ((b->needs & FL_BUG_NEEDS_UFFD) && !uffd_open(h, v, have_v, why, sizeof(why)))
-		set(out, FL_EXP_NOT_APPLICABLE, "%s", why);
+	else if ((b->needs & FL_BUG_NEEDS_UFFD) &&
+		 (uffd = uffd_open(h, v, have_v, why, sizeof(why))) <= 0)
+		set(out, uffd ? FL_EXP_UNKNOWN : FL_EXP_NOT_APPLICABLE, "%s", why);
 	else if (b->since && have_v && !fl_version_parse(b->since, since) &&
 		 fl_version_cmp(v, since) < 0)
 		set(out, FL_EXP_NOT_APPLICABLE, "before %s, which brought the code", b->since);
@@ -274,7 +285,11 @@ static void decide_host(void)
 	h.filesystems = fs = slurp("/proc/filesystems", 1 << 20);
 	h.cpuinfo = cpu = slurp("/proc/cpuinfo", 4 << 20);
 	h.unpriv_uffd = read_int("/proc/sys/vm/unprivileged_userfaultfd");
-	h.dev_uffd_mode = stat("/dev/userfaultfd", &st) ? -1 : (int)(st.st_mode & 07777);
+	if (!stat("/dev/userfaultfd", &st))
+		h.dev_uffd_mode = (int)(st.st_mode & 07777);
+	else
+		h.dev_uffd_mode = access("/sys/class/misc/userfaultfd", F_OK) ? FL_DEV_ABSENT
+									: FL_DEV_HIDDEN;
 	for (i = 0; i < fl_nr_known_bugs && i < (int)ARRAY_SIZE(host_results); i++)
 		fl_exposure_decide(&fl_known_bugs[i], &h, &host_results[i]);
 	free(pv);

@@ -28,7 +28,9 @@ struct fl_host_facts {
 	const char *filesystems;	/* /proc/filesystems */
 	const char *cpuinfo;		/* /proc/cpuinfo */
 	int unpriv_uffd;		/* vm.unprivileged_userfaultfd, -1 absent */
-	int dev_uffd_mode;		/* /dev/userfaultfd's mode bits, -1 absent */
+	int dev_uffd_mode;		/* /dev/userfaultfd's mode bits, or: */
+#define FL_DEV_ABSENT	(-1)		/* no such device (sysfs agrees) */
+#define FL_DEV_HIDDEN	(-2)		/* the device exists, this /dev lacks it */
 };
 
 struct fl_exposure_result {

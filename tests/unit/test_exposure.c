@@ -98,6 +98,14 @@ static void test_debian_61(void **state)
 	fl_exposure_decide(by_id(UFFD), &h, &r);
 	assert_string_equal(fl_exposure_name(r.status), "not_applicable");
 	assert_non_null(strstr(r.reason, "CONFIG_USERFAULTFD"));
+	/* a container's /dev: the host's device mode cannot be seen */
+	h.unpriv_uffd = 0;
+	h.dev_uffd_mode = FL_DEV_HIDDEN;
+	fl_exposure_decide(by_id(UFFD), &h, &r);
+	assert_string_equal(fl_exposure_name(r.status), "unknown");
+	assert_non_null(strstr(r.reason, "not visible"));
+	h.unpriv_uffd = -1;
+	h.dev_uffd_mode = FL_DEV_ABSENT;
 	/* without the changelog, /proc/version's Debian version decides */
 	h.changelog = NULL;
 	fl_exposure_decide(by_id(POP), &h, &r);
