@@ -61,8 +61,14 @@ static void print_probes(const struct daemon *d)
 		fl_exposure_print(stdout);
 		return;
 	}
+	/* one document, as bpftool prints: the text's two tables as two keys */
 	jw_init(&w, stdout);
+	jw_object_start(&w);
+	jw_name(&w, "probes");
 	fl_report_probes_json(&d->s.set, &w);
+	jw_name(&w, "known_loops");
+	fl_exposure_json(&w);
+	jw_object_end(&w);
 	fputc('\n', stdout);
 }
 
