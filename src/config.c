@@ -6,9 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 #include "config.h"
-#include "http.h"
 #include "log.h"
 #include "util.h"
 
@@ -248,8 +246,7 @@ static bool parse_number(struct fl_config *cfg, int key, const char *arg,
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct fl_config *cfg = state->input;
-	struct sockaddr_storage ss;
-	unsigned int len;
+	struct fl_listen l;
 	const char *why;
 	error_t err;
 
@@ -267,12 +264,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_METRICS:
 		if (!strcmp(arg, "off")) {
-			cfg->metrics = NULL;
+			cfg->metrics = (struct fl_listen){ .family = 0 };
 			break;
 		}
-		if (fl_http_parse_listen(arg, &ss, &len, &why))
+		if (fl_listen_parse(arg, &l, &why))
 			return bad_value(state, "--metrics", arg, why);
-		cfg->metrics = arg;
+		cfg->metrics = l;
 		break;
 	case OPT_BPF_STATS:
 		cfg->bpf_stats = true;
@@ -309,6 +306,7 @@ void fl_config_parse(struct fl_config *cfg, int argc, char **argv)
 		.parser = parse_arg,
 		.doc = doc,
 	};
+	const char *why;
 
 	*cfg = (struct fl_config){
 		.threshold = DEFAULT_THRESHOLD,
@@ -317,9 +315,9 @@ void fl_config_parse(struct fl_config *cfg, int argc, char **argv)
 		.interval_ns = DEFAULT_INTERVAL_NS,
 		.max_tasks = DEFAULT_MAX_TASKS,
 		.mode = FL_SEL_AUTO,
-		.metrics = DEFAULT_METRICS,
 		.stall_ns = DEFAULT_STALL_NS,
 	};
+	fl_listen_parse(DEFAULT_METRICS, &cfg->metrics, &why);	/* a constant that parses */
 	/* unknown flags and missing values: argp_error() exits with this */
 	argp_err_exit_status = FL_EXIT_USAGE;
 	if (json_asked(argc, argv)) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "listen.h"
 #include "probes.h"
 
 /* Exit statuses (README, "Flags"): one per kind of failure. */
@@ -32,7 +33,7 @@ struct fl_config {
 	bool probes;			/* --probes: report and exit */
 	bool json;
 	int verbose;
-	const char *metrics;		/* [ADDR:]PORT, or NULL: off */
+	struct fl_listen metrics;	/* --metrics, parsed; family 0: off */
 	bool bpf_stats;
 };
 

@@ -18,62 +18,6 @@ struct fl_http {
 	void *ctx;
 };
 
-int fl_http_parse_listen(const char *s, void *ss, unsigned int *len, const char **why)
-{
-	struct sockaddr_in *v4 = ss;
-	struct sockaddr_in6 *v6 = ss;
-	char host[128] = "127.0.0.1";
-	const char *port_s = s, *colon;
-	uint64_t port;
-	bool is6 = false;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host)) {
-			*why = "expected [IPV6]:PORT";
-			return -EINVAL;
-		}
-		memcpy(host, s + 1, end - s - 1);
-		host[end - s - 1] = 0;
-		port_s = end + 2;
-		is6 = true;
-	} else if ((colon = strrchr(s, ':'))) {
-		if ((size_t)(colon - s) >= sizeof(host)) {
-			*why = "address too long";
-			return -EINVAL;
-		}
-		memcpy(host, s, colon - s);
-		host[colon - s] = 0;
-		if (!host[0])
-			strcpy(host, "0.0.0.0");
-		port_s = colon + 1;
-	}
-	if (parse_u64(port_s, 1, 65535, &port, why)) {
-		*why = "port must be 1-65535";
-		return -EINVAL;
-	}
-	memset(ss, 0, sizeof(struct sockaddr_in6));
-	if (is6) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons(port);
-		if (inet_pton(AF_INET6, host, &v6->sin6_addr) != 1) {
-			*why = "not an IPv6 address";
-			return -EINVAL;
-		}
-		*len = sizeof(*v6);
-	} else {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(port);
-		if (inet_pton(AF_INET, host, &v4->sin_addr) != 1) {
-			*why = "not an IPv4 address";
-			return -EINVAL;
-		}
-		*len = sizeof(*v4);
-	}
-	return 0;
-}
-
 static const char landing[] =
 	"<!DOCTYPE html>\n<html><head><title>faultloop</title></head><body>\n"
 	"<h1>faultloop</h1>\n"
@@ -164,19 +108,34 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		     body, len, true);
 }
 
-int fl_http_listen(const void *sa, unsigned int len)
+int fl_http_listen(const struct fl_listen *l)
 {
+	struct sockaddr_storage ss = {};
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
 	int fd, one = 1;
 
-	fd = socket(((const struct sockaddr *)sa)->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->family == AF_INET6) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(l->port);
+		v6->sin6_addr = l->addr.v6;
+		len = sizeof(*v6);
+	} else {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(l->port);
+		v4->sin_addr = l->addr.v4;
+		len = sizeof(*v4);
+	}
+	fd = socket(l->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* a restart binds while the old socket's connections sit in TIME_WAIT */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    /* "[::1]:PORT" means IPv6 only, whatever net.ipv6.bindv6only says */
-	    (((const struct sockaddr *)sa)->sa_family == AF_INET6 &&
+	    (l->family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
-	    bind(fd, sa, len) || listen(fd, 32)) {
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 32)) {
 		int err = -errno;
 
 		close(fd);

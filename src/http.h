@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "listen.h"
 
 /* Write the exposition to out (OpenMetrics 1.0 when asked); non-zero: 500. */
 typedef int (*fl_http_render_fn)(void *ctx, FILE *out, bool openmetrics);
@@ -16,18 +17,11 @@ typedef int (*fl_http_render_fn)(void *ctx, FILE *out, bool openmetrics);
 struct fl_http;
 
 /*
- * "[ADDR:]PORT" ("19477", "127.0.0.1:19477", "[::1]:19477", ":19477" for
- * all addresses).  Returns 0 and fills the socket address, or -EINVAL with
- * *why set.
- */
-int fl_http_parse_listen(const char *s, void *sockaddr_storage,
-			 unsigned int *len, const char **why);
-/*
  * A listening socket on the address, or -errno.  Bound before the probes
  * are loaded, so that a port in use fails the start at once, with nothing
  * loaded or attached.
  */
-int fl_http_listen(const void *sockaddr, unsigned int len);
+int fl_http_listen(const struct fl_listen *l);
 /* Serve on listen_fd, which it owns from then on (also on failure: NULL,
  * *err set).  confine (NULL: none) runs first on the thread that starts
  * the HTTP thread, which inherits what it leaves (privs.h). */

@@ -2,18 +2,18 @@
 /*
  * faultloop: catch the kernel stuck in a fault-in / uaccess retry loop.
  *
- * The stages, in the order data flows: probes.c and probe_*.c (which kernel hooks) and
- * session.c (the BPF object) -> bpf/detector.bpf.h (episodes, in the
- * kernel) -> episodes.c (the report consumer) -> report.c / metrics.c
- * (text, JSON, Prometheus), served by http.c.  stuckwatch.c finds tasks
- * already spinning at start.  main() only wires them.
+ * The stages, in the order data flows: config.c (the flags, parsed once)
+ * -> probes.c and probe_*.c (which kernel hooks) and session.c (the BPF
+ * object) -> bpf/detector.bpf.h (episodes, in the kernel) -> episodes.c
+ * (the report consumer) -> report.c / metrics.c (text, JSON, Prometheus;
+ * snapshot.c gathers a scrape), served by http.c.  stuckwatch.c finds
+ * tasks already spinning at start.  main() only wires them.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include "cgroup.h"
 #include "config.h"
@@ -26,6 +26,7 @@
 #include "privs.h"
 #include "report.h"
 #include "session.h"
+#include "snapshot.h"
 #include "stuckwatch.h"
 #include "util.h"
 
@@ -36,6 +37,7 @@ struct daemon {
 	struct fl_episodes eps;
 	struct fl_report_ctx rctx;
 	struct fl_user_stats ustats;
+	struct fl_snapshot_src snap;	/* what the HTTP thread's scrape reads */
 	struct fl_http *http;
 	int http_fd;			/* bound, not yet served; -1 */
 	bool caps_dropped;
@@ -59,8 +61,14 @@ static void print_probes(const struct daemon *d)
 		fl_exposure_print(stdout);
 		return;
 	}
+	/* one document, as bpftool prints: the text's two tables as two keys */
 	jw_init(&w, stdout);
+	jw_object_start(&w);
+	jw_name(&w, "probes");
 	fl_report_probes_json(&d->s.set, &w);
+	jw_name(&w, "known_loops");
+	fl_exposure_json(&w);
+	jw_object_end(&w);
 	fputc('\n', stdout);
 }
 
@@ -78,60 +86,20 @@ static void banner(const struct daemon *d)
 	fl_exposure_banner(stderr);
 	if (d->http)
 		fprintf(stderr, "faultloop: metrics on http://%s%s/metrics\n",
-			strchr(c->metrics, ':') ? "" : "127.0.0.1:", c->metrics);
-}
-
-/* The HTTP thread: a snapshot of every stage, then the exposition. */
-static int render_metrics(void *ctx, FILE *out, bool openmetrics)
-{
-	struct daemon *d = ctx;
-	struct fl_metrics_snapshot snap = { .version = fl_config_version() };
-	struct fl_probe_row rows[64];
-	struct fl_prog_stat progs[64];
-	struct fl_session_fds fds;
-	uint64_t stalled = 0;
-	int err;
-
-	fl_session_fds(&d->s, &fds);
-	err = fl_stats_read(fds.stats, &snap.bpf);
-	if (!err)
-		err = fl_episodes_active(fds.episodes, d->cfg.max_tasks, &snap.loops_active);
-	if (!err)
-		err = fl_episodes_active(fds.stalls, d->cfg.max_tasks, &stalled);
-	snap.loops_active += stalled;
-	fl_user_stats_scrape(&d->ustats, !err);
-	if (err)
-		return err;
-	snap.probes = rows;
-	snap.nprobes = fl_probes_rows(&d->s.set, rows, ARRAY_SIZE(rows));
-	snap.nstuck = fl_stuckwatch_copy(&d->stuck, snap.stuck, FL_STUCK_MAX);
-	snap.bpf_stats = d->s.stats_fd >= 0;
-	snap.symbols = !d->s.ks_hidden;
-	if (snap.bpf_stats) {
-		snap.progs = progs;
-		snap.nprogs = fl_session_prog_stats(&d->s, rows, snap.nprobes, progs,
-						    ARRAY_SIZE(progs));
-	}
-	fl_metrics_render(out, openmetrics, &snap, &d->ustats);
-	return 0;
+			strchr(c->metrics.spec, ':') ? "" : "127.0.0.1:", c->metrics.spec);
 }
 
 /* Before anything is loaded: a port in use is one line and exit 1, with
  * no probe attached in between. */
 static int bind_metrics(struct daemon *d)
 {
-	struct sockaddr_storage ss;
-	unsigned int len;
-	const char *why;
-
-	if (!d->cfg.metrics || d->cfg.probes)	/* --probes serves nothing */
+	if (!d->cfg.metrics.family || d->cfg.probes)	/* --probes serves nothing */
 		return 0;
-	fl_http_parse_listen(d->cfg.metrics, &ss, &len, &why);	/* checked by config */
-	d->http_fd = fl_http_listen(&ss, len);
+	d->http_fd = fl_http_listen(&d->cfg.metrics);
 	if (d->http_fd >= 0)
 		return 0;
 	fl_fail("cannot serve metrics on %s: %s (--metrics off disables)",
-		d->cfg.metrics, strerror(-d->http_fd));
+		d->cfg.metrics.spec, strerror(-d->http_fd));
 	return d->http_fd;
 }
 
@@ -144,11 +112,14 @@ static int serve_metrics(struct daemon *d)
 
 	if (d->http_fd < 0)
 		return 0;
-	d->http = fl_http_start(d->http_fd, render_metrics, d, fl_privs_drop, &err);
+	d->snap = (struct fl_snapshot_src){
+		.s = &d->s, .stuck = &d->stuck, .ustats = &d->ustats, .max_tasks = d->cfg.max_tasks,
+	};
+	d->http = fl_http_start(d->http_fd, fl_snapshot_render, &d->snap, fl_privs_drop, &err);
 	d->http_fd = -1;	/* fl_http_start owns it */
 	if (d->http)
 		return 0;
-	fl_fail("cannot serve metrics on %s: %s", d->cfg.metrics, strerror(-err));
+	fl_fail("cannot serve metrics on %s: %s", d->cfg.metrics.spec, strerror(-err));
 	return err;
 }
 

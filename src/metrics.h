@@ -31,12 +31,6 @@ struct fl_loop_series {
 	uint64_t count;
 };
 
-struct fl_prog_stat {
-	char name[64];
-	uint64_t run_cnt;
-	uint64_t run_time_ns;
-};
-
 /* Counters kept by user space, shared with the HTTP thread. */
 struct fl_user_stats {
 	pthread_mutex_t lock;

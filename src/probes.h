@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "faultloop.h"
 #include "signals.h"
@@ -223,5 +224,13 @@ struct fl_probe_row {
 };
 /* Fills rows[] (set->n of them); returns how many. */
 int fl_probes_rows(struct fl_probe_set *set, struct fl_probe_row *rows, int max);
+
+/* A probe program's BPF run-time stats (--bpf-stats), by the name in
+ * fl_probe_row.prog[]: read by session.c, exported by metrics.c. */
+struct fl_prog_stat {
+	char name[64];
+	uint64_t run_cnt;
+	uint64_t run_time_ns;
+};
 
 #endif

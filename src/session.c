@@ -13,7 +13,6 @@
 #include "kconfig.h"
 #include "log.h"
 #include "ksyms.h"
-#include "metrics.h"
 #include "privs.h"
 #include "session.h"
 #include "util.h"

@@ -67,7 +67,6 @@ void fl_session_fds(const struct fl_session *s, struct fl_session_fds *fds);
 int fl_session_iter_fd(const struct fl_session *s);
 /* BPF run-time stats of the attached probes' programs (rows from
  * fl_probes_rows), into out[]; returns how many. */
-struct fl_prog_stat;
 int fl_session_prog_stats(const struct fl_session *s, const struct fl_probe_row *rows,
 			  int nrows, struct fl_prog_stat *out, int max);
 void fl_session_detach(struct fl_session *s);

@@ -104,7 +104,7 @@ check "--probes exits 0" test $? -eq 0
 check "--probes --json is valid JSON" json_valid "$TMP/probes.json"
 python3 - "$TMP/probes.json" >"$TMP/probes.chk" 2>&1 <<'EOF'
 import json, sys
-rows = {r["signal"]: r for r in json.load(open(sys.argv[1]))}
+rows = {r["signal"]: r for r in json.load(open(sys.argv[1]))["probes"]}
 for key in ("signal", "kind", "status", "attached", "symbol", "mode", "reason", "candidates"):
     assert all(key in r for r in rows.values()), key
 # every probe is either attached (with symbol and mode) or says why not
@@ -117,6 +117,30 @@ print("attached:", ",".join(s for s, r in rows.items() if r["attached"]))
 EOF
 check "--probes: attached rows name symbol+mode, others a reason" test $? -eq 0
 cat "$TMP/probes.chk"
+# --probes --json is one document, {"probes":[...],"known_loops":[...]}: each
+# known loop with a status of the four, the same as the text's KNOWN LOOP table
+python3 - "$TMP/probes.json" "$TMP/probes.txt" >"$TMP/known.chk" 2>&1 <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert sorted(doc) == ["known_loops", "probes"], sorted(doc)
+loops = doc["known_loops"]
+assert loops, "no known loops"
+for l in loops:
+    assert l["status"] in ("exposed", "fixed", "not_applicable", "unknown"), l
+    assert l["bug"] and l["reason"] and "fixed_in" in l, l
+lines = open(sys.argv[2]).read().splitlines()
+head = next(i for i, l in enumerate(lines) if l.startswith("KNOWN LOOP"))
+text = {}
+for l in lines[head + 1:]:
+    if not l.strip():
+        break
+    text[l.split()[0]] = l.split()[1]
+js = {l["bug"]: l["status"] for l in loops}
+assert js == text, f"json {js} != text {text}"
+print(" ".join(f"{b}={s}" for b, s in js.items()))
+EOF
+check "--probes --json: known_loops, each status one of four, as the text's KNOWN LOOP table" test $? -eq 0
+cat "$TMP/known.chk"
 
 # What this kernel allows decides what we can assert about the degraded mode.
 if grep -q '"signal":"fault_in_readable","kind":"fault-in","status":"attached"' "$TMP/probes.json"; then
@@ -130,9 +154,9 @@ if [ "$(uname -m)" = x86_64 ]; then
 fi
 "$FL" --probes --json --mode tracepoint >"$TMP/probes-tp.json"
 check "--mode tracepoint: no function probe attached" \
-	python3 -c 'import json,sys; rows=json.load(open(sys.argv[1])); bad=[r["signal"] for r in rows if r["attached"] and r["mode"] not in ("tp_btf","raw_tp","tracepoint","perf_event")]; sys.exit(1 if bad else 0)' "$TMP/probes-tp.json"
+	python3 -c 'import json,sys; rows=json.load(open(sys.argv[1]))["probes"]; bad=[r["signal"] for r in rows if r["attached"] and r["mode"] not in ("tp_btf","raw_tp","tracepoint","perf_event")]; sys.exit(1 if bad else 0)' "$TMP/probes-tp.json"
 check "--mode tracepoint: function probes say why" \
-	python3 -c 'import json,sys; rows=json.load(open(sys.argv[1])); r={x["signal"]:x for x in rows}; sys.exit(0 if r["fault_in_readable"]["status"]=="disabled" else 1)' "$TMP/probes-tp.json"
+	python3 -c 'import json,sys; rows=json.load(open(sys.argv[1]))["probes"]; r={x["signal"]:x for x in rows}; sys.exit(0 if r["fault_in_readable"]["status"]=="disabled" else 1)' "$TMP/probes-tp.json"
 if [ $FUNC_PROBES = 0 ]; then
 	check "degraded kernel: refusal reasons are given" grep -qE 'fault_in_readable .*(refused|no kprobes|not in BTF)' "$TMP/probes.txt"
 fi
@@ -171,7 +195,7 @@ banner_vs_probes() {	# faultloop stderr, --probes --json
 	python3 - "$1" "$2" <<'EOF'
 import json, re, sys
 lines = open(sys.argv[1]).read().splitlines()
-rows = json.load(open(sys.argv[2]))
+rows = json.load(open(sys.argv[2]))["probes"]
 kinds = ("fault-in", "copy", "fault", "owner")
 bad = []
 head = next((n for n, l in enumerate(lines) if "probes attached" in l), None)

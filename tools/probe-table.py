@@ -49,7 +49,7 @@ for path in sorted(glob.glob(os.path.join(root, f"tests/vm/expect/*-{args.arch}.
 if args.host:
     col = args.host_name
     cols.append(col)
-    for r in json.load(open(args.host)):
+    for r in json.load(open(args.host))["probes"]:
         if r["signal"] not in order:
             order.append(r["signal"])
         table.setdefault(r["signal"], {})[col] = (f"{r['mode']} `{r['symbol']}`" if r["attached"]

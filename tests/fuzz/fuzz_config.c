@@ -16,10 +16,8 @@
  */
 #include <argp.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 #include "config.h"
 #include "fuzz.h"
-#include "http.h"
 
 static int exit_status = -1;
 static char message[512];
@@ -141,12 +139,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(cfg.stall_ns == 0 || cfg.stall_ns >= 200000000ULL);
 		FZ_ASSERT(cfg.mode <= FL_SEL_TRACEPOINT);
 		FZ_ASSERT(!cfg.cgroup || cfg.cgroup[0]);
-		if (cfg.metrics) {
-			struct sockaddr_storage ss;
-			unsigned int len;
+		if (cfg.metrics.family) {
+			struct fl_listen l;
 			const char *why;
 
-			FZ_ASSERT(!fl_http_parse_listen(cfg.metrics, &ss, &len, &why));
+			/* parsed once, from the flag's own text */
+			FZ_ASSERT(cfg.metrics.spec && !fl_listen_parse(cfg.metrics.spec, &l, &why));
+			FZ_ASSERT(l.family == cfg.metrics.family && l.port == cfg.metrics.port);
+			FZ_ASSERT(!memcmp(&l.addr, &cfg.metrics.addr, sizeof(l.addr)));
 		}
 	}
 	for (i = 0; i < nowned; i++)

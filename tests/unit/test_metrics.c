@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <cmocka.h>
-#include "http.h"
+#include "listen.h"
 #include "knownbugs.h"
 #include "metrics.h"
 
@@ -213,22 +213,31 @@ static void test_histogram_clamp_slot(void **state)
 
 static void test_parse_listen(void **state)
 {
-	struct sockaddr_storage ss;
-	unsigned int len;
+	struct fl_listen l;
 	const char *why;
 
-	assert_int_equal(fl_http_parse_listen("19477", &ss, &len, &why), 0);
-	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
-	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 19477);
-	assert_int_equal(fl_http_parse_listen(":80", &ss, &len, &why), 0);
-	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_ANY));
-	assert_int_equal(fl_http_parse_listen("[::1]:9", &ss, &len, &why), 0);
-	assert_int_equal(ss.ss_family, AF_INET6);
-	assert_int_not_equal(fl_http_parse_listen("0", &ss, &len, &why), 0);
-	assert_int_not_equal(fl_http_parse_listen("65536", &ss, &len, &why), 0);
-	assert_int_not_equal(fl_http_parse_listen("x:1", &ss, &len, &why), 0);
-	assert_int_not_equal(fl_http_parse_listen("[::1]", &ss, &len, &why), 0);
-	assert_int_not_equal(fl_http_parse_listen("", &ss, &len, &why), 0);
+	assert_int_equal(fl_listen_parse("19477", &l, &why), 0);
+	assert_int_equal(l.family, AF_INET);
+	assert_int_equal(l.addr.v4.s_addr, htonl(INADDR_LOOPBACK));
+	assert_int_equal(l.port, 19477);
+	assert_string_equal(l.spec, "19477");
+	assert_int_equal(fl_listen_parse(":80", &l, &why), 0);
+	assert_int_equal(l.addr.v4.s_addr, htonl(INADDR_ANY));
+	assert_int_equal(l.port, 80);
+	assert_int_equal(fl_listen_parse("[::1]:9", &l, &why), 0);
+	assert_int_equal(l.family, AF_INET6);
+	assert_memory_equal(&l.addr.v6, &in6addr_loopback, sizeof(in6addr_loopback));
+	assert_int_equal(l.port, 9);
+	assert_int_not_equal(fl_listen_parse("0", &l, &why), 0);
+	assert_string_equal(why, "port must be 1-65535");
+	assert_int_not_equal(fl_listen_parse("65536", &l, &why), 0);
+	assert_int_not_equal(fl_listen_parse("x:1", &l, &why), 0);
+	assert_string_equal(why, "not an IPv4 address");
+	assert_int_not_equal(fl_listen_parse("[::1]", &l, &why), 0);
+	assert_string_equal(why, "expected [IPV6]:PORT");
+	assert_int_not_equal(fl_listen_parse("[x]:1", &l, &why), 0);
+	assert_string_equal(why, "not an IPv6 address");
+	assert_int_not_equal(fl_listen_parse("", &l, &why), 0);
 }
 
 int main(void)

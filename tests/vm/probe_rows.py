@@ -16,10 +16,10 @@ def probe_rows(text, say):
         if rc != 0:
             say(False, f"--probes --mode {mode} exited {rc}")
             continue
-        line = next((l for l in body.splitlines() if l.startswith("[")), "[]")
+        line = next((l for l in body.splitlines() if l.startswith("{")), "{}")
         try:
-            rows = json.loads(line)
-        except ValueError:
+            rows = json.loads(line)["probes"]
+        except (ValueError, KeyError):
             rows = []
             say(False, f"--probes --mode {mode}: unparsable JSON")
         for r in rows:
