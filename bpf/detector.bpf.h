@@ -762,8 +762,8 @@ add:	/* one copy of the report path in the program, not one per caller */
 /*
  * The task's episode ends here, if it has one: its loop owner returned
  * (has_ret, reason FL_END_OWNER_RETURN), an owner call began, or the task
- * exits.  sig is the signal of the probe that saw it.  now: 0 reads the
- * clock, only if there is an episode in the hash.
+ * exits (then its stall too, if any).  sig is the signal of the probe that
+ * saw it.  now: 0 reads the clock, only if there is an episode to end.
  */
 static __always_inline void fl_end(void *ctx, struct fl_stats *st, struct fl_cur *c,
 				   __u32 tid, __u32 sig, __u8 reason, __s64 ret,
@@ -778,6 +778,12 @@ static __always_inline void fl_end(void *ctx, struct fl_stats *st, struct fl_cur
 		st->failures[sig]++;
 	if (c->live && c->tid == tid)
 		fl_cur_close(st, c, reason);
+	if (reason == FL_END_TASK_EXIT && nr_stalls) {
+		ep = bpf_map_lookup_elem(&stalls, &tid);
+		if (ep)
+			fl_map_close(ctx, st, &stalls, &nr_stalls, ep, tid, reason, 0, 0,
+				     false, fl_now(now));
+	}
 	if (!nr_promoted)
 		return;
 	ep = bpf_map_lookup_elem(&episodes, &tid);

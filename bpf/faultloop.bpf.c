@@ -495,19 +495,7 @@ OWNER_KRET(fuse_perform_write, FL_SIG_OWNER_FUSE_PERFORM_WRITE)
 
 static __always_inline int fl_task_gone(void *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct fl_stats *st = fl_stats();
-	struct fl_cur *c;
-
-	if (!st)
-		return 0;
-	c = fl_enter(st);
-	if (!c)
-		return 0;
-	fl_stall_exit(ctx, st, tid);
-	fl_end(ctx, st, c, tid, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false, 0);
-	fl_exit(c);
-	return 0;
+	return fl_probe_end(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
 }
 
 SEC("tp_btf/sched_process_exit")

@@ -182,17 +182,6 @@ static __always_inline void fl_stall_entry(void *ctx, struct fl_stats *st, __u64
 	fl_exit(c);
 }
 
-/* The task exits: its stall, if any, ends.  Under the caller's fl_enter(). */
-static __always_inline void fl_stall_exit(void *ctx, struct fl_stats *st, __u32 tid)
-{
-	struct fl_episode *ep;
-
-	if (!nr_stalls)
-		return;
-	ep = bpf_map_lookup_elem(&stalls, &tid);
-	if (ep)
-		fl_stall_close(ctx, st, ep, tid, FL_END_TASK_EXIT, bpf_ktime_get_ns());
-}
 
 /* The idle sweep's half for stalls (see fl_sweep_one): a task no longer
  * sampled (asleep, or gone without an exit event) ends its stall. */

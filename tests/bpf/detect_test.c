@@ -622,16 +622,40 @@ static void test_sampler_inside_probe(void **state)
 	fx_close(f);
 }
 
+/* A stall of tid reported: samples inside the fault every 100 ms of wall
+ * and CPU time, 0 to 1100 ms. */
+static void stalled(struct fx *f, __u32 tid)
+{
+	int i;
+
+	for (i = 0; i <= 11; i++)
+		sample(f, tid, 5, IN_FAULT, i * 100, i * 100);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+}
+
+/* A stalled task that exits ends its stall, once, through the task-exit
+ * probe's own path (fl_end). */
+static void test_stall_task_exit(void **state)
+{
+	struct fx *f = fx_stall();
+
+	stalled(f, 708);
+	run(f, FL_TEST_TASK_EXIT, 0, 708, 0, T0 + 1150 * MS, 0, 0);
+	run(f, FL_TEST_TASK_EXIT, 0, 708, 0, T0 + 1160 * MS, 0, 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_TASK_EXIT);
+	assert_int_equal(f->skel->bss->nr_stalls, 0);
+	fx_close(f);
+}
+
 /* A stall counts samples, not retries: the retries histogram and sum get
  * none of them. */
 static void test_stall_samples_not_retries(void **state)
 {
 	struct fx *f = fx_stall();
 	struct fl_stats st;
-	int i;
 
-	for (i = 0; i <= 11; i++)
-		sample(f, 707, 5, IN_FAULT, i * 100, i * 100);
+	stalled(f, 707);
 	sample(f, 707, 6, IN_FAULT, 1200, 1200);	/* progress: it ends */
 	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
 	assert_int_equal(f->reps[f->nrep - 1].samples, 12);
@@ -645,11 +669,8 @@ static void test_stall_samples_not_retries(void **state)
 static void test_stall_sweep(void **state)
 {
 	struct fx *f = fx_stall();
-	int i;
 
-	for (i = 0; i <= 11; i++)
-		sample(f, 705, 5, IN_FAULT, i * 100, i * 100);
-	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	stalled(f, 705);
 	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1500 * MS, 0), 3);
 	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1700 * MS, 0), 3);
 	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1701 * MS, 0), 0);
@@ -1288,6 +1309,7 @@ int main(void)
 		cmocka_unit_test(test_sweep_half_made_element),
 		cmocka_unit_test(test_sampler_inside_probe),
 		cmocka_unit_test(test_stall_samples_not_retries),
+		cmocka_unit_test(test_stall_task_exit),
 		cmocka_unit_test(test_progress_is_not_retry),
 		cmocka_unit_test(test_downward_progress),
 		cmocka_unit_test(test_threshold_and_ongoing),
