@@ -57,14 +57,16 @@ struct {
 	__type(value, struct fl_episode);
 } episodes SEC(".maps");
 
-/* Per CPU: the copy of an ending episode its report is made from (see
- * fl_map_close). */
+/* Per CPU: a scratch episode, the copy an ENDED report is made from (see
+ * fl_map_close) or the episode an insert is built in (fl_promote,
+ * fl_stall_open).  The recursion guard (fl_enter) keeps the stall sampler,
+ * which interrupts the probes in hard-irq context, from sharing it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct fl_episode);
-} ending SEC(".maps");
+} scratch SEC(".maps");
 
 /* The stall sampler's episodes (bpf/stall.bpf.h), keyed by tid; here
  * because each detector checks the other's before it reports. */
@@ -105,9 +107,6 @@ struct {
 	__type(value, __u32);
 } cgroup_filter SEC(".maps");
 
-/* A zeroed episode to insert from: map values may come from .rodata. */
-static const struct fl_episode zero_episode;
-
 /* One event, already attributed to a task.  The probes fill it from
  * current; the test driver fills it from its arguments. */
 struct fl_ev {
@@ -115,14 +114,72 @@ struct fl_ev {
 	__u64 now_j;	/* the coarse clock (jiffy_ns) */
 	__u64 addr;
 	__u64 size;
-	__u64 io_seq;
+	__u64 io_seq;	/* the call boundary: fl_task_seq() */
+	__u64 sys_seq;	/* its read/write-call part */
 	__u64 migr;	/* task->se.nr_migrations */
 	__u32 pid;
 	__u32 tid;
 	__u32 sig;
 	bool failed;
 	bool join_only;	/* count only, unless the task has an episode */
+	__u8 flags;	/* FL_EP_UFFD when the event saw userfaultfd */
+	__s8 sigpend;	/* an unblocked signal pending: -1 until needed
+			 * (fl_ev_sigpend) */
 };
+
+/*
+ * bpf_get_current_task_btf() (5.11, 3ca1032ab7ab) gives a pointer the
+ * program may dereference with plain loads; each event takes it once.  On
+ * 5.10 we fall back to bpf_get_current_task() and bpf_probe_read_kernel(),
+ * which itself runs under pagefault_disable() (copy_from_kernel_nofault)
+ * and so reads pagefault_disabled one too high.  The enum test is a CO-RE
+ * constant: the verifier drops the branch this kernel does not take.
+ */
+#define FL_HAVE_TASK_BTF \
+	bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
+static __always_inline struct task_struct *fl_current(void)
+{
+	if (FL_HAVE_TASK_BTF)
+		return bpf_get_current_task_btf();
+	return (void *)bpf_get_current_task();
+}
+
+/*
+ * An unblocked signal is pending for t: a signal queued to the thread or
+ * its process that t does not block.  That is the condition under which
+ * recalc_sigpending_tsk() and complete_signal() (kernel/signal.c, every
+ * kernel) set TIF_SIGPENDING, which signal_pending() tests: what makes
+ * __schedule() leave an interruptible task on its runqueue
+ * (signal_pending_state()), so that handle_userfault()'s schedule() does
+ * not sleep and the fault retries at once.  A blocked signal (a daemon
+ * taking it with sigwait) leaves TIF_SIGPENDING clear: the task sleeps in
+ * handle_userfault() and nothing loops.  _NSIG is 64 on x86_64 and arm64:
+ * word 0 is every signal.  Read when a report is made, per stall sample,
+ * and when a task's call boundary moved, never per plain event.
+ */
+static __always_inline bool fl_task_sigpend(struct task_struct *t)
+{
+	__u64 pend, shared, blocked;
+
+	if (FL_HAVE_TASK_BTF) {
+		pend = t->pending.signal.sig[0];
+		shared = t->signal->shared_pending.signal.sig[0];
+		blocked = t->blocked.sig[0];
+	} else {
+		pend = BPF_CORE_READ(t, pending.signal.sig[0]);
+		shared = BPF_CORE_READ(t, signal, shared_pending.signal.sig[0]);
+		blocked = BPF_CORE_READ(t, blocked.sig[0]);
+	}
+	return (pend | shared) & ~blocked;
+}
+
+static __always_inline bool fl_ev_sigpend(struct fl_ev *ev)
+{
+	if (ev->sigpend < 0)
+		ev->sigpend = fl_task_sigpend(fl_current());
+	return ev->sigpend;
+}
 
 /* The precise clock, read once per event and only when needed: on the
  * hash path and for reports. */
@@ -160,6 +217,44 @@ static __always_inline struct fl_cur *fl_cur(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&cur, &zero);
+}
+
+static __always_inline struct fl_episode *fl_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/*
+ * The per-CPU recursion guard (retsnoop's, per CPU rather than per
+ * program): the detector's per-CPU state (the slot, the scratch episode,
+ * the stats) belongs to one program at a time.  The stall sampler runs
+ * from a cpu-clock perf event, in hard-irq context, and can land in the
+ * middle of a probe on the same CPU; a probe can also preempt another
+ * where tracing programs are preemptible (PREEMPT_RT, fentry under
+ * preempt=full).  Whoever finds the CPU busy skips its event or sample and
+ * counts it (FL_CNT_NESTED, atomically: the owner may be mid-increment).
+ * NULL: skip.  A plain load and store suffice: an interrupter that got in
+ * has left busy as it found it before the interrupted program runs on.
+ */
+static __always_inline struct fl_cur *fl_enter(struct fl_stats *st)
+{
+	struct fl_cur *c = fl_cur();
+
+	if (!c)
+		return NULL;
+	if (c->busy) {
+		__sync_fetch_and_add(&st->cnt[FL_CNT_NESTED], 1);
+		return NULL;
+	}
+	c->busy = 1;
+	return c;
+}
+
+static __always_inline void fl_exit(struct fl_cur *c)
+{
+	c->busy = 0;
 }
 
 static __always_inline __u32 fl_log2(__u64 v)
@@ -237,11 +332,11 @@ static __always_inline struct fl_report *fl_report(void *ctx, struct fl_stats *s
 	r->addr = ep->addr;
 	r->size = ep->size;
 	r->retries = ep->retries;
+	r->samples = ep->samples;
 	r->events = ep->events;
 	r->sig_mask = ep->sig_mask;
 	r->owner_ret = ep->owner_ret;
 	__builtin_memcpy(r->comm, ep->comm, sizeof(r->comm));
-	r->pad2 = 0;
 	/* The stack of the event that made the report: for DETECTED/ONGOING
 	 * that is inside the loop, so it names the loop owner; for an owner's
 	 * return it shows its caller.  An episode closed by the task's next
@@ -294,10 +389,14 @@ static __always_inline bool fl_map_close(void *ctx, struct fl_stats *st,
 	/* A loop that went quiet ended at its last event, not when we noticed. */
 	__u64 end = (reason == FL_END_GAP || reason == FL_END_SYSCALL ||
 		     reason == FL_END_PROGRESS) ? ep->last_ns : now;
-	__u64 dur = end - ep->start_ns, retries = ep->retries;
+	/* Never a wrapped duration: an element is inserted whole (fl_promote,
+	 * fl_stall_open), so end < start would be a bug, not a long loop. */
+	__u64 dur = end > ep->start_ns ? end - ep->start_ns : 0;
+	/* A stall's retries histogram entry is none: it counts samples
+	 * (struct fl_episode), and a stall has no retry. */
+	__u64 retries = ep->retries;
 	struct fl_episode *last;
 	struct fl_report *r;
-	__u32 zero = 0;
 
 	if (!(ep->flags & FL_EP_REPORTED))
 		return fl_map_end(st, map, live, tid, reason, retries, dur);
@@ -305,7 +404,7 @@ static __always_inline bool fl_map_close(void *ctx, struct fl_stats *st,
 	 * whose delete wins may report: keep a copy, delete, then report
 	 * from the copy.  (Reserving first and discarding on a lost delete
 	 * was rejected by the 6.1 verifier: "Unreleased reference".) */
-	last = bpf_map_lookup_elem(&ending, &zero);
+	last = fl_scratch();
 	if (!last) {
 		st->cnt[FL_CNT_REPORTS_LOST]++;
 		return fl_map_end(st, map, live, tid, reason, retries, dur);
@@ -365,18 +464,6 @@ static __always_inline bool fl_reported_elsewhere(void *map, __u64 live, __u32 t
 	return o && (o->flags & FL_EP_REPORTED);
 }
 
-/* A signal is queued to the current task or its process: a kernel-mode
- * fault retries through anything but a fatal one, and userfaultfd gives
- * up at once while one is pending (the known busy loop).  Read when a
- * report is made, not per event. */
-static __always_inline bool fl_current_sig_pending(void)
-{
-	struct task_struct *t = (void *)bpf_get_current_task();
-
-	return BPF_CORE_READ(t, pending.signal.sig[0]) ||
-	       BPF_CORE_READ(t, signal, shared_pending.signal.sig[0]);
-}
-
 /*
  * The report an episode owes now, made: DETECTED the first time it is a
  * loop (ready) unless the other detector (other map, other_live of its
@@ -408,7 +495,7 @@ static __always_inline void fl_report_due(void *ctx, struct fl_stats *st,
 		return;
 	}
 	ep->last_report_ns = now;
-	if (fl_current_sig_pending())
+	if (fl_task_sigpend(fl_current()))
 		ep->flags |= FL_EP_SIGPEND;
 	r = fl_report(ctx, st, ep, kind, sig, 0, now, now);
 	if (r)
@@ -440,6 +527,7 @@ static __always_inline void fl_cur_open(struct fl_stats *st, struct fl_cur *c,
 					const struct fl_ev *ev, __u32 sig, __u64 ua)
 {
 	c->io_seq = ev->io_seq;
+	c->sys_seq = ev->sys_seq;
 	c->migr = ev->migr;
 	c->start_j = ev->now_j;
 	c->last_j = ev->now_j;
@@ -473,43 +561,57 @@ static __always_inline bool fl_cur_add(struct fl_cur *c, const struct fl_ev *ev,
 	return false;
 }
 
+/* A new element for tid in map, built whole in the scratch episode by the
+ * caller and inserted with BPF_NOEXIST: the idle sweep, on another CPU,
+ * may look at an element as soon as it is in the map, and one inserted
+ * zeroed and filled afterwards showed it start_ns set and last_ns 0 (a
+ * duration of 0 - start_ns, 1.8e19 ns, in the sums).  *live counts the
+ * map's elements.  NULL when the map is full (counted). */
+static __always_inline struct fl_episode *fl_map_insert(struct fl_stats *st, void *map,
+							__u64 *live, __u32 tid,
+							struct fl_episode *fresh)
+{
+	struct fl_episode *ep;
+	long err;
+
+	err = bpf_map_update_elem(map, &tid, fresh, BPF_NOEXIST);
+	if (!err)
+		__sync_fetch_and_add(live, 1);
+	ep = bpf_map_lookup_elem(map, &tid);
+	if (!ep)
+		st->cnt[FL_CNT_EPISODES_DROPPED]++;
+	/* EEXIST is not reachable while *live is exact (the task had no
+	 * element when it began this one); should it happen, that element
+	 * carries on. */
+	return ep;
+}
+
 /* The slot's episode saw its first retry: move it into the hash. */
 static __always_inline struct fl_episode *fl_promote(void *ctx, struct fl_stats *st,
 						     struct fl_cur *c, struct fl_ev *ev)
 {
-	__u32 tid = c->tid;
-	struct fl_episode *ep;
-	long err;
-	__u64 now;
+	struct fl_episode *ep = fl_scratch();
+	__u64 now = fl_ev_ns(ev);
 
-	err = bpf_map_update_elem(&episodes, &tid, &zero_episode, BPF_NOEXIST);
-	if (!err)
-		__sync_fetch_and_add(&nr_promoted, 1);
-	ep = bpf_map_lookup_elem(&episodes, &tid);
-	if (!ep) {
-		/* map full: the slot stays, the next retry tries again */
-		st->cnt[FL_CNT_EPISODES_DROPPED]++;
+	if (!ep)
 		return NULL;
-	}
-	c->live = 0;
-	/* EEXIST is not reachable while nr_promoted is exact: the task had no
-	 * episode in the hash when its slot opened and has not left this CPU
-	 * since.  Should it happen, that episode carries on. */
-	if (err)
-		return ep;
-	now = fl_ev_ns(ev);
-	/* last_ns: fl_ep_add() sets it, with the event that promoted */
+	__builtin_memset(ep, 0, sizeof(*ep));
 	ep->start_ns = now - fl_coarse_ns(ev->now_j - c->start_j);
+	ep->last_ns = now;	/* fl_ep_add() moves it on with this event */
 	ep->io_seq = c->io_seq;
+	ep->sys_seq = c->sys_seq;
 	ep->addr = c->addr;
 	ep->size = c->size;
 	ep->cgroup_id = bpf_get_current_cgroup_id();
 	ep->pid = c->pid;
-	ep->tid = tid;
+	ep->tid = c->tid;
 	ep->events = c->events;
 	ep->sig_mask = c->sig_mask;
 	__builtin_memcpy(ep->lo, c->lo, sizeof(ep->lo));
 	__builtin_memcpy(ep->hi, c->hi, sizeof(ep->hi));
+	ep = fl_map_insert(st, &episodes, &nr_promoted, c->tid, ep);
+	if (ep)		/* map full: the slot stays, the next retry tries again */
+		c->live = 0;
 	return ep;
 }
 
@@ -524,6 +626,7 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 
 	ep->events++;
 	ep->last_ns = now;
+	ep->flags |= ev->flags;
 	if (fl_takes_addr(ep->sig_mask, sig)) {
 		ep->addr = ua;
 		ep->size = ev->size;
@@ -558,6 +661,29 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
 }
 
 /*
+ * Whether the task left its call between two of its events: the call
+ * boundary (fl_task_seq: read/write calls, and sleeps where they count)
+ * moved from *io_seq, the episode's, to ev's.  Called only when it moved.
+ * A read/write call that began always ends the episode.  A sleep does
+ * (a task that blocked in wait4() or on I/O has left whatever loop it was
+ * in), except one with an unblocked signal pending: __schedule() leaves
+ * an interruptible task with signal_pending() on its runqueue
+ * (signal_pending_state(), kernel/sched/core.c, every kernel), so the
+ * switch is the loop's own schedule() that did not sleep (the userfaultfd
+ * loop's, counted in nvcsw whenever another task got the CPU: it split
+ * one loop into DETECTED, ENDED next_call, and a second DETECTED).  A
+ * task that went back to user space took its unblocked signals there.
+ * Then the episode carries on from the new value.
+ */
+static __always_inline bool fl_left_call(struct fl_ev *ev, __u64 *io_seq, __u64 sys_seq)
+{
+	if (sys_seq != ev->sys_seq || !fl_ev_sigpend(ev))
+		return true;
+	*io_seq = ev->io_seq;
+	return false;
+}
+
+/*
  * The detector.  Called for every address-carrying event that passed the
  * filters.  A task's episode opens with its first event and collects
  * retries until its owner returns, it goes idle for gap_ns, the task
@@ -567,11 +693,10 @@ static __always_inline void fl_ep_add(void *ctx, struct fl_stats *st,
  * times within one time slice, and once promoted its episode follows it.
  */
 static __always_inline void fl_event(void *ctx, struct fl_stats *st,
-				     struct fl_ev *ev)
+				     struct fl_cur *c, struct fl_ev *ev)
 {
 	__u32 sig = ev->sig, tid = ev->tid;
 	struct fl_episode *ep;
-	struct fl_cur *c;
 	__u8 reason;
 	__u64 ua;
 
@@ -586,15 +711,13 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 	if (sig >= FL_NR_ADDR_SIGS || !fl_user_addr(ev->addr))
 		return;
 	ua = ev->addr & addr_mask;
-	c = fl_cur();
-	if (!c)
-		return;
 
 	if (c->live && c->tid == tid) {
 		reason = FL_END_NONE;
 		if (ev->now_j - c->last_j > gap_j)
 			reason = FL_END_GAP;
-		else if (c->io_seq != ev->io_seq)
+		else if (c->io_seq != ev->io_seq &&
+			 fl_left_call(ev, &c->io_seq, c->sys_seq))
 			reason = FL_END_SYSCALL;
 		else if (c->migr != ev->migr)
 			reason = FL_END_LEFT_CPU;
@@ -617,7 +740,8 @@ static __always_inline void fl_event(void *ctx, struct fl_stats *st,
 			reason = FL_END_NONE;
 			if (now - ep->last_ns > gap_ns)
 				reason = FL_END_GAP;
-			else if (ep->io_seq != ev->io_seq)
+			else if (ep->io_seq != ev->io_seq &&
+				 fl_left_call(ev, &ep->io_seq, ep->sys_seq))
 				reason = FL_END_SYSCALL;
 			if (reason == FL_END_NONE)
 				goto add;
@@ -638,24 +762,28 @@ add:	/* one copy of the report path in the program, not one per caller */
 /*
  * The task's episode ends here, if it has one: its loop owner returned
  * (has_ret, reason FL_END_OWNER_RETURN), an owner call began, or the task
- * exits.  sig is the signal of the probe that saw it.  now: 0 reads the
- * clock, only if there is an episode in the hash.
+ * exits (then its stall too, if any).  sig is the signal of the probe that
+ * saw it.  now: 0 reads the clock, only if there is an episode to end.
  */
-static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
-				   __u32 sig, __u8 reason, __s64 ret,
+static __always_inline void fl_end(void *ctx, struct fl_stats *st, struct fl_cur *c,
+				   __u32 tid, __u32 sig, __u8 reason, __s64 ret,
 				   bool has_ret, __u64 now)
 {
 	struct fl_episode *ep;
-	struct fl_cur *c;
 
 	if (sig >= FL_SIG__MAX)
 		return;
 	st->events[sig]++;
 	if (has_ret && ret < 0)
 		st->failures[sig]++;
-	c = fl_cur();
-	if (c && c->live && c->tid == tid)
+	if (c->live && c->tid == tid)
 		fl_cur_close(st, c, reason);
+	if (reason == FL_END_TASK_EXIT && nr_stalls) {
+		ep = bpf_map_lookup_elem(&stalls, &tid);
+		if (ep)
+			fl_map_close(ctx, st, &stalls, &nr_stalls, ep, tid, reason, 0, 0,
+				     false, fl_now(now));
+	}
 	if (!nr_promoted)
 		return;
 	ep = bpf_map_lookup_elem(&episodes, &tid);
@@ -672,24 +800,41 @@ static __always_inline void fl_end(void *ctx, struct fl_stats *st, __u32 tid,
  * faultloop is detaching, end every episode.  now: 0 reads the clock.
  * The probes' own close (fl_ep_close): one report path, and only the side
  * whose delete wins reports.
+ *
+ * The sweep runs on another CPU than the task, and the hashes are
+ * preallocated: an element deleted here is reused by the next insert at
+ * once, so a probe that had looked it up would write into another task's
+ * episode.  A probe keeps an episode whose last event is at most gap old
+ * (fl_event); the sweep takes only one idle for gap and half a gap more
+ * (FL_SWEEP_SLACK), so a probe that passed its own test was still inside
+ * its event half a gap later for the two to meet: more than a BPF program
+ * runs, even preempted (tracing programs run with preemption off outside
+ * PREEMPT_RT and fentry under preempt=full).  The ENDED report's end time
+ * is the last event either way; it comes up to half a gap later.
  */
+#define FL_SWEEP_SLACK(gap)	((gap) + (gap) / 2)
+
 static __always_inline bool fl_sweep_map(void *ctx, void *map, __u64 *live, __u64 gap,
 					 __u32 tid, bool all, __u64 now)
 {
 	struct fl_stats *st = fl_stats();
 	struct fl_episode *ep;
+	struct fl_cur *c;
+	bool ended = false;
 
 	if (!st)
 		return false;
+	c = fl_enter(st);
+	if (!c)
+		return false;
 	now = fl_now(now);
 	ep = bpf_map_lookup_elem(map, &tid);
-	if (!ep)
-		return false;
 	/* last_ns may be newer than now: its task runs on another CPU */
-	if (!all && (ep->last_ns >= now || now - ep->last_ns <= gap))
-		return false;
-	return fl_map_close(ctx, st, map, live, ep, tid, all ? FL_END_DETACH : FL_END_GAP,
-			    0, 0, false, now);
+	if (ep && (all || (ep->last_ns < now && now - ep->last_ns > FL_SWEEP_SLACK(gap))))
+		ended = fl_map_close(ctx, st, map, live, ep, tid,
+				     all ? FL_END_DETACH : FL_END_GAP, 0, 0, false, now);
+	fl_exit(c);
+	return ended;
 }
 
 static __always_inline bool fl_sweep_one(void *ctx, __u32 tid, bool all, __u64 now)

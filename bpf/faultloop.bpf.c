@@ -203,7 +203,7 @@ volatile __u32 faultin_joins_only = 0;
 static __always_inline int fl_faultin_event(void *ctx, __u32 sig, __u64 addr,
 					    __u64 size, bool failed)
 {
-	return fl_probe_any_event(ctx, sig, addr, size, failed, faultin_joins_only);
+	return fl_probe_any_event(ctx, sig, addr, size, failed, faultin_joins_only, 0);
 }
 
 #define FAULTIN_UADDR(name, SIG)						\
@@ -376,29 +376,42 @@ int BPF_KPROBE(fl_fixup_exception__kprobe)
  */
 volatile __u32 mm_fault_count_only = 0;
 
+/* The VMA is registered with a userfaultfd (CONFIG_USERFAULTFD: its
+ * vm_userfaultfd_ctx.ctx is set from UFFDIO_REGISTER to UNREGISTER), so
+ * the fault may end in handle_userfault(): FL_EP_UFFD, the known bug's
+ * evidence where the stall sampler's stack is not the one reporting. */
+static __always_inline __u8 fl_vma_uffd(struct vm_area_struct *vma)
+{
+	if (!bpf_core_field_exists(vma->vm_userfaultfd_ctx))
+		return 0;
+	return BPF_CORE_READ(vma, vm_userfaultfd_ctx.ctx) ? FL_EP_UFFD : 0;
+}
+
 /* handle_mm_fault(vma, address, flags, regs): user-mode faults are the bulk
  * and never part of a uaccess loop, so they leave after one branch. */
-static __always_inline int fl_mm_fault(void *ctx, __u64 address, __u32 flags)
+static __always_inline int fl_mm_fault(void *ctx, struct vm_area_struct *vma,
+				       __u64 address, __u32 flags)
 {
 	if (flags & fl_fault_flag_user())
 		return 0;
 	if (mm_fault_count_only && !(flags & fl_fault_flag_tried()))
 		return fl_probe_count(FL_SIG_HANDLE_MM_FAULT, false);
-	return fl_probe_event(ctx, FL_SIG_HANDLE_MM_FAULT, address, 0, false);
+	return fl_probe_any_event(ctx, FL_SIG_HANDLE_MM_FAULT, address, 0, false, false,
+				  fl_vma_uffd(vma));
 }
 
 SEC("fentry/handle_mm_fault")
-int BPF_PROG(fl_handle_mm_fault__fentry, void *vma, unsigned long address,
-	     unsigned int flags)
+int BPF_PROG(fl_handle_mm_fault__fentry, struct vm_area_struct *vma,
+	     unsigned long address, unsigned int flags)
 {
-	return fl_mm_fault(ctx, address, flags);
+	return fl_mm_fault(ctx, vma, address, flags);
 }
 
 SEC("kprobe/handle_mm_fault")
-int BPF_KPROBE(fl_handle_mm_fault__kprobe, void *vma, unsigned long address,
-	       unsigned int flags)
+int BPF_KPROBE(fl_handle_mm_fault__kprobe, struct vm_area_struct *vma,
+	       unsigned long address, unsigned int flags)
 {
-	return fl_mm_fault(ctx, address, flags);
+	return fl_mm_fault(ctx, vma, address, flags);
 }
 
 /* arm64 (far, esr, regs) handlers: do_page_fault, do_tag_check_fault
@@ -482,7 +495,6 @@ OWNER_KRET(fuse_perform_write, FL_SIG_OWNER_FUSE_PERFORM_WRITE)
 
 static __always_inline int fl_task_gone(void *ctx)
 {
-	fl_stall_exit(ctx, (__u32)bpf_get_current_pid_tgid());
 	return fl_probe_end(ctx, FL_SIG_TASK_EXIT, FL_END_TASK_EXIT, 0, false);
 }
 
@@ -525,12 +537,12 @@ int fl_stall__perf(struct bpf_perf_event_data *ctx)
 	if (flags & FL_PF_KTHREAD)
 		return 0;
 	st = fl_stats();
-	if (!st || !fl_pass(st, id))
+	if (!st)
 		return 0;
 	/* no kernel frames when the sample interrupted user mode */
 	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
-	fl_stall_sample(ctx, st, id, fl_progress(t), fl_oncpu(t), fl_sig_pending(t), ips,
-			n > 0 ? (int)((__u64)n >> 3) : 0, bpf_ktime_get_ns());
+	fl_stall_entry(ctx, st, id, fl_progress(t), fl_oncpu(t), fl_task_sigpend(t), ips,
+		       n > 0 ? (int)((__u64)n >> 3) : 0, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -586,7 +598,7 @@ int fl_task_iter(struct bpf_iter__task *ctx)
 	struct task_struct *t = ctx->task;
 	struct fl_task_rec r = {};
 
-	if (!t || fl_task_state(t) != 0 || (BPF_CORE_READ(t, flags) & 0x00200000 /* PF_KTHREAD */))
+	if (!t || fl_task_state(t) != 0 || (BPF_CORE_READ(t, flags) & FL_PF_KTHREAD))
 		return 0;
 	r.pid = BPF_CORE_READ(t, tgid);
 	r.tid = BPF_CORE_READ(t, pid);

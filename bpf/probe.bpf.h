@@ -12,24 +12,6 @@
 
 /* ---- current-task helpers --------------------------------------------- */
 
-/*
- * bpf_get_current_task_btf() (5.11, 3ca1032ab7ab) gives a pointer the
- * program may dereference with plain loads; each event takes it once.  On
- * 5.10 we fall back to bpf_get_current_task() and bpf_probe_read_kernel(),
- * which itself runs under pagefault_disable() (copy_from_kernel_nofault)
- * and so reads pagefault_disabled one too high.  The enum test is a CO-RE
- * constant: the verifier drops the branch this kernel does not take.
- */
-#define FL_HAVE_TASK_BTF \
-	bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
-
-static __always_inline struct task_struct *fl_current(void)
-{
-	if (FL_HAVE_TASK_BTF)
-		return bpf_get_current_task_btf();
-	return (void *)bpf_get_current_task();
-}
-
 static __always_inline int fl_pagefault_disabled(struct task_struct *t)
 {
 	if (FL_HAVE_TASK_BTF)
@@ -46,32 +28,46 @@ static __always_inline __u64 fl_task_id(struct task_struct *t)
 }
 
 /*
+ * PREEMPT_RT (upstream 6.12; Debian's -rt flavours from 5.10): spinlock_t
+ * is an rt_mutex there, without the raw_spinlock member rlock, and a task
+ * that meets a contended one blocks in schedule_rtlock(), which
+ * __schedule() counts in nvcsw (SM_RTLOCK_WAIT is outside
+ * SM_MASK_PREEMPT).  A live-lock whose retries take such a lock (the page
+ * table lock, an extent buffer lock) then sleeps in every turn.  A CO-RE
+ * constant: the verifier drops the branch this kernel does not take.
+ */
+#define FL_PREEMPT_RT	(!bpf_core_field_exists(struct spinlock, rlock))
+
+/*
  * A cheap boundary between calls, with no per-syscall program:
  * - task->ioac.syscr + syscw count once per read-/write-type syscall
  *   (CONFIG_TASK_IO_ACCOUNTING, on in Debian 5.10-6.12): consecutive
  *   write()s of one buffer must not merge into one endless episode where
- *   no owner probe attaches;
- * - task->nvcsw counts voluntary sleeps: a task that blocked (wait4, I/O)
- *   has left whatever loop it was in: bash forking in a loop re-faults
+ *   no owner probe attaches (sys_seq);
+ * - task->nvcsw counts voluntary switches: a task that blocked (wait4,
+ *   I/O) has left whatever loop it was in: bash forking in a loop re-faults
  *   its COW'd stack in copy_fpstate_to_sigframe() at each SIGCHLD, and
- *   without this those faults add up to "retries" across wait4() calls.  A
- *   live-lock spins without sleeping (preemption counts in nivcsw, not
- *   here), so it stays one episode.
+ *   without this those faults add up to "retries" across wait4() calls.
+ *   Not every such switch is a sleep: fl_left_call() lets a loop's own
+ *   schedule() with a signal pending through.  Not on PREEMPT_RT, where
+ *   the loop's own sleeping spinlocks move it (FL_PREEMPT_RT): there only
+ *   read/write calls, owners, the gap and exit end an episode.
  * And se.nr_migrations (set_task_cpu(), every kernel): the per-CPU slot
  * (struct fl_cur) is the task's only while it has not moved.
  */
 static __always_inline void fl_task_seq(struct task_struct *t, struct fl_ev *ev)
 {
+	ev->sys_seq = 0;
 	if (FL_HAVE_TASK_BTF) {
-		ev->io_seq = t->nvcsw;
 		if (bpf_core_field_exists(t->ioac))
-			ev->io_seq += t->ioac.syscr + t->ioac.syscw;
+			ev->sys_seq = t->ioac.syscr + t->ioac.syscw;
+		ev->io_seq = ev->sys_seq + (FL_PREEMPT_RT ? 0 : t->nvcsw);
 		ev->migr = t->se.nr_migrations;
 	} else {
-		ev->io_seq = BPF_CORE_READ(t, nvcsw);
 		if (bpf_core_field_exists(t->ioac))
-			ev->io_seq += BPF_CORE_READ(t, ioac.syscr) +
+			ev->sys_seq = BPF_CORE_READ(t, ioac.syscr) +
 				      BPF_CORE_READ(t, ioac.syscw);
+		ev->io_seq = ev->sys_seq + (FL_PREEMPT_RT ? 0 : BPF_CORE_READ(t, nvcsw));
 		ev->migr = BPF_CORE_READ(t, se.nr_migrations);
 	}
 }
@@ -92,13 +88,20 @@ filtered:
  * callers already hold */
 static __always_inline int fl_probe_task_event(void *ctx, struct task_struct *t,
 					       __u64 id, __u32 sig, __u64 addr,
-					       __u64 size, bool failed, bool join_only)
+					       __u64 size, bool failed, bool join_only,
+					       __u8 flags)
 {
 	struct fl_stats *st = fl_stats();
+	struct fl_cur *c;
 	struct fl_ev ev;
 
-	if (!st || !fl_pass(st, id))
+	if (!st)
 		return 0;
+	c = fl_enter(st);
+	if (!c)
+		return 0;
+	if (!fl_pass(st, id))
+		goto out;
 	ev.now = 0;
 	ev.now_j = fl_coarse_now();
 	ev.addr = addr;
@@ -109,23 +112,28 @@ static __always_inline int fl_probe_task_event(void *ctx, struct task_struct *t,
 	ev.sig = sig;
 	ev.failed = failed;
 	ev.join_only = join_only;
-	fl_event(ctx, st, &ev);
+	ev.flags = flags;
+	ev.sigpend = -1;
+	fl_event(ctx, st, c, &ev);
+out:
+	fl_exit(c);
 	return 0;
 }
 
 static __always_inline int fl_probe_any_event(void *ctx, __u32 sig, __u64 addr,
-					      __u64 size, bool failed, bool join_only)
+					      __u64 size, bool failed, bool join_only,
+					      __u8 flags)
 {
 	struct task_struct *t = fl_current();
 
 	return fl_probe_task_event(ctx, t, fl_task_id(t), sig, addr, size,
-				   failed, join_only);
+				   failed, join_only, flags);
 }
 
 static __always_inline int fl_probe_event(void *ctx, __u32 sig, __u64 addr,
 					  __u64 size, bool failed)
 {
-	return fl_probe_any_event(ctx, sig, addr, size, failed, false);
+	return fl_probe_any_event(ctx, sig, addr, size, failed, false, 0);
 }
 
 /* Count only (address-less signals, successful copies). */
@@ -148,10 +156,15 @@ static __always_inline int fl_probe_end(void *ctx, __u32 sig, __u8 reason,
 {
 	struct fl_stats *st = fl_stats();
 	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_cur *c;
 
 	if (!st)
 		return 0;
-	fl_end(ctx, st, (__u32)id, sig, reason, ret, has_ret, 0);
+	c = fl_enter(st);
+	if (!c)
+		return 0;
+	fl_end(ctx, st, c, (__u32)id, sig, reason, ret, has_ret, 0);
+	fl_exit(c);
 	return 0;
 }
 
@@ -225,7 +238,7 @@ static __always_inline int fl_pf_kernel(void *ctx, __u64 address)
 	if (!sig)
 		return fl_probe_count(FL_SIG_PF_KERNEL, false);
 	/* one call site: the detector is inlined once per program */
-	return fl_probe_task_event(ctx, t, id, sig, address, 0, false, false);
+	return fl_probe_task_event(ctx, t, id, sig, address, 0, false, false, 0);
 }
 
 #endif /* FAULTLOOP_PROBE_BPF_H */

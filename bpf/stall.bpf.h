@@ -45,24 +45,12 @@ const volatile __u32 nr_stall_ranges = 0;
 const volatile __u32 stall_uffd_range = FL_STALL_RANGES;
 
 
-#define FL_PF_KTHREAD	0x00200000	/* include/linux/sched.h, every kernel */
-
 /* Completed faults of the task, GUP's included. */
 static __always_inline __u64 fl_progress(struct task_struct *t)
 {
 	if (FL_HAVE_TASK_BTF)
 		return t->min_flt + t->maj_flt;
 	return BPF_CORE_READ(t, min_flt) + BPF_CORE_READ(t, maj_flt);
-}
-
-/* A signal is queued to the task or its process: a kernel-mode fault
- * retries through anything but a fatal one (the userfaultfd busy loop). */
-static __always_inline bool fl_sig_pending(struct task_struct *t)
-{
-	if (FL_HAVE_TASK_BTF)
-		return t->pending.signal.sig[0] || t->signal->shared_pending.signal.sig[0];
-	return BPF_CORE_READ(t, pending.signal.sig[0]) ||
-	       BPF_CORE_READ(t, signal, shared_pending.signal.sig[0]);
 }
 
 /* The task's CPU time (updated at each tick and switch). */
@@ -107,17 +95,12 @@ static __always_inline bool fl_stall_close(void *ctx, struct fl_stats *st,
 static __always_inline void fl_stall_open(struct fl_stats *st, __u64 id,
 					  __u64 progress, __u64 oncpu, __u64 now)
 {
-	struct fl_episode *ep;
+	struct fl_episode *ep = fl_scratch();
 	__u32 tid = (__u32)id;
 
-	if (bpf_map_update_elem(&stalls, &tid, &zero_episode, BPF_NOEXIST)) {
-		st->cnt[FL_CNT_EPISODES_DROPPED]++;
-		return;
-	}
-	__sync_fetch_and_add(&nr_stalls, 1);
-	ep = bpf_map_lookup_elem(&stalls, &tid);
 	if (!ep)
 		return;
+	__builtin_memset(ep, 0, sizeof(*ep));
 	ep->start_ns = now;
 	ep->last_ns = now;
 	ep->io_seq = progress;
@@ -126,10 +109,11 @@ static __always_inline void fl_stall_open(struct fl_stats *st, __u64 id,
 	ep->pid = id >> 32;
 	ep->tid = tid;
 	ep->events = 1;
-	ep->retries = 1;
+	ep->samples = 1;
 	ep->top_sig = FL_SIG_FAULT_STALL;
 	ep->sig_mask = 1ULL << FL_SIG_FAULT_STALL;
-	st->cnt[FL_CNT_EPISODES]++;
+	if (fl_map_insert(st, &stalls, &nr_stalls, tid, ep))
+		st->cnt[FL_CNT_EPISODES]++;
 }
 
 /* Where the task faulted, if page_fault_kernel saw it on this CPU last:
@@ -146,7 +130,8 @@ static __always_inline void fl_stall_addr(struct fl_episode *ep, __u32 tid)
 }
 
 /* One sample of task id on this CPU: its completed faults (fl_progress),
- * its CPU time (fl_oncpu), whether a signal is pending (fl_sig_pending),
+ * its CPU time (fl_oncpu), whether an unblocked signal is pending
+ * (fl_task_sigpend),
  * its kernel stack ips[FL_MAX_STACK] of n frames, zeros after them (n 0:
  * the sample interrupted user mode). */
 static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u64 id,
@@ -175,25 +160,28 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 	fl_stall_addr(ep, tid);
 	ep->last_ns = now;
 	ep->events++;
-	ep->retries++;		/* samples inside the same fault */
+	ep->samples++;		/* inside the same fault */
 	fl_report_due(ctx, st, ep, now - ep->start_ns >= stall_ns &&
 		      oncpu - ep->oncpu_ns >= stall_ns / 4, &episodes, nr_promoted,
 		      FL_SIG_FAULT_STALL, now);
 }
 
-/* The task exits: its stall, if any, ends. */
-static __always_inline void fl_stall_exit(void *ctx, __u32 tid)
+/* The sample's entry into the detector: the recursion guard (fl_enter),
+ * the filters, then fl_stall_sample().  The perf program and the tests
+ * come in here. */
+static __always_inline void fl_stall_entry(void *ctx, struct fl_stats *st, __u64 id,
+					   __u64 progress, __u64 oncpu, bool sigpend,
+					   const __u64 *ips, int n, __u64 now)
 {
-	struct fl_stats *st;
-	struct fl_episode *ep;
+	struct fl_cur *c = fl_enter(st);
 
-	if (!nr_stalls)
+	if (!c)
 		return;
-	st = fl_stats();
-	ep = bpf_map_lookup_elem(&stalls, &tid);
-	if (st && ep)
-		fl_stall_close(ctx, st, ep, tid, FL_END_TASK_EXIT, bpf_ktime_get_ns());
+	if (fl_pass(st, id))
+		fl_stall_sample(ctx, st, id, progress, oncpu, sigpend, ips, n, now);
+	fl_exit(c);
 }
+
 
 /* The idle sweep's half for stalls (see fl_sweep_one): a task no longer
  * sampled (asleep, or gone without an exit event) ends its stall. */

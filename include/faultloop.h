@@ -13,6 +13,9 @@
 #endif
 
 #define FL_COMM_LEN	16
+/* task_struct.flags (and /proc/PID/stat's flags field) of a kernel thread:
+ * PF_KTHREAD, include/linux/sched.h, the same bit on every kernel */
+#define FL_PF_KTHREAD	0x00200000
 #define FL_MAX_STACK	32	/* kernel frames captured per report */
 
 /*
@@ -88,6 +91,8 @@ enum fl_counter {
 	FL_CNT_EPISODES_DROPPED,/* episode map full: a retrying task not tracked */
 	FL_CNT_STASH_DROPPED,	/* kprobe entry stash full */
 	FL_CNT_FILTERED,	/* events dropped by -p / --cgroup */
+	FL_CNT_NESTED,		/* events and samples skipped: they interrupted
+				 * the detector on their CPU (fl_enter) */
 	FL_CNT__MAX,
 };
 
@@ -107,11 +112,15 @@ struct fl_stats {
 
 #define FL_EP_REPORTED	0x1	/* DETECTED was sent */
 #define FL_EP_HAS_RET	0x2	/* owner_ret is valid */
-#define FL_EP_UFFD	0x4	/* stall sampler: a sample was in handle_userfault() */
+#define FL_EP_UFFD	0x4	/* userfaultfd in this fault: a stall sample was in
+				 * handle_userfault(), or a retried
+				 * handle_mm_fault() was on a VMA registered with
+				 * a userfaultfd (vm_userfaultfd_ctx set) */
 #define FL_EP_SHADOW	0x8	/* the other detector reported this task's loop
 				 * first: this one stays silent */
-#define FL_EP_SIGPEND	0x10	/* a signal was pending in a sampled stall or
-				 * when the loop was reported */
+#define FL_EP_SIGPEND	0x10	/* an unblocked signal was pending (pending &
+				 * ~blocked: fl_task_sigpend) in a sampled stall
+				 * or when the loop was reported */
 
 /*
  * Per-task episode of a task that has retried, keyed by tid (see struct
@@ -128,13 +137,15 @@ struct fl_episode {
 	__u64 start_ns;
 	__u64 last_ns;
 	__u64 last_report_ns;
-	__u64 io_seq;		/* ioac.syscr + syscw + nvcsw when opened */
+	__u64 io_seq;		/* the call boundary (fl_task_seq) when opened;
+				 * stalls: min_flt + maj_flt */
+	__u64 sys_seq;		/* its read/write-call part: ioac.syscr + syscw */
 	__u64 addr;		/* last address seen */
 	__u64 size;
 	__u64 cgroup_id;
 	__u32 pid;
 	__u32 tid;
-	__u32 retries;		/* max over sig_retries[] */
+	__u32 retries;		/* max over sig_retries[]; 0 for a stall */
 	__u32 events;
 	__u64 sig_mask;		/* 1 << signal, for every signal seen */
 	__u64 lo[FL_NR_ADDR_SIGS];	/* covered range per signal */
@@ -144,7 +155,7 @@ struct fl_episode {
 	__u8 flags;
 	__u8 owner;		/* owner signal that ended it, if any */
 	__u8 pad;
-	__u32 pad2;
+	__u32 samples;		/* stall sampler: samples inside the fault */
 	__s64 owner_ret;
 	char comm[FL_COMM_LEN];
 	__u64 oncpu_ns;		/* stall sampler: the task's CPU time when opened */
@@ -163,6 +174,7 @@ struct fl_episode {
  */
 struct fl_cur {
 	__u64 io_seq;
+	__u64 sys_seq;		/* see struct fl_episode */
 	__u64 migr;		/* task->se.nr_migrations when opened */
 	__u64 start_j;
 	__u64 last_j;
@@ -173,6 +185,8 @@ struct fl_cur {
 	__u32 tid;
 	__u32 events;
 	__u32 live;		/* holds an episode that is not in the hash */
+	__u32 busy;		/* this CPU is inside the detector (fl_enter) */
+	__u32 pad;
 	__u64 lo[FL_NR_ADDR_SIGS];
 	__u64 hi[FL_NR_ADDR_SIGS];
 };
@@ -193,13 +207,13 @@ struct fl_report {
 	__u64 cgroup_id;
 	__u64 addr;
 	__u64 size;
-	__u64 retries;
+	__u64 retries;		/* 0 for a stall: see samples */
 	__u64 events;
 	__u64 sig_mask;
 	__s64 owner_ret;
 	char comm[FL_COMM_LEN];
 	__s32 stack_sz;		/* bytes from bpf_get_stack(), <0 on error */
-	__u32 pad2;
+	__u32 samples;		/* stall sampler: samples inside the fault */
 	__u64 stack[FL_MAX_STACK];
 };
 

@@ -201,6 +201,7 @@ static void print_json(const struct fl_report_ctx *c, const struct fl_report *r,
 	jw_kv_hex(&w, "addr", r->addr);
 	jw_kv_uint(&w, "size", r->size);
 	jw_kv_uint(&w, "retries", r->retries);
+	jw_kv_uint(&w, "samples", r->samples);
 	jw_kv_uint(&w, "events", r->events);
 	jw_kv_uint(&w, "duration_ns", r->duration_ns);
 	jw_name(&w, "owner");
@@ -240,8 +241,10 @@ static void print_text(const struct fl_report_ctx *c, const struct fl_report *r,
 		r->kind == FL_REPORT_DETECTED ? "DETECTED" :
 		r->kind == FL_REPORT_ONGOING ? "ONGOING" : "ENDED",
 		r->pid, r->tid, comm, cg ? cgs : "?");
-	fprintf(c->out, "    %llu retries, %llu events in %s at 0x%llx size %llu; signal %s (%s)\n",
-		(unsigned long long)r->retries, (unsigned long long)r->events, d,
+	/* a stall counts samples inside one fault, not retries */
+	fprintf(c->out, "    %llu %s, %llu events in %s at 0x%llx size %llu; signal %s (%s)\n",
+		(unsigned long long)(r->samples ? r->samples : r->retries),
+		r->samples ? "samples" : "retries", (unsigned long long)r->events, d,
 		(unsigned long long)r->addr, (unsigned long long)r->size,
 		fl_sig_name(r->sig),
 		c->probes ? fl_probes_symbol(c->probes, r->sig) : "?");

@@ -9,10 +9,9 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "faultloop.h"
 #include "stuck.h"
 #include "util.h"
-
-#define PF_KTHREAD 0x00200000	/* include/linux/sched.h, stable since 2.6 */
 
 int fl_parse_task_stat(const char *buf, struct fl_task_stat *st)
 {
@@ -49,7 +48,7 @@ int fl_parse_task_stat(const char *buf, struct fl_task_stat *st)
 			return -EINVAL;
 		p = end;
 	}
-	st->kthread = v[9] & PF_KTHREAD;
+	st->kthread = v[9] & FL_PF_KTHREAD;
 	st->utime = v[14];
 	st->stime = v[15];
 	st->cpu = (int)v[39];

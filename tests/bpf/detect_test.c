@@ -4,8 +4,11 @@
  * sequences fed with BPF_PROG_TEST_RUN into tests/bpf/detect_test.bpf.c,
  * which runs bpf/detector.bpf.h, the code the probes run.  Needs root.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,28 +87,33 @@ static void fx_close(struct fx *f)
 }
 
 /* Every event runs on CPU 0, the CPU whose slot (struct fl_cur) get_ep() reads. */
-static void run_m(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
-		  __u64 now, __u64 io_seq, __u64 extra, __u64 migr)
-{
-	__u64 args[8] = { op, sig, tid, addr, now, io_seq, extra, migr };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
-		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
+#define NARGS 10
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
-	assert_int_equal(opts.retval, 0);
-	ring_buffer__consume(f->rb);
-}
-
-/* The driver's return value, for the ops that report one. */
-static __u32 run_ret(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 now, __u64 flag)
+/* One run of the driver with all its arguments; its return value. */
+static __u32 run_args(struct fx *f, const __u64 *args)
 {
-	__u64 args[8] = { op, sig, tid, 0, now, flag, 0, 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = NARGS * sizeof(__u64),
 		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
 
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
 	ring_buffer__consume(f->rb);
 	return opts.retval;
+}
+
+static void run_m(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
+		  __u64 now, __u64 io_seq, __u64 extra, __u64 migr)
+{
+	__u64 args[NARGS] = { op, sig, tid, addr, now, io_seq, extra, migr };
+
+	assert_int_equal(run_args(f, args), 0);
+}
+
+/* The driver's return value, for the ops that report one. */
+static __u32 run_ret(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 now, __u64 flag)
+{
+	__u64 args[NARGS] = { op, sig, tid, 0, now, flag, 0, 0 };
+
+	return run_args(f, args);
 }
 
 static void run(struct fx *f, __u64 op, __u64 sig, __u64 tid, __u64 addr,
@@ -215,8 +223,9 @@ static void reported_loop(struct fx *f, __u32 tid, __u64 addr)
 	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
 }
 
-/* The idle sweep closes with the probes' own code: not before the gap,
- * once after it, back-dated to the last event, and never again. */
+/* The idle sweep closes with the probes' own code: not before the gap and
+ * its half again (FL_SWEEP_SLACK), once after it, back-dated to the last
+ * event, and never again. */
 static void test_sweep_ends_idle_once(void **state)
 {
 	struct fx *f = fx_open(2, 0);
@@ -226,7 +235,10 @@ static void test_sweep_ends_idle_once(void **state)
 	reported_loop(f, 900, 0x7f0000001000ULL);
 	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 4 * MS + GAP / 2, 0), 3);
 	assert_true(in_hash(f, 900, &ep));
-	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 4 * MS + GAP + 1, 0), 0);
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 4 * MS + GAP + 1, 0), 3);
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 4 * MS + GAP * 3 / 2, 0), 3);
+	assert_true(in_hash(f, 900, &ep));
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 900, T0 + 4 * MS + GAP * 3 / 2 + 1, 0), 0);
 	assert_false(in_hash(f, 900, &ep));
 	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
 	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_GAP);
@@ -312,14 +324,10 @@ static struct fx *fx_stall(void)
 static void sample_sig(struct fx *f, __u32 tid, __u64 progress, __u64 frame, __u64 wall_ms,
 		       __u64 cpu_ms, bool sigpend)
 {
-	__u64 args[8] = { FL_TEST_STALL_SAMPLE, progress, tid, frame, T0 + wall_ms * MS,
-			  cpu_ms * MS, sigpend, 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
-		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
+	__u64 args[NARGS] = { FL_TEST_STALL_SAMPLE, progress, tid, frame, T0 + wall_ms * MS,
+			      cpu_ms * MS, sigpend, 0 };
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
-	assert_int_equal(opts.retval, 0);
-	ring_buffer__consume(f->rb);
+	assert_int_equal(run_args(f, args), 0);
 }
 
 static void sample(struct fx *f, __u32 tid, __u64 progress, __u64 frame, __u64 wall_ms,
@@ -360,7 +368,8 @@ static void test_stall_detected_and_progress_ends_it(void **state)
 	assert_int_equal(f->reps[0].tid, 700);
 	assert_int_equal(f->reps[0].sig, FL_SIG_FAULT_STALL);
 	assert_int_equal(f->reps[0].duration_ns, 1000 * MS);
-	assert_int_equal(f->reps[0].retries, 11);	/* samples inside the fault */
+	assert_int_equal(f->reps[0].samples, 11);	/* samples inside the fault */
+	assert_int_equal(f->reps[0].retries, 0);	/* a stall has no retry */
 	assert_true(f->reps[0].flags & FL_EP_UFFD);
 	sample(f, 700, 5, IN_FAULT, 1020, 1020);	/* within --interval */
 	assert_int_equal(f->nrep, 1);
@@ -408,17 +417,263 @@ static void test_stall_shadowed_by_detector(void **state)
 	fx_close(f);
 }
 
+/* One event with the call boundary's two parts (struct fl_ev): io_seq,
+ * its read/write-call part sys_seq, and whether an unblocked signal is
+ * pending. */
+static void ev_seq(struct fx *f, __u32 sig, __u32 tid, __u64 addr, __u64 now,
+		   __u64 io_seq, __u64 sys_seq, bool sigpend)
+{
+	__u64 args[NARGS] = { FL_TEST_EVENT, sig, tid, addr, now, io_seq, 0, 0,
+			      sys_seq + 1, sigpend };
+
+	assert_int_equal(run_args(f, args), 0);
+}
+
+/*
+ * The userfaultfd loop retried with a signal pending: its schedule() does
+ * not sleep, but moves nvcsw whenever another task gets the CPU (here
+ * every 7th turn).  One loop: one DETECTED, ONGOING while it spins, one
+ * ENDED when the task exits, one count.  (Before: DETECTED, ENDED
+ * next_call, DETECTED again.)
+ */
+static void test_own_switch_with_signal_is_one_loop(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	__u64 A = 0x7f0000002000ULL, nv = 0;
+	struct fl_stats st;
+	int i;
+
+	for (i = 0; i < 60; i++) {
+		nv += i % 7 == 6;
+		ev_seq(f, FL_SIG_HANDLE_MM_FAULT | FL_TEST_UFFD, 910, A, T0 + i * 5 * MS,
+		       40 + nv, 40, true);
+	}
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_true(count_kind(f, FL_REPORT_ONGOING) >= 4);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 0);
+	assert_true(f->reps[0].flags & FL_EP_UFFD);
+	run(f, FL_TEST_TASK_EXIT, 0, 910, 0, T0 + 400 * MS, 0, 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_TASK_EXIT);
+	assert_int_equal(f->reps[f->nrep - 1].retries, 59);
+	get_stats(f, &st);
+	assert_int_equal(st.cnt[FL_CNT_DETECTED], 1);
+	fx_close(f);
+}
+
+/* Without a signal pending a voluntary switch is a sleep and ends the
+ * episode (bash re-faulting its stack at each SIGCHLD, across wait4()),
+ * and with one a read/write call that began still does. */
+static void test_sleep_and_call_still_end(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	__u64 A = 0x7f0000003000ULL;
+	struct fl_stats st;
+	int i;
+
+	for (i = 0; i < 20; i++)
+		ev_seq(f, FL_SIG_PF_KERNEL_ATOMIC, 911, A, T0 + i * MS, 50 + i, 50, false);
+	for (i = 0; i < 20; i++)
+		ev_seq(f, FL_SIG_PF_KERNEL_ATOMIC, 912, A, T0 + i * MS, 70 + i, 70 + i, true);
+	assert_int_equal(f->nrep, 0);
+	get_stats(f, &st);
+	assert_int_equal(st.ended[FL_END_SYSCALL], 38);
+	assert_int_equal(st.cnt[FL_CNT_RETRIES], 0);
+	fx_close(f);
+}
+
+/* The evidence a known bug is named on: the userfaultfd flag comes only
+ * from an event that saw userfaultfd. */
+static void test_uffd_flag_only_from_uffd(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	int i;
+
+	for (i = 0; i < 3; i++)
+		ev(f, FL_SIG_HANDLE_MM_FAULT, 913, 0x7f0000004000ULL, T0 + i * MS);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_false(f->reps[0].flags & FL_EP_UFFD);
+	assert_false(f->reps[0].flags & FL_EP_SIGPEND);
+	fx_close(f);
+}
+
+static void pin_cpu0(cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(*old), old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
+/*
+ * A blocked signal pending (a daemon taking SIGUSR1 with sigwait) is not
+ * what makes handle_userfault() return VM_FAULT_RETRY: neither
+ * fl_task_sigpend() nor a report's FL_EP_SIGPEND may say so.  The test
+ * runs on CPU 0, so the driver's current is this thread.
+ */
+static void test_blocked_signal_is_not_pending(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	sigset_t set, old;
+	cpu_set_t cpus;
+	int i;
+
+	pin_cpu0(&cpus);
+	assert_int_equal(run_ret(f, FL_TEST_SIGPEND, 0, 0, 0, 0), 11);
+	/* ignored, so that a failure here cannot kill the runner: a blocked
+	 * signal is queued even when ignored (sig_ignored(), kernel/signal.c) */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+	assert_int_equal(raise(SIGUSR1), 0);		/* this thread's */
+	assert_int_equal(kill(getpid(), SIGUSR2), 0);	/* the process's */
+	assert_int_equal(sigpending(&set), 0);
+	assert_true(sigismember(&set, SIGUSR1) && sigismember(&set, SIGUSR2));
+	assert_int_equal(run_ret(f, FL_TEST_SIGPEND, 0, 0, 0, 0), 11);
+	for (i = 0; i < 3; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 914, 0x7f0000005000ULL, T0 + i * MS);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_false(f->reps[0].flags & FL_EP_SIGPEND);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+	assert_int_equal(sched_setaffinity(0, sizeof(cpus), &cpus), 0);
+	fx_close(f);
+}
+
+/*
+ * The sweep (another CPU) and a probe meet at the gap's edge: the probe's
+ * event is inside the gap, the sweep's clock just past it, and the sweep
+ * runs between the probe's lookup and its writes.  The sweep must leave
+ * the episode to the probe (before: it deleted and reported ENDED, and
+ * the probe wrote into the freed element, which the next promotion
+ * reuses).  Then another task's promotion finds its element whole.
+ */
+static void test_sweep_race_at_gap_edge(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	__u64 A = 0x7f0000006000ULL, B = 0x7f0000007000ULL;
+	__u64 args[NARGS] = { FL_TEST_SWEEP_RACE, FL_SIG_PF_KERNEL_ATOMIC, 920, A,
+			      T0 + 4 * MS + GAP - MS, T0 + 4 * MS + GAP + MS };
+	struct fl_episode ep;
+	int i;
+
+	reported_loop(f, 920, A);
+	assert_int_equal(run_args(f, args), 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 0);
+	assert_true(in_hash(f, 920, &ep));
+	assert_int_equal(ep.events, 6);
+	assert_int_equal(ep.last_ns, T0 + 4 * MS + GAP - MS);
+	for (i = 0; i < 2; i++)
+		ev(f, FL_SIG_PF_KERNEL_ATOMIC, 921, B, T0 + GAP + i * MS);
+	assert_true(in_hash(f, 921, &ep));
+	assert_int_equal(ep.tid, 921);
+	assert_int_equal(ep.events, 2);
+	assert_int_equal(ep.addr, B);
+	assert_int_equal(nr_promoted(f), 2);
+	fx_close(f);
+}
+
+/* An element the sweep finds half made (start_ns set, last_ns not yet:
+ * what a promotion that inserted a zeroed episode and filled it afterwards
+ * showed) must not add 0 - start_ns to the duration sums. */
+static void test_sweep_half_made_element(void **state)
+{
+	struct fx *f = fx_open(2, 0);
+	struct fl_episode ep = { .start_ns = T0, .tid = 930, .pid = 930 };
+	__u32 tid = 930;
+	struct fl_stats st;
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.episodes), &tid, &ep,
+					     BPF_NOEXIST), 0);
+	f->skel->bss->nr_promoted = 1;
+	assert_int_equal(run_ret(f, FL_TEST_SWEEP, 0, 930, T0 + 3 * GAP, 0), 0);
+	get_stats(f, &st);
+	assert_true(st.sum_duration_ns < 3 * GAP);
+	assert_int_equal(nr_promoted(f), 0);
+	fx_close(f);
+}
+
+/*
+ * The sampler's interrupt landing inside a probe on the same CPU: the
+ * sample is skipped and counted, and touches neither the stalls nor the
+ * scratch episode the probe may be building a report from.
+ */
+static void test_sampler_inside_probe(void **state)
+{
+	struct fx *f = fx_stall();
+	__u64 args[NARGS] = { FL_TEST_NESTED, 5, 706, IN_FAULT, T0, 0, 0 };
+	struct fl_episode ep;
+	struct fl_stats st;
+	__u32 tid = 706;
+
+	assert_int_equal(run_args(f, args), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stalls), &tid, &ep), 0);
+	get_stats(f, &st);
+	assert_int_equal(st.cnt[FL_CNT_NESTED], 1);
+	assert_int_equal(st.events[FL_SIG_FAULT_STALL], 0);
+	sample(f, 706, 5, IN_FAULT, 0, 0);	/* outside a probe: taken */
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stalls), &tid, &ep), 0);
+	fx_close(f);
+}
+
+/* A stall of tid reported: samples inside the fault every 100 ms of wall
+ * and CPU time, 0 to 1100 ms. */
+static void stalled(struct fx *f, __u32 tid)
+{
+	int i;
+
+	for (i = 0; i <= 11; i++)
+		sample(f, tid, 5, IN_FAULT, i * 100, i * 100);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+}
+
+/* A stalled task that exits ends its stall, once, through the task-exit
+ * probe's own path (fl_end). */
+static void test_stall_task_exit(void **state)
+{
+	struct fx *f = fx_stall();
+
+	stalled(f, 708);
+	run(f, FL_TEST_TASK_EXIT, 0, 708, 0, T0 + 1150 * MS, 0, 0);
+	run(f, FL_TEST_TASK_EXIT, 0, 708, 0, T0 + 1160 * MS, 0, 0);
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_TASK_EXIT);
+	assert_int_equal(f->skel->bss->nr_stalls, 0);
+	fx_close(f);
+}
+
+/* A stall counts samples, not retries: the retries histogram and sum get
+ * none of them. */
+static void test_stall_samples_not_retries(void **state)
+{
+	struct fx *f = fx_stall();
+	struct fl_stats st;
+
+	stalled(f, 707);
+	sample(f, 707, 6, IN_FAULT, 1200, 1200);	/* progress: it ends */
+	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
+	assert_int_equal(f->reps[f->nrep - 1].samples, 12);
+	get_stats(f, &st);
+	assert_int_equal(st.sum_retries, 0);
+	assert_int_equal(st.hist_retries[fl_test_slot(12)], 0);
+	fx_close(f);
+}
+
 /* A stalled task no longer sampled (asleep for good) is swept as idle. */
 static void test_stall_sweep(void **state)
 {
 	struct fx *f = fx_stall();
-	int i;
 
-	for (i = 0; i <= 11; i++)
-		sample(f, 705, 5, IN_FAULT, i * 100, i * 100);
-	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
-	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1300 * MS, 0), 3);
-	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1600 * MS, 0), 0);
+	stalled(f, 705);
+	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1500 * MS, 0), 3);
+	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1700 * MS, 0), 3);
+	assert_int_equal(run_ret(f, FL_TEST_STALL_SWEEP, 0, 705, T0 + 1701 * MS, 0), 0);
 	assert_int_equal(count_kind(f, FL_REPORT_ENDED), 1);
 	assert_int_equal(f->reps[f->nrep - 1].reason, FL_END_GAP);
 	assert_int_equal(f->skel->bss->nr_stalls, 0);
@@ -1046,6 +1301,15 @@ int main(void)
 		cmocka_unit_test(test_stall_shadowed_by_detector),
 		cmocka_unit_test(test_stall_sweep),
 		cmocka_unit_test(test_stall_signal_pending),
+		cmocka_unit_test(test_own_switch_with_signal_is_one_loop),
+		cmocka_unit_test(test_sleep_and_call_still_end),
+		cmocka_unit_test(test_uffd_flag_only_from_uffd),
+		cmocka_unit_test(test_blocked_signal_is_not_pending),
+		cmocka_unit_test(test_sweep_race_at_gap_edge),
+		cmocka_unit_test(test_sweep_half_made_element),
+		cmocka_unit_test(test_sampler_inside_probe),
+		cmocka_unit_test(test_stall_samples_not_retries),
+		cmocka_unit_test(test_stall_task_exit),
 		cmocka_unit_test(test_progress_is_not_retry),
 		cmocka_unit_test(test_downward_progress),
 		cmocka_unit_test(test_threshold_and_ongoing),

@@ -52,6 +52,9 @@ def save(path, t, procs):
     with open(path, "w") as f:
         f.write(f"{t}\n")
         for pid, (comm, sid, ticks, cmd) in procs.items():
+            # one line per process: a command line may hold tabs and
+            # newlines (python3 -c 'script'), which split the record
+            comm, cmd = (" ".join(x.split()) for x in (comm, cmd))
             f.write(f"{pid}\t{comm}\t{sid}\t{ticks}\t{cmd}\n")
 
 

@@ -21,6 +21,8 @@ volatile __u64 sink;
 #define OLD_KTIME	2	/* 4: bpf_ktime_get_ns() on every event */
 #define OLD_HASH	4	/* 6: the episode hash lookup by tid (insert on a miss) */
 
+static const struct fl_episode zero_ep;	/* OLD_HASH's insert */
+
 static __always_inline int steps(void *ctx, __u64 address, const int upto, const int alt)
 {
 	struct task_struct *t;
@@ -71,7 +73,8 @@ static __always_inline int steps(void *ctx, __u64 address, const int upto, const
 		return 0;
 	}
 	/* 5: io_seq and nr_migrations from the task */
-	ev.io_seq = t->nvcsw + t->ioac.syscr + t->ioac.syscw;
+	ev.sys_seq = t->ioac.syscr + t->ioac.syscw;
+	ev.io_seq = ev.sys_seq + t->nvcsw;
 	ev.migr = t->se.nr_migrations;
 	if (upto < 6) {
 		st->events[sig]++;
@@ -91,7 +94,7 @@ static __always_inline int steps(void *ctx, __u64 address, const int upto, const
 		if (alt & OLD_HASH) {
 			ep = bpf_map_lookup_elem(&episodes, &tid);
 			if (!ep) {
-				bpf_map_update_elem(&episodes, &tid, &zero_episode, BPF_NOEXIST);
+				bpf_map_update_elem(&episodes, &tid, &zero_ep, BPF_NOEXIST);
 				return 0;
 			}
 			sink = ep->events + ev.now_j + ev.io_seq;
@@ -110,8 +113,14 @@ static __always_inline int steps(void *ctx, __u64 address, const int upto, const
 		c->live = 1;
 		return 0;
 	}
-	/* 7: everything: fl_event() as faultloop runs it */
-	fl_event(ctx, st, &ev);
+	/* 7: everything: the recursion guard and fl_event() as faultloop
+	 * runs them */
+	ev.sigpend = -1;
+	c = fl_enter(st);
+	if (!c)
+		return 0;
+	fl_event(ctx, st, c, &ev);
+	fl_exit(c);
 	return 0;
 }
 

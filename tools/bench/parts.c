@@ -40,7 +40,7 @@ static const struct {
 	{ "step4", "+ bpf_jiffies64()", 3 },
 	{ "step5", "+ io_seq, nr_migrations (4 task loads)", 4 },
 	{ "step6", "+ the per-CPU slot: lookup, owner and epoch test", 5 },
-	{ "step7", "+ the rest of fl_event() = faultloop's program", 6 },
+	{ "step7", "+ the guard, the rest of fl_event() = faultloop's", 6 },
 	{ "old_pid", "step 3 with bpf_get_current_pid_tgid() (before)", 3 },
 	{ "old_ktime", "step 4 with bpf_ktime_get_ns() (before)", 4 },
 	{ "old_hash", "step 6 with the tid hash lookup (before)", 6 },
