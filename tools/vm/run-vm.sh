@@ -143,7 +143,8 @@ guest_busybox() {
 	# Foreign-arch guest: take busybox-static:ARCH from the same suite through
 	# the private apt setup that fetch-kernel.sh created (never the host's
 	# apt config, and no dpkg --add-architecture on the host).
-	local dir=$CACHE/busybox/$suite-$arch apt=$CACHE/apt/$suite bb
+	local rel; rel=$(suite_release "$suite")	# a flavour's lists are its release's
+	local dir=$CACHE/busybox/$rel-$arch apt=$CACHE/apt/$rel bb
 	# bookworm ships bin/busybox, trixie (merged /usr) usr/bin/busybox.
 	bb_in() { local p; for p in "$1/bin/busybox" "$1/usr/bin/busybox"; do [[ -x $p ]] && { printf '%s\n' "$p"; return 0; }; done; return 1; }
 	if ! bb_in "$dir" >/dev/null; then
