@@ -219,7 +219,7 @@ modkey=$(printf '%s\n' $modules | sed 's/-/_/g' | sort -u | xargs)
 # Decompress module $1 into $2 (the staging dir) and, depth-first, its
 # dependencies before it, so LOAD_ORDER is a valid insmod order.
 add_module() {
-	local name dest src dep deps soft
+	local name dest src dep deps soft b
 	name=$(norm "$1")
 	[[ -z ${VISITED[$name]:-} ]] || return 0
 	VISITED[$name]=1
@@ -241,9 +241,19 @@ add_module() {
 	done
 	# "softdep: pre: crc32c" (btrfs) names modules wanted before this one;
 	# they are optional (often built in), so only existing ones are added.
+	# The name may be an alias: libcrc32c's "pre: crc32c" is crc32c_generic
+	# (and crc32c-intel), modules in the generic and rt flavours, built in
+	# in cloud's; without one libcrc32c's init fails with -ENOENT.
 	soft=$(modinfo -F softdep "$dest" 2>/dev/null | sed -n 's/.*pre: *\([^:]*\)\( post:.*\)\{0,1\}$/\1/p')
 	for dep in $soft; do
-		[[ -n ${KO_PATH[$(norm "$dep")]:-} ]] && add_module "$dep" "$2"
+		if [[ -n ${KO_PATH[$(norm "$dep")]:-} ]]; then
+			add_module "$dep" "$2"
+			continue
+		fi
+		for b in "${!KO_PATH[@]}"; do
+			[[ $b == "$(norm "$dep")"_* ]] && modinfo -F alias "${KO_PATH[$b]}" | grep -qxF "$dep" &&
+				add_module "$b" "$2"
+		done
 	done
 	LOAD_ORDER+=("$name")
 }
