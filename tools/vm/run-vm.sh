@@ -219,7 +219,7 @@ modkey=$(printf '%s\n' $modules | sed 's/-/_/g' | sort -u | xargs)
 # Decompress module $1 into $2 (the staging dir) and, depth-first, its
 # dependencies before it, so LOAD_ORDER is a valid insmod order.
 add_module() {
-	local name dest src dep deps soft b
+	local name dest src dep deps soft b n
 	name=$(norm "$1")
 	[[ -z ${VISITED[$name]:-} ]] || return 0
 	VISITED[$name]=1
@@ -250,8 +250,9 @@ add_module() {
 			add_module "$dep" "$2"
 			continue
 		fi
+		n=$(norm "$dep")
 		for b in "${!KO_PATH[@]}"; do
-			[[ $b == "$(norm "$dep")"_* ]] && modinfo -F alias "${KO_PATH[$b]}" | grep -qxF "$dep" &&
+			[[ $b == "$n"_* ]] && modinfo -F alias "${KO_PATH[$b]}" | grep -qxF "$dep" &&
 				add_module "$b" "$2"
 		done
 	done
