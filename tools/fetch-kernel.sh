@@ -4,6 +4,10 @@
 # Download the newest Debian kernel of SUITE (the "cloud" flavour when the
 # suite has one for ARCH, otherwise the generic flavour) and unpack it into
 #   ${FAULTLOOP_CACHE:-/var/cache/faultloop}/kernels/SUITE-ARCH/
+# A flavoured suite (tools/lib.sh: RELEASE-rt, trixie-16k) takes that
+# flavour's kernel from RELEASE's archives instead (linux-image-rt-ARCH,
+# linux-image-arm64-16k) into its own tree, kernels/trixie-rt-arm64/; the
+# apt lists are RELEASE's, shared with its other flavours.
 # Two package layouts: up to 6.x linux-image-KVER holds boot/vmlinuz-KVER and
 # the modules; from 7.x (sid, trixie-backports) linux-image-KVER is a
 # metapackage and the kernel is split into linux-binary-KVER
@@ -39,6 +43,19 @@ SUITE=$1
 ARCH=$2
 known_suite "$SUITE" || die "unsupported suite '$SUITE' (want one of: $DEBIAN_SUITES)"
 case $ARCH in amd64|arm64) ;; *) die "unsupported arch '$ARCH' (want amd64 or arm64)";; esac
+RELEASE=$(suite_release "$SUITE")
+FLAVOUR=$(suite_flavour "$SUITE")
+# The flavour's meta-packages, preferred first, and the `uname -r` suffix of
+# the kernel they must lead to (a meta-package that named another flavour's
+# kernel would silently boot the wrong configuration).
+case $FLAVOUR in
+	"") METAS=("linux-image-cloud-$ARCH" "linux-image-$ARCH") KVER_RE="-(cloud-)?$ARCH\$" ;;
+	rt) METAS=("linux-image-rt-$ARCH") KVER_RE="-rt-$ARCH\$" ;;
+	16k)
+		[[ $ARCH == arm64 ]] || die "the 16k flavour is arm64 only (Debian's linux-image-arm64-16k), not $ARCH"
+		METAS=("linux-image-arm64-16k") KVER_RE="-arm64-16k\$"
+		;;
+esac
 
 CACHE=${FAULTLOOP_CACHE:-/var/cache/faultloop}
 MIRROR=${FAULTLOOP_MIRROR:-http://deb.debian.org/debian}
@@ -70,10 +87,11 @@ for tool in apt-get apt-cache dpkg-deb flock; do
 	command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
 done
 
-# One private apt root per suite: mixing suites in one sources list would make
-# apt's candidate the newest version across *all* suites (trixie's 6.12 would
-# win over bullseye's 5.10), so each suite gets its own lists.
-APTDIR=$CACHE/apt/$SUITE
+# One private apt root per release: mixing suites in one sources list would
+# make apt's candidate the newest version across *all* suites (trixie's 6.12
+# would win over bullseye's 5.10), so each gets its own lists.  The flavours
+# of a release share them (tools/vm/run-vm.sh takes busybox from the same).
+APTDIR=$CACHE/apt/$RELEASE
 mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/preferences.d" \
 	"$CACHE/kernels" "$CACHE/debs"
 
@@ -94,13 +112,13 @@ fi
 # the suite's own archives are searched for its kernel (KERNEL_ARCHIVES).
 # sid has no security suite and no key of its own: it is signed with the
 # current releases' keys, which the combined keyring holds.
-BASE=${SUITE%-backports}
-case $SUITE in
+BASE=${RELEASE%-backports}
+case $RELEASE in
 	sid) KERNEL_ARCHIVES=(sid) ;;
-	*-backports) KERNEL_ARCHIVES=("$SUITE") ;;
+	*-backports) KERNEL_ARCHIVES=("$RELEASE") ;;
 	# the security suite carries the newest kernel of a stable release
 	# (bullseye LTS kernels are only there)
-	*) KERNEL_ARCHIVES=("$SUITE" "$SUITE-security") ;;
+	*) KERNEL_ARCHIVES=("$RELEASE" "$RELEASE-security") ;;
 esac
 
 # Pick the keyring for one archive ($1 = "" for the main archive, "-security"
@@ -133,8 +151,8 @@ KEYRING=$(pick_keyring "")
 # Both architectures go in, so one `apt-get update` serves amd64 and arm64 of
 # the same suite.
 {
-	[[ $SUITE == "$BASE" ]] ||
-		printf 'deb [arch=amd64,arm64 signed-by=%s] %s %s main\n' "$KEYRING" "$MIRROR" "$SUITE"
+	[[ $RELEASE == "$BASE" ]] ||
+		printf 'deb [arch=amd64,arm64 signed-by=%s] %s %s main\n' "$KEYRING" "$MIRROR" "$RELEASE"
 	printf 'deb [arch=amd64,arm64 signed-by=%s] %s %s main\n' "$KEYRING" "$MIRROR" "$BASE"
 	[[ $BASE == sid ]] ||
 		printf 'deb [arch=amd64,arm64 signed-by=%s] %s %s-security main\n' "$SEC_KEYRING" \
@@ -164,16 +182,16 @@ APT_OPTS=(
 stamp=$APTDIR/lists/.updated
 updated=0
 update_lists() {
-	log "updating private apt lists for $SUITE"
+	log "updating private apt lists for $RELEASE"
 	if ! out=$(apt-get "${APT_OPTS[@]}" update 2>&1); then
 		printf '%s\n' "$out" >&2
-		die "apt-get update failed for $SUITE (mirror $MIRROR)"
+		die "apt-get update failed for $RELEASE (mirror $MIRROR)"
 	fi
 	# apt-get update exits 0 on some fetch failures; treat its warnings as fatal
 	# for a missing release file, since we would otherwise silently use nothing.
 	if grep -qE '^(W|E): .*(Failed to fetch|does not have a Release file|NO_PUBKEY|not signed)' <<<"$out"; then
 		printf '%s\n' "$out" >&2
-		die "apt-get update for $SUITE reported errors"
+		die "apt-get update for $RELEASE reported errors"
 	fi
 	touch "$stamp"
 	updated=1
@@ -184,7 +202,7 @@ fi
 
 # Print "PKG VERSION" lines, most preferred first, for the versioned image
 # packages that could provide this kernel. The flavour meta-package
-# (linux-image-cloud-ARCH) only depends on the versioned package
+# (linux-image-cloud-ARCH, METAS) only depends on the versioned package
 # (linux-image-6.1.0-28-cloud-amd64 (= 6.1.119-1)). Older versions and the
 # -unsigned twin are listed too because a mirror can lack the newest file for
 # one architecture even though the index names it (seen for bullseye-security
@@ -193,7 +211,7 @@ fi
 # backports kernel.
 image_candidates() {
 	local meta ver dep
-	for meta in "linux-image-cloud-$ARCH" "linux-image-$ARCH"; do
+	for meta in "${METAS[@]}"; do
 		# madison lists every version known to the lists, newest first.
 		while read -r ver; do
 			dep=$(apt-cache "${APT_OPTS[@]}" show "$meta:$ARCH=$ver" 2>/dev/null |
@@ -278,7 +296,7 @@ fetch_deb() {
 debs=() image=""
 while :; do
 	mapfile -t cands < <(image_candidates)
-	[[ ${#cands[@]} -gt 0 ]] || die "no linux-image-cloud-$ARCH or linux-image-$ARCH in ${KERNEL_ARCHIVES[*]} (lists in $APTDIR/lists)"
+	[[ ${#cands[@]} -gt 0 ]] || die "no ${METAS[*]} in ${KERNEL_ARCHIVES[*]} (lists in $APTDIR/lists)"
 	for c in "${cands[@]}"; do
 		pkg=${c% *}
 		pkg_ver=${c#* }
@@ -335,6 +353,7 @@ mdir=${mods[0]%/}
 [[ ${mdir##*/} == "$kver" ]] || die "vmlinuz version '$kver' does not match modules dir '${mdir##*/}'"
 # A split kernel whose modules package is missing would boot without btrfs.
 [[ -d $mdir/kernel ]] || die "no modules in lib/modules/$kver (unpacked ${debs[*]##*/})"
+[[ $kver =~ $KVER_RE ]] || die "${image% *} unpacked kernel $kver, not the ${FLAVOUR:-cloud/generic} flavour of $ARCH"
 
 printf '%s\n' "$kver" >"$work/KVER"
 # the versioned image package: on 7.x its linux-binary, -modules and -base

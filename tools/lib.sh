@@ -8,9 +8,17 @@ log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 # The Debian suites the kernel tools fetch from (tools/fetch-kernel.sh) and
 # boot (tools/vm/run-vm.sh): the three releases, trixie-backports (whose
 # release carries no busybox and no dependencies of its own: its base,
-# trixie, comes along) and sid.
-DEBIAN_SUITES="bullseye bookworm trixie trixie-backports sid"
+# trixie, comes along) and sid.  A suite may name a kernel flavour after
+# its release: RELEASE-rt is the PREEMPT_RT kernel (linux-image-rt-ARCH:
+# spinlocks and many rwsems sleep, so a task looping in the kernel can
+# switch out), trixie-16k the arm64 kernel with 16K pages
+# (linux-image-arm64-16k; Debian builds it from 6.12 on, arm64 only).
+DEBIAN_SUITES="bullseye bookworm trixie trixie-backports sid bullseye-rt bookworm-rt trixie-rt trixie-16k"
 known_suite() { [[ " $DEBIAN_SUITES " == *" $1 "* ]]; }
+# The Debian suite (apt archives, busybox, release facts) of a suite.
+suite_release() { case $1 in *-rt | *-16k) printf '%s\n' "${1%-*}" ;; *) printf '%s\n' "$1" ;; esac; }
+# Its kernel flavour: rt, 16k, or "" for the release's cloud/generic kernel.
+suite_flavour() { case $1 in *-rt | *-16k) printf '%s\n' "${1##*-}" ;; *) printf '\n' ;; esac; }
 
 # Install the Debian packages providing missing tools ("cmd:package" pairs),
 # quietly; apt's output is shown only if the install fails.

@@ -20,7 +20,9 @@
 #     ~12,000 times, but each call completes well inside --min-duration;
 #   - SIGTERM leaves no BPF program behind in the guest.
 #
-#   tests/vm/vmtest.sh [--update] [SUITE...]     (default: all five)
+# And trixie-rt, 6.12 with PREEMPT_RT (tools/lib.sh), the same scenarios.
+#
+#   tests/vm/vmtest.sh [--update] [SUITE...]     (default: all six)
 #   --update rewrites tests/vm/expect/ and README's probe table from the run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,7 +33,7 @@ PROG=vmtest
 update=0
 if [[ ${1:-} == --update ]]; then update=1; shift; fi
 suites=("$@")
-((${#suites[@]})) || suites=(bullseye bookworm trixie sid trixie-backports)
+((${#suites[@]})) || suites=(bullseye bookworm trixie sid trixie-backports trixie-rt)
 for s in "${suites[@]}"; do known_suite "$s" || die "unknown suite '$s' (want one of: $DEBIAN_SUITES)"; done
 out=.output/x86_64-static
 expect_dir=tests/vm/expect

@@ -143,7 +143,8 @@ guest_busybox() {
 	# Foreign-arch guest: take busybox-static:ARCH from the same suite through
 	# the private apt setup that fetch-kernel.sh created (never the host's
 	# apt config, and no dpkg --add-architecture on the host).
-	local dir=$CACHE/busybox/$suite-$arch apt=$CACHE/apt/$suite bb
+	local rel; rel=$(suite_release "$suite")	# a flavour's lists are its release's
+	local dir=$CACHE/busybox/$rel-$arch apt=$CACHE/apt/$rel bb
 	# bookworm ships bin/busybox, trixie (merged /usr) usr/bin/busybox.
 	bb_in() { local p; for p in "$1/bin/busybox" "$1/usr/bin/busybox"; do [[ -x $p ]] && { printf '%s\n' "$p"; return 0; }; done; return 1; }
 	if ! bb_in "$dir" >/dev/null; then
@@ -218,7 +219,7 @@ modkey=$(printf '%s\n' $modules | sed 's/-/_/g' | sort -u | xargs)
 # Decompress module $1 into $2 (the staging dir) and, depth-first, its
 # dependencies before it, so LOAD_ORDER is a valid insmod order.
 add_module() {
-	local name dest src dep deps soft
+	local name dest src dep deps soft b n
 	name=$(norm "$1")
 	[[ -z ${VISITED[$name]:-} ]] || return 0
 	VISITED[$name]=1
@@ -240,9 +241,20 @@ add_module() {
 	done
 	# "softdep: pre: crc32c" (btrfs) names modules wanted before this one;
 	# they are optional (often built in), so only existing ones are added.
+	# The name may be an alias: libcrc32c's "pre: crc32c" is crc32c_generic
+	# (and crc32c-intel), modules in the generic and rt flavours, built in
+	# in cloud's; without one libcrc32c's init fails with -ENOENT.
 	soft=$(modinfo -F softdep "$dest" 2>/dev/null | sed -n 's/.*pre: *\([^:]*\)\( post:.*\)\{0,1\}$/\1/p')
 	for dep in $soft; do
-		[[ -n ${KO_PATH[$(norm "$dep")]:-} ]] && add_module "$dep" "$2"
+		if [[ -n ${KO_PATH[$(norm "$dep")]:-} ]]; then
+			add_module "$dep" "$2"
+			continue
+		fi
+		n=$(norm "$dep")
+		for b in "${!KO_PATH[@]}"; do
+			[[ $b == "$n"_* ]] && modinfo -F alias "${KO_PATH[$b]}" | grep -qxF "$dep" &&
+				add_module "$b" "$2"
+		done
 	done
 	LOAD_ORDER+=("$name")
 }
