@@ -368,18 +368,20 @@ t1=$(date +%s)
 spec=-all,+${podcaps//,/,+}
 # shellcheck disable=SC2046
 podmask=$(capmask $(tr ',' '\n' <<<"$podcaps" | sed 's/^/cap_/'))
-confined() { setpriv --inh-caps="$spec" --ambient-caps="$spec" --bounding-set="$spec" --no-new-privs -- "$@"; }
+# a command, not a function: started in the background, $! is setpriv,
+# which execs faultloop (a function would run in a subshell of its own)
+confined=(setpriv --inh-caps="$spec" --ambient-caps="$spec" --bounding-set="$spec" --no-new-privs --)
 echo "the DaemonSet's capabilities: $podcaps ($podmask); args: ${podargs[*]}"
-confined grep -E '^(Cap|NoNewPrivs)' /proc/self/status >/tmp/pod-self.txt 2>&1
+"${confined[@]}" grep -E '^(Cap|NoNewPrivs)' /proc/self/status >/tmp/pod-self.txt 2>&1
 show "setpriv $spec: /proc/self/status" cat /tmp/pod-self.txt
 check "pod-confinement" "under setpriv $spec: $(tr '\n' ' ' </tmp/pod-self.txt), want CapEff/CapBnd/CapAmb $podmask, NoNewPrivs 1, and the manifest's args" \
 	bash -c '[[ $1 != unknown* && ${#1} -eq 16 && $2 -gt 0 ]] &&
 		test "$(awk '"'"'$1 ~ /^Cap(Eff|Bnd|Amb):$/ { printf "%s ", $2 } $1 == "NoNewPrivs:" { print $2 }'"'"' /tmp/pod-self.txt)" = "$1 $1 $1 1"' _ "$podmask" "${#podargs[@]}"
-confined /usr/sbin/faultloop --probes --metrics off 2>&1 | rows >/tmp/probes-pod.txt
+"${confined[@]}" /usr/sbin/faultloop --probes --metrics off 2>&1 | rows >/tmp/probes-pod.txt
 show "faultloop --probes under the DaemonSet's confinement (diff against root's)" diff /tmp/probes-root.txt /tmp/probes-pod.txt
 check "pod-probes" "under the DaemonSet's confinement: $(diff /tmp/probes-root.txt /tmp/probes-pod.txt | grep '^[<>]' | head -6 | tr '\n' ' ')" \
 	sh -c 'grep -q "^fault_stall fault attached " /tmp/probes-root.txt && diff -q /tmp/probes-root.txt /tmp/probes-pod.txt >/dev/null'
-confined /usr/sbin/faultloop "${podargs[@]}" >/tmp/pod.json 2>/tmp/pod.err &
+"${confined[@]}" /usr/sbin/faultloop "${podargs[@]}" >/tmp/pod.json 2>/tmp/pod.err &
 podpid=$!
 i=0
 while ((i < 300)) && kill -0 $podpid 2>/dev/null && ! grep -q 'probes attached' /tmp/pod.err; do sleep 0.5; i=$((i + 1)); done
@@ -398,9 +400,12 @@ check "pod-threads-caps" "want every thread (MHD-* among them) CapPrm/CapEff $bp
 echo "uffd loop under the DaemonSet's confinement: $(uffd_loop uffdpod)"
 sleep 1
 uffd_judge pod-uffd /tmp/pod.json uffdpod
+during=$(fl_progs)
 kill -TERM $podpid 2>/dev/null
 wait $podpid
-echo "faultloop under the DaemonSet's confinement exited $? on SIGTERM; $(fl_progs) fl_ BPF programs left"
+rc=$?
+check "pod-stop" "faultloop under the DaemonSet's confinement: exit status $rc on SIGTERM, want 0; fl_ BPF programs $during while running, $(fl_progs) after" \
+	test "$rc" -eq 0 -a "$during" -gt 0 -a "$(fl_progs)" -eq 0
 echo "added: the DaemonSet's confinement took $(($(date +%s) - t1))s"
 
 # ---- a bad flag: failed, no restart loop ------------------------------------

@@ -46,7 +46,7 @@ CHECKS=(pid1-systemd install enabled started-on-install stays-active caps-grante
 	race-detected-metrics conffile-kept restarted-on-upgrade restart-after-kill no-denial-journal
 	no-denial-kernel sandbox sandbox-kallsyms bad-flag-fails bad-flag-journal denial-seen
 	threads-caps uffd-unit-detected uffd-unit-report restart-after-fix probes-under-unit
-	pod-confinement pod-probes pod-attached pod-threads-caps pod-uffd-detected pod-uffd-report stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
+	pod-confinement pod-probes pod-attached pod-threads-caps pod-uffd-detected pod-uffd-report pod-stop stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
 	purge-not-installed no-denial-end)
 
 suites=("$@")
