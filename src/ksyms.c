@@ -257,7 +257,7 @@ struct ksyms *ksyms__load_with(const char *path, const char *modules)
 	char line[512], *name, *mod, type;
 	unsigned long long addr;
 	struct ksyms *ks;
-	size_t i, nonzero = 0;
+	size_t i, nmods, nonzero = 0;
 	FILE *f;
 
 	f = fopen(path ? path : "/proc/kallsyms", "re");
@@ -309,7 +309,10 @@ struct ksyms *ksyms__load_with(const char *path, const char *modules)
 		qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym_cmp);
 	if (index_names(ks))
 		goto err;
-	set_ends(ks, mods, read_modules(modules, &mods));
+	/* two statements: an argument list has no order of evaluation, and
+	 * arm64's gcc read mods (NULL) before read_modules() set it */
+	nmods = read_modules(modules, &mods);
+	set_ends(ks, mods, nmods);
 	free(mods);
 	return ks;
 err:
