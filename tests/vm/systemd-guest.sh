@@ -91,7 +91,8 @@ uffd_judge() {
 		test -n "$line"
 	echo "$line" >/tmp/"$3".detected
 	show "the uffd loop's DETECTED report ($1)" cat /tmp/"$3".detected
-	stack=$(sed -n 's/.*"stack":\[\([^]]*\)\].*/\1/p' <<<"$line")
+	# the stack is the report's last field; a frame may carry "[module]"
+	stack=$(sed -n 's/.*"stack":\[\(.*\)\]}$/\1/p' <<<"$line")
 	check "$1-report" "want fault_stall, known bug uffd-signal-busy-loop and a symbolized stack through exc_page_fault: ${line:0:600}" \
 		bash -c '[[ $1 == *"\"signal\":\"fault_stall\""* && $1 == *"\"known_bug\":{\"id\":\"uffd-signal-busy-loop\""* &&
 			-n $2 && $2 != *"\"0x"* && $2 =~ \"(asm_exc_page_fault|exc_page_fault|do_user_addr_fault)\+0x ]]' _ "$line" "$stack"
