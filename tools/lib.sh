@@ -100,8 +100,43 @@ guest_trouble() {
 # stalled (status 123), nor a payload that started: a retry once hid a soft
 # lockup in the middle of a scenario (issue 19).
 vm_boot_again() {
+	local why
+	if why=$(tcg_stale_int3 "$1"); then
+		echo "$why"
+		return 0
+	fi
 	(($2 != 0 && $2 != 123)) || return 1
 	! tr -d '\r' <"$1" 2>/dev/null | grep -q '^FAULTLOOP-VM-START' || return 1
 	guest_trouble "$1" >/dev/null && return 1
 	echo "the guest never reached its payload (run-vm status $2)"
+}
+
+# tcg_stale_int3 LOG: is the console's only trouble the emulator's, not the
+# kernel's?  x86 patches live text with int3 (text_poke_bp(): int3, sync
+# every CPU, the rest, sync, the first byte, sync), and a CPU never runs
+# the int3 after the last sync.  Multi-threaded TCG can: another vCPU's
+# stale translation still holds it ("Oops: int3" at handle_mm_fault+0x5,
+# 6.12, seen at attach, never on a real CPU).  The proof is in the Oops
+# itself: its Code: bytes are memory as the kernel reads it at the trap,
+# and the byte before the trapping RIP (<..>) is not the int3 (cc) the CPU
+# executed.  Any other trouble line (but the panic that Oops brings), or an
+# int3 still in memory, is the kernel's: never booted again.
+tcg_stale_int3() {
+	tr -d '\r' <"$1" 2>/dev/null | T="$GUEST_TROUBLE_RE" python3 -c '
+import os, re, sys
+lines = sys.stdin.read().split("\n")
+trouble = [i for i, l in enumerate(lines) if re.search(os.environ["T"], l)]
+oops = [i for i in trouble if re.search(r"\] Oops: int3: ", lines[i])]
+# the Oops, and the panic it brings ("Fatal exception" or "... in interrupt")
+if not oops or any(i not in oops and not re.search(r"Kernel panic - not syncing: Fatal exception", lines[i])
+                   for i in trouble):
+    sys.exit(1)
+for i in oops:
+    code = next((l for l in lines[i + 1:i + 12] if " Code: " in l), "")
+    m = re.search(r"Code: (?:[0-9a-f]{2} )*([0-9a-f]{2}) <([0-9a-f]{2})>", code)
+    if not m or m.group(1) == "cc":
+        sys.exit(1)
+rip = next((l.split("RIP: ")[1] for l in lines[oops[0]:oops[0] + 6] if "RIP: " in l), "?")
+print("emulator: a vCPU ran a stale translation (Oops: int3 at %s, no int3 in memory there)" % rip.strip())
+'
 }
