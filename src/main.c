@@ -157,7 +157,7 @@ static const char *hold_reason(int nstuck)
 
 	if (!nstuck)
 		return NULL;
-	fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel: "
+	fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel unpreempted: "
 		"arming waits for every CPU (%s), and the spinning one never comes; "
 		"they are armed once no task is stuck\n", nstuck, waits_for);
 	return "a task spins in the kernel; arming waits for every CPU";
@@ -202,7 +202,8 @@ static int start(struct daemon *d)
 	 * armed; with none to arm (tracepoints and the sampler only flip
 	 * static keys and open perf events), it need not hold start-up. */
 	if (fl_probes_patch_text(&d->s.set) || d->cfg.probes)
-		hold = hold_reason(fl_stuckwatch_first(&d->stuck));
+		if (fl_stuckwatch_first(&d->stuck))
+			hold = hold_reason(fl_stuckwatch_blocking(&d->stuck));
 	if (exiting)
 		return -EINTR;
 	fl_session_arm(&d->s, hold);
@@ -280,8 +281,8 @@ static int run(struct daemon *d)
 			fl_stuckwatch_recheck(&d->stuck, now);
 			last_sweep = now;
 		}
-		if (d->s.set.hold && !fl_stuckwatch_count(&d->stuck)) {
-			fprintf(stderr, "faultloop: no task is stuck in the kernel any more: %d held probes armed\n",
+		if (d->s.set.hold && !fl_stuckwatch_blocking(&d->stuck)) {
+			fprintf(stderr, "faultloop: no task spins unpreempted in the kernel any more: %d held probes armed\n",
 				fl_session_arm(&d->s, NULL));
 			fl_report_probe_summary(&d->s.set, stderr);
 			err = drop_privs_once(d);

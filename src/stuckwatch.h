@@ -37,6 +37,8 @@ int fl_stuckwatch_first(struct fl_stuckwatch *w);
 /* While any remain: report and drop those that scheduled or left. */
 void fl_stuckwatch_recheck(struct fl_stuckwatch *w, uint64_t now);
 int fl_stuckwatch_count(struct fl_stuckwatch *w);
+/* Those not preempted while stuck: arming kprobes/fentry waits for them. */
+int fl_stuckwatch_blocking(struct fl_stuckwatch *w);
 /* Copy t[] for another thread; returns n. */
 int fl_stuckwatch_copy(struct fl_stuckwatch *w, struct fl_stuck_task *out, int max);
 void fl_stuckwatch_free(struct fl_stuckwatch *w);
