@@ -157,7 +157,7 @@ static const char *hold_reason(int nstuck)
 
 	if (!nstuck)
 		return NULL;
-	fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel unpreempted: "
+	fprintf(stderr, "faultloop: not arming fentry/kprobe probes while %d task(s) spin in the kernel: "
 		"arming waits for every CPU (%s), and the spinning one never comes; "
 		"they are armed once no task is stuck\n", nstuck, waits_for);
 	return "a task spins in the kernel; arming waits for every CPU";
@@ -282,7 +282,7 @@ static int run(struct daemon *d)
 			last_sweep = now;
 		}
 		if (d->s.set.hold && !fl_stuckwatch_blocking(&d->stuck)) {
-			fprintf(stderr, "faultloop: no task spins unpreempted in the kernel any more: %d held probes armed\n",
+			fprintf(stderr, "faultloop: no task that arming would wait for is stuck in the kernel any more: %d held probes armed\n",
 				fl_session_arm(&d->s, NULL));
 			fl_report_probe_summary(&d->s.set, stderr);
 			err = drop_privs_once(d);

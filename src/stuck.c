@@ -291,6 +291,22 @@ int fl_stuck_find(const struct fl_proc_sample *a, const struct fl_proc_sample *b
 	return n;
 }
 
+/*
+ * Whether arming fentry/kprobes waits for a stuck thread.  On arm64 a preempted one is
+ * not: stop_machine() queues its work on every CPU's stopper thread, whose
+ * stop class outranks every other (kernel/sched/stop_task.c), so it runs
+ * at the spinner's next preemption point, and a thread that was preempted
+ * has such points.  On x86 it still is: attaching an fentry on 5.5-5.11
+ * waits for a classic RCU-tasks grace period (bpf_trampoline_update():
+ * synchronize_rcu_tasks(), then synchronize_rcu_mult(call_rcu_tasks, ..)
+ * until e21aa341785c), whose holdout check counts voluntary switches only
+ * (kernel/rcu/tasks.h, t->nvcsw).
+ */
+bool fl_stuck_blocks_arming(const struct fl_stuck_task *t, bool stop_machine_only)
+{
+	return !t->preempted || !stop_machine_only;
+}
+
 /* The calls that copy to or from user memory in loops, by this build's
  * numbering (x86_64 and arm64 differ). */
 static const struct {

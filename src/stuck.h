@@ -81,6 +81,11 @@ bool fl_stuck_judge(const struct fl_task_stat *a, const struct fl_task_stat *b,
 int fl_stuck_find(const struct fl_proc_sample *a, const struct fl_proc_sample *b,
 		  long clk_tck, struct fl_stuck_task *out, int max);
 
+/* Whether arming fentry/kprobes waits for t: always when arming waits for
+ * RCU-tasks grace periods (x86), only if never preempted when it waits on
+ * stop_machine() alone (stop_machine_only, arm64). */
+bool fl_stuck_blocks_arming(const struct fl_stuck_task *t, bool stop_machine_only);
+
 /* "ioctl" for this architecture's number, NULL when not in the table. */
 const char *fl_syscall_name(long nr);
 

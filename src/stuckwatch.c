@@ -168,22 +168,14 @@ int fl_stuckwatch_count(struct fl_stuckwatch *w)
 	return n;
 }
 
-/*
- * Stuck threads that arming would wait for.  A preempted one is not: on
- * arm64, stop_machine() queues its work on every CPU's stopper thread,
- * whose stop class outranks every other (kernel/sched/stop_task.c), so it
- * runs at the spinner's next preemption point, and a thread that was
- * preempted has such points; on x86, rcu_tasks_rude's grace period is
- * schedule_on_each_cpu() (kernel/rcu/tasks.h), a kworker that the
- * scheduler lets in on that CPU just as it let in whatever preempted it.
- */
+/* On arm64 arming waits on stop_machine() only (stuck.c). */
 int fl_stuckwatch_blocking(struct fl_stuckwatch *w)
 {
 	int i, n = 0;
 
 	pthread_mutex_lock(&w->lock);
 	for (i = 0; i < w->n; i++)
-		n += !w->t[i].preempted;
+		n += fl_stuck_blocks_arming(&w->t[i], FL_STOP_MACHINE_ARMS);
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }
