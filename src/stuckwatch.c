@@ -106,7 +106,10 @@ int fl_stuckwatch_first(struct fl_stuckwatch *st)
 		fprintf(stderr, "faultloop: task %u (%s, tid %u) is stuck in the kernel on CPU %d: "
 			"%u%% system time, no %scontext switch for %.1fs%s%s%s\n",
 			t->pid, comm, t->tid, t->cpu, t->sys_pct, t->preempted ? "voluntary " : "",
-			t->quiet_ns / 1e9, t->syscall >= 0 ? ", syscall " : "",
+			/* last_arrival moves at each preemption: then only
+			 * the observed window is known to be switch-free */
+			(t->preempted ? t->quiet_ns : t->on_cpu_ns) / 1e9,
+			t->syscall >= 0 ? ", syscall " : "",
 			t->syscall >= 0 ? (name ? name : "?") : "",
 			t->preempted ? "; preemptible (preempted meanwhile)" : "");
 		fl_report_print_stuck(st->rctx, t, false, now_mono_ns());
