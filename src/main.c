@@ -202,7 +202,8 @@ static int start(struct daemon *d)
 	 * armed; with none to arm (tracepoints and the sampler only flip
 	 * static keys and open perf events), it need not hold start-up. */
 	if (fl_probes_patch_text(&d->s.set) || d->cfg.probes)
-		hold = hold_reason(fl_stuckwatch_first(&d->stuck));
+		if (fl_stuckwatch_first(&d->stuck))
+			hold = hold_reason(fl_stuckwatch_blocking(&d->stuck));
 	if (exiting)
 		return -EINTR;
 	fl_session_arm(&d->s, hold);
@@ -280,8 +281,8 @@ static int run(struct daemon *d)
 			fl_stuckwatch_recheck(&d->stuck, now);
 			last_sweep = now;
 		}
-		if (d->s.set.hold && !fl_stuckwatch_count(&d->stuck)) {
-			fprintf(stderr, "faultloop: no task is stuck in the kernel any more: %d held probes armed\n",
+		if (d->s.set.hold && !fl_stuckwatch_blocking(&d->stuck)) {
+			fprintf(stderr, "faultloop: no task that arming would wait for is stuck in the kernel any more: %d held probes armed\n",
 				fl_session_arm(&d->s, NULL));
 			fl_report_probe_summary(&d->s.set, stderr);
 			err = drop_privs_once(d);

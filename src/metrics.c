@@ -294,7 +294,7 @@ static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *
 	       "Tasks found spinning in the kernel without a context switch when faultloop started, still there.",
 	       s->nstuck);
 	family(out, om, "faultloop_stuck_task_seconds", M_GAUGE,
-	       "How long each stuck task has been on its CPU in the kernel, by pid, tid, comm and syscall.");
+	       "How long each stuck task has been on its CPU in the kernel, by pid, tid, comm, syscall and preempted (preemptible: probes not held).");
 	for (i = 0; i < s->nstuck; i++) {
 		const struct fl_stuck_task *t = &s->stuck[i];
 		const char *name = t->syscall >= 0 ? fl_syscall_name(t->syscall) : NULL;
@@ -302,11 +302,13 @@ static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *
 		fprintf(out, "faultloop_stuck_task_seconds{pid=\"%u\",tid=\"%u\",comm=\"", t->pid, t->tid);
 		esc(out, t->comm);
 		if (name)
-			fprintf(out, "\",syscall=\"%s\"} %.3f\n", name, t->on_cpu_ns / 1e9);
+			fprintf(out, "\",syscall=\"%s\"", name);
 		else if (t->syscall >= 0)
-			fprintf(out, "\",syscall=\"%ld\"} %.3f\n", t->syscall, t->on_cpu_ns / 1e9);
+			fprintf(out, "\",syscall=\"%ld\"", t->syscall);
 		else
-			fprintf(out, "\",syscall=\"unknown\"} %.3f\n", t->on_cpu_ns / 1e9);
+			fprintf(out, "\",syscall=\"unknown\"");
+		fprintf(out, ",preempted=\"%s\"} %.3f\n", t->preempted ? "true" : "false",
+			t->on_cpu_ns / 1e9);
 	}
 }
 

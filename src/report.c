@@ -309,6 +309,7 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 		jw_kv_uint(&w, "on_cpu_ns", t->on_cpu_ns);
 		jw_kv_uint(&w, "quiet_ns", t->quiet_ns);
 		jw_kv_uint(&w, "sys_pct", t->sys_pct);
+		jw_kv_bool(&w, "preempted", t->preempted);
 		jw_object_end(&w);
 		fputc('\n', c->out);
 	} else {
@@ -319,11 +320,11 @@ void fl_report_print_stuck(const struct fl_report_ctx *c, const struct fl_stuck_
 		if (ended)
 			fprintf(c->out, "    left the kernel or scheduled after %s on CPU %d\n", d, t->cpu);
 		else if (t->syscall >= 0)
-			fprintf(c->out, "    in the kernel on CPU %d for %s without a context switch, %u%% system time; syscall %s (%ld)\n",
-				t->cpu, d, t->sys_pct, name ? name : "?", t->syscall);
+			fprintf(c->out, "    in the kernel on CPU %d for %s without a %scontext switch, %u%% system time; syscall %s (%ld)\n",
+				t->cpu, d, t->preempted ? "voluntary " : "", t->sys_pct, name ? name : "?", t->syscall);
 		else
-			fprintf(c->out, "    in the kernel on CPU %d for %s without a context switch, %u%% system time\n",
-				t->cpu, d, t->sys_pct);
+			fprintf(c->out, "    in the kernel on CPU %d for %s without a %scontext switch, %u%% system time\n",
+				t->cpu, d, t->preempted ? "voluntary " : "", t->sys_pct);
 	}
 	fflush(c->out);
 }

@@ -9,7 +9,9 @@
  * Debian 5.10 arm64 with the btrfs search_ioctl MTE live-lock).  So
  * faultloop first looks for threads that stay in state R, accumulate
  * system time at the pace of the wall clock, make no read/write call and
- * never switch context, and reports them as stuck.
+ * never switch context voluntarily, and reports them as stuck.  One that
+ * was preempted meanwhile (PREEMPT_RT) is stuck too, but preemptible: it
+ * does not keep stop_machine() from running (stuckwatch.h).
  */
 #ifndef FL_STUCK_H
 #define FL_STUCK_H
@@ -48,6 +50,7 @@ struct fl_stuck_task {
 	uint64_t quiet_ns;		/* observed without a switch or an I/O call */
 	unsigned int sys_pct;		/* system time / wall time in the window */
 	uint64_t first_ns;		/* CLOCK_MONOTONIC when first seen */
+	bool preempted;			/* involuntary switches while stuck */
 };
 
 /* Parsers, exposed for the unit tests; 0 on success. */
@@ -68,14 +71,20 @@ void fl_proc_sample_free(struct fl_proc_sample *s);
 
 /*
  * The verdict for one thread seen at a and, window_ns later, at b: running
- * both times, no context switch, no read/write call, no user time to speak
- * of, and system time for at least half the window.
+ * both times, no voluntary context switch, no read/write call, no user
+ * time to speak of, and system time for at least half the window.
+ * *preempted (when stuck): it was switched out involuntarily meanwhile.
  */
 bool fl_stuck_judge(const struct fl_task_stat *a, const struct fl_task_stat *b,
-		    uint64_t window_ns, long clk_tck, unsigned int *sys_pct);
+		    uint64_t window_ns, long clk_tck, unsigned int *sys_pct, bool *preempted);
 /* All stuck threads between two samples, at most max.  Returns the count. */
 int fl_stuck_find(const struct fl_proc_sample *a, const struct fl_proc_sample *b,
 		  long clk_tck, struct fl_stuck_task *out, int max);
+
+/* Whether arming fentry/kprobes waits for t: always when arming waits for
+ * RCU-tasks grace periods (x86), only if never preempted when it waits on
+ * stop_machine() alone (stop_machine_only, arm64). */
+bool fl_stuck_blocks_arming(const struct fl_stuck_task *t, bool stop_machine_only);
 
 /* "ioctl" for this architecture's number, NULL when not in the table. */
 const char *fl_syscall_name(long nr);

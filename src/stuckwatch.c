@@ -104,9 +104,14 @@ int fl_stuckwatch_first(struct fl_stuckwatch *st)
 
 		fl_sanitize_comm(t->comm, sizeof(t->comm), comm, sizeof(comm));
 		fprintf(stderr, "faultloop: task %u (%s, tid %u) is stuck in the kernel on CPU %d: "
-			"%u%% system time, no context switch for %.1fs%s%s\n",
-			t->pid, comm, t->tid, t->cpu, t->sys_pct, t->on_cpu_ns / 1e9,
-			t->syscall >= 0 ? ", syscall " : "", t->syscall >= 0 ? (name ? name : "?") : "");
+			"%u%% system time, no %scontext switch for %.1fs%s%s%s\n",
+			t->pid, comm, t->tid, t->cpu, t->sys_pct, t->preempted ? "voluntary " : "",
+			/* last_arrival moves at each preemption: then only
+			 * the observed window is known to be switch-free */
+			(t->preempted ? t->quiet_ns : t->on_cpu_ns) / 1e9,
+			t->syscall >= 0 ? ", syscall " : "",
+			t->syscall >= 0 ? (name ? name : "?") : "",
+			t->preempted ? "; preemptible (preempted meanwhile)" : "");
 		fl_report_print_stuck(st->rctx, t, false, now_mono_ns());
 	}
 	return n;
@@ -126,6 +131,7 @@ void fl_stuckwatch_recheck(struct fl_stuckwatch *st, uint64_t now)
 	for (i = 0; i < st->n; i++) {
 		const struct fl_task_stat *pa = NULL, *pb = NULL;
 		unsigned int pct = 0;
+		bool preempted = false;
 
 		for (j = 0; j < st->prev.n; j++)
 			if (st->prev.t[j].tid == st->t[i].tid)
@@ -134,10 +140,13 @@ void fl_stuckwatch_recheck(struct fl_stuckwatch *st, uint64_t now)
 			if (b.t[j].tid == st->t[i].tid)
 				pb = &b.t[j];
 		if (pa && pb && fl_stuck_judge(pa, pb, b.mono_ns - st->prev.mono_ns,
-					       st->clk_tck, &pct)) {
+					       st->clk_tck, &pct, &preempted)) {
 			keep[k] = st->t[i];
 			keep[k].quiet_ns += b.mono_ns - st->prev.mono_ns;
 			keep[k].sys_pct = pct > 100 ? 100 : pct;
+			/* preempted once, preemptible for good: the kernel's
+			 * preemption model does not change under a syscall */
+			keep[k].preempted |= preempted;
 			k++;
 		} else {
 			fl_report_print_stuck(st->rctx, &st->t[i], true, now);
@@ -158,6 +167,18 @@ int fl_stuckwatch_count(struct fl_stuckwatch *w)
 
 	pthread_mutex_lock(&w->lock);
 	n = w->n;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+/* On arm64 arming waits on stop_machine() only (stuck.c). */
+int fl_stuckwatch_blocking(struct fl_stuckwatch *w)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < w->n; i++)
+		n += fl_stuck_blocks_arming(&w->t[i], FL_STOP_MACHINE_ARMS);
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }

@@ -37,6 +37,16 @@ int fl_stuckwatch_first(struct fl_stuckwatch *w);
 /* While any remain: report and drop those that scheduled or left. */
 void fl_stuckwatch_recheck(struct fl_stuckwatch *w, uint64_t now);
 int fl_stuckwatch_count(struct fl_stuckwatch *w);
+/* Arming kprobes waits only on stop_machine() (arm64) or also on RCU-tasks
+ * grace periods (x86): only the former gets past a preempted spinner. */
+#if defined(__aarch64__)
+#define FL_STOP_MACHINE_ARMS	1
+#else
+#define FL_STOP_MACHINE_ARMS	0
+#endif
+/* Stuck threads that arming fentry/kprobes would wait for (all on x86,
+ * those never preempted on arm64). */
+int fl_stuckwatch_blocking(struct fl_stuckwatch *w);
 /* Copy t[] for another thread; returns n. */
 int fl_stuckwatch_copy(struct fl_stuckwatch *w, struct fl_stuck_task *out, int max);
 void fl_stuckwatch_free(struct fl_stuckwatch *w);

@@ -91,7 +91,7 @@ PY
 }
 # the check itself first: it must reject such a label and allow the exception
 printf '%s\n' '# TYPE faultloop_stuck_task_seconds gauge' \
-	'faultloop_stuck_task_seconds{pid="1",tid="2",comm="x",syscall="ioctl"} 3' \
+	'faultloop_stuck_task_seconds{pid="1",tid="2",comm="x",syscall="ioctl",preempted="true"} 3' \
 	'# TYPE faultloop_loops_active gauge' 'faultloop_loops_active{addr="0x1000"} 1' >"$TMP/labels-bad.txt"
 head -2 "$TMP/labels-bad.txt" >"$TMP/labels-ok.txt"
 if ! no_task_labels text "$TMP/labels-bad.txt" >/dev/null && no_task_labels text "$TMP/labels-ok.txt" >/dev/null; then

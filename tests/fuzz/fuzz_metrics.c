@@ -155,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(t->comm, f.d, sizeof(t->comm) - 1);	/* as /proc gives it */
 			t->comm[sizeof(t->comm) - 1] = 0;
 			t->syscall = (int8_t)sel;
+			t->preempted = sel & 2;
 		} else {
 			fl_user_stats_loop(&u, sel % FL_SIG__MAX, (sel >> 3) % FL_SIG__MAX,
 					   sel & 0x80 ? &fl_known_bugs[0] : NULL, (const char *)f.d, FL_COMM_LEN);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "stuck.h"
+#include "stuckwatch.h"
 
 #define MS 1000000ULL
 
@@ -84,50 +85,90 @@ static void test_judge(void **state)
 	struct fl_task_stat a = task(1, 'R', 0, 1000, 5, 9, 40);
 	struct fl_task_stat b;
 	unsigned int pct = 0;
+	bool pre = true;
 
 	b = task(1, 'R', 0, 1100, 5, 9, 40);	/* the live-lock */
-	assert_true(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_true(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	assert_int_equal(pct, 100);
+	assert_false(pre);
 	b = task(1, 'R', 0, 1050, 5, 9, 40);	/* half the window: a slow CPU */
-	assert_true(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_true(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(1, 'R', 0, 1049, 5, 9, 40);	/* less: not spinning all the time */
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
-	b = task(1, 'R', 0, 1100, 5, 10, 40);	/* preempted once */
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
+	/* the live-lock on PREEMPT_RT: preempted by timer and softirq
+	 * threads (5.10.0-32-rt-arm64: ~55 a second), still in its syscall */
+	b = task(1, 'R', 0, 1100, 5, 64, 40);
+	assert_true(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
+	assert_true(pre);
+	b = task(1, 'R', 0, 1049, 5, 64, 40);	/* preempted and not spinning all the time */
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(1, 'R', 0, 1100, 6, 9, 40);	/* slept */
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
+	b = task(1, 'R', 0, 1100, 6, 64, 40);	/* slept and preempted */
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(1, 'R', 0, 1100, 5, 9, 41);	/* one read() after another */
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(1, 'R', 0, 1100, 5, 9, UINT64_MAX);	/* io unreadable: the rest decides */
-	assert_true(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_true(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(1, 'R', 20, 1080, 5, 9, 40);	/* a fifth in user mode */
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(1, 'S', 0, 1100, 5, 9, 40);
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(2, 'R', 0, 1100, 5, 9, 40);	/* not the same thread */
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct));
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 100, &pct, &pre));
 	b = task(1, 'R', 0, 1100, 5, 9, 40);
-	assert_false(fl_stuck_judge(&a, &b, 0, 100, &pct));	/* no window */
-	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 0, &pct));	/* no CLK_TCK */
+	assert_false(fl_stuck_judge(&a, &b, 0, 100, &pct, &pre));	/* no window */
+	assert_false(fl_stuck_judge(&a, &b, 1000 * MS, 0, &pct, &pre));	/* no CLK_TCK */
 }
 
 static void test_find(void **state)
 {
-	struct fl_task_stat ta[3] = { task(10, 'R', 0, 0, 1, 1, 0), task(11, 'R', 0, 0, 1, 1, 0),
-				      task(12, 'R', 0, 0, 1, 1, 0) };
-	/* 11 exited; 10 spins; 12 scheduled */
-	struct fl_task_stat tb[2] = { task(10, 'R', 0, 60, 1, 1, 0), task(12, 'R', 0, 60, 1, 2, 0) };
-	struct fl_proc_sample a = { .t = ta, .n = 3, .mono_ns = 1000 * MS };
-	struct fl_proc_sample b = { .t = tb, .n = 2, .mono_ns = 1600 * MS };
+	struct fl_task_stat ta[4] = { task(10, 'R', 0, 0, 1, 1, 0), task(11, 'R', 0, 0, 1, 1, 0),
+				      task(12, 'R', 0, 0, 1, 1, 0), task(13, 'R', 0, 0, 1, 1, 0) };
+	/* 11 exited; 10 spins; 12 spins, preempted; 13 slept */
+	struct fl_task_stat tb[3] = { task(10, 'R', 0, 60, 1, 1, 0), task(12, 'R', 0, 60, 1, 2, 0),
+				      task(13, 'R', 0, 60, 2, 1, 0) };
+	struct fl_proc_sample a = { .t = ta, .n = 4, .mono_ns = 1000 * MS };
+	struct fl_proc_sample b = { .t = tb, .n = 3, .mono_ns = 1600 * MS };
 	struct fl_stuck_task out[FL_STUCK_MAX];
 
-	assert_int_equal(fl_stuck_find(&a, &b, 100, out, FL_STUCK_MAX), 1);
+	assert_int_equal(fl_stuck_find(&a, &b, 100, out, FL_STUCK_MAX), 2);
 	assert_int_equal(out[0].tid, 10);
 	assert_string_equal(out[0].comm, "t10");
 	assert_int_equal(out[0].quiet_ns, 600 * MS);
 	assert_int_equal(out[0].sys_pct, 100);
 	assert_int_equal(out[0].syscall, -1);
+	assert_false(out[0].preempted);
+	assert_int_equal(out[1].tid, 12);
+	assert_true(out[1].preempted);
 	assert_int_equal(fl_stuck_find(&a, &b, 100, out, 0), 0);
+}
+
+/* Arming waits for stuck threads never preempted, and on x86 for all. */
+static void test_blocking(void **state)
+{
+	struct fl_stuckwatch w;
+
+	fl_stuckwatch_init(&w, NULL);
+	w.n = 3;
+	w.t[0].tid = 10;			/* spins, never preempted */
+	w.t[1].tid = 12, w.t[1].preempted = true;	/* PREEMPT_RT's spinner */
+	w.t[2].tid = 14, w.t[2].preempted = true;
+	assert_int_equal(fl_stuckwatch_count(&w), 3);
+	/* x86: an fentry attach waits for RCU-tasks, which preemption
+	 * does not satisfy; arm64: stop_machine() preempts the spinner */
+	assert_int_equal(fl_stuckwatch_blocking(&w), FL_STOP_MACHINE_ARMS ? 1 : 3);
+	w.t[0].preempted = true;
+	assert_int_equal(fl_stuckwatch_count(&w), 3);	/* still named */
+	assert_int_equal(fl_stuckwatch_blocking(&w), FL_STOP_MACHINE_ARMS ? 0 : 3);
+
+	/* both policies, whatever this host's architecture */
+	assert_true(fl_stuck_blocks_arming(&w.t[1], false));	/* x86 */
+	assert_false(fl_stuck_blocks_arming(&w.t[1], true));	/* arm64 */
+	w.t[1].preempted = false;
+	assert_true(fl_stuck_blocks_arming(&w.t[1], false));
+	assert_true(fl_stuck_blocks_arming(&w.t[1], true));
+	fl_stuckwatch_free(&w);
 }
 
 static atomic_int spin_stop;
@@ -188,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_parse_stat),
 		cmocka_unit_test(test_parse_status_io),
 		cmocka_unit_test(test_judge),
+		cmocka_unit_test(test_blocking),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_real_proc),
 		cmocka_unit_test(test_syscall_names),

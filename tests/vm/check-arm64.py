@@ -5,7 +5,7 @@
   check-arm64.py SUITE KVER EXPECT UPDATE(0|1) {PLAN LOG RUN_VM_STATUS RUN_VM_LAST_LINE}...
 
 PLAN is "main" (probes, control, faultloop started before the live-lock) or
-"late" (faultloop started while the live-lock already spins; 5.10 only).
+"late" (faultloop started while the live-lock already spins; 5.10 and 5.10-rt).
 """
 import datetime
 import difflib
@@ -251,9 +251,23 @@ if "late" in runs:
         (f"after {named.group(1)}s, " if named else "") +
         (f"stuck event on CPU {stuck[0].get('cpu')}, syscall {stuck[0].get('syscall_name')}, "
          f"{stuck[0].get('sys_pct')}% system" if stuck else "no stuck event for it"))
-    say(re.search(r"task %d \(mtelate" % pid, err) and "not arming" in err,
-        "late: stderr says the task is stuck and that stop_machine probes are held: " +
-        " | ".join(l for l in err.splitlines() if "stuck" in l or "arming" in l)[:400])
+    lines = " | ".join(l for l in err.splitlines() if "stuck" in l or "arming" in l or "attached" in l)[:400]
+    if not suite.endswith("-rt"):
+        say(stuck and stuck[0].get("preempted") is False and
+            re.search(r"task %d \(mtelate" % pid, err) and "not arming" in err,
+            "late: stderr says the task is stuck, never preempted, and that stop_machine probes are held: " + lines)
+    else:
+        # PREEMPT_RT: the loop is preempted by the timer and softirq threads;
+        # stop_machine()'s stopper preempts it the same way, so nothing is held
+        say(stuck and stuck[0].get("preempted") is True and stuck[0].get("syscall_name") == "ioctl" and
+            re.search(r"task %d \(mtelate.*preemptible" % pid, err) and "not arming" not in err and
+            re.search(r"probes attached", err),
+            "late: the task is named stuck in ioctl but preempted, and the kprobes are armed, not held: " + lines)
+        late_det = [r for r in reports(body) if r.get("event") == "detected" and r.get("pid") == pid]
+        say(late_det and late_det[0].get("owner") == "search_ioctl",
+            f"late: the loop already running is DETECTED once armed: " +
+            (f"owner {late_det[0].get('owner')}, {late_det[0].get('retries')} retries" if late_det
+             else f"no DETECTED for pid {pid}"))
     met = block(text, "METRICS-BEGIN", "METRICS-END")
     st = metric(met, "faultloop_stuck_tasks")
     alive = re.search(r"^FAULTLOOP alive=1$", text, re.M) is not None
