@@ -141,6 +141,27 @@ print(" ".join(f"{b}={s}" for b, s in js.items()))
 EOF
 check "--probes --json: known_loops, each status one of four, as the text's KNOWN LOOP table" test $? -eq 0
 cat "$TMP/known.chk"
+# ... and the statuses are this kernel's facts (src/knownbugs.c): the
+# MADV_POPULATE EIO loop is fixed from 6.9 (631426ba1d45) and absent before
+# 5.14; the btrfs MTE live-lock is arm64's only
+python3 - "$TMP/probes.json" "$(uname -r)" "$(uname -m)" >"$TMP/facts.chk" 2>&1 <<'EOF'
+import json, re, sys
+js = {l["bug"]: l["status"] for l in json.load(open(sys.argv[1]))["known_loops"]}
+v = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", sys.argv[2]).groups())
+want = {}
+if v >= (6, 9):
+    want["madv-populate-eio"] = "fixed"
+elif v < (5, 14):
+    want["madv-populate-eio"] = "not_applicable"
+if sys.argv[3] != "aarch64":
+    want["btrfs-search-ioctl-subpage"] = "not_applicable"
+assert want, f"no known fact for {sys.argv[2]} {sys.argv[3]}"
+got = {b: js.get(b) for b in want}
+assert got == want, f"{sys.argv[2]} {sys.argv[3]}: got {got}, the facts say {want}"
+print(" ".join(f"{b}={s}" for b, s in got.items()), "on", sys.argv[2], sys.argv[3])
+EOF
+check "--probes --json: known-loop statuses are this kernel's facts (6.9+: populate fixed; x86: MTE loop n/a)" test $? -eq 0
+cat "$TMP/facts.chk"
 
 # What this kernel allows decides what we can assert about the degraded mode.
 if grep -q '"signal":"fault_in_readable","kind":"fault-in","status":"attached"' "$TMP/probes.json"; then

@@ -15,6 +15,7 @@ import sys
 
 from check_loops import check_loops, eio_expectation, release
 from console import payload_text
+from exposure import check_exposure
 from probe_rows import probe_rows
 
 suite, kver, expect_path, update = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
@@ -129,7 +130,8 @@ say(c is not None and c.startswith(" rc=0") and "mte ok" in c and re.search(r"io
     "correctly tagged buffer succeeds" + ("" if c is None else ": " + " | ".join(
         l for l in c.splitlines() if l.startswith(("mte", "ioctl ret")))))
 
-check_loops(text, say, eio_expectation(suite))
+caught = check_loops(text, say, eio_expectation(suite))
+main_text = text
 
 # --- probe selection (same table format as tests/vm/expect/*-amd64.txt) ---
 got = probe_rows(text, say)
@@ -222,6 +224,16 @@ else:
     say(alive and active == 0 and m and m.group(1) == "0",
         f"faultloop ran throughout (faultloop_loops_active {active}) and stopped cleanly on SIGTERM "
         f"(rc={m.group(1) if m else '?'})")
+
+# the repro, as judged above: the ioctl never returned, and faultloop named it
+bug = (det[0].get("known_bug") or {}).get("id") if det else None
+caught["btrfs-search-ioctl-subpage"] = (
+    "mte-search", bool(pid) and "start" in w and "ret" not in w,
+    bool(pid) and "ret" not in w and bug == "btrfs-search-ioctl-subpage",
+    f"ioctl {'ret %s errno %s' % w['ret'] if 'ret' in w else 'never returned'}, "
+    f"{len(det)} DETECTED for pid {pid} as {bug}")
+check_exposure(main_text, say, re.sub(r"\.txt$", ".exposure", expect_path), update,
+               f"Debian {suite} arm64 {kver} (qemu TCG, virt mte=on, btrfs loaded)", caught)
 
 # ------------------------------------------------------------- late start boot --
 if "late" in runs:

@@ -19,6 +19,7 @@ import zlib
 
 from check_loops import check_loops, eio_expectation
 from console import console_text, without_kernel
+from exposure import check_exposure
 from probe_rows import probe_rows
 
 log, expect_path, update, suite, kver = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5]
@@ -134,7 +135,9 @@ for r in det:	# what a storm looked like when it crossed the defaults
     print(f"     {r['comm']} tid {r.get('tid')}: {r['retries']} retries by {r['signal']} in "
           f"{r['duration_ns'] / 1e6:.0f} ms at {r['addr']}, owner {r.get('owner')}")
 
-check_loops(text, say, eio_expectation(suite))
+caught = check_loops(text, say, eio_expectation(suite))
+check_exposure(text, say, re.sub(r"\.txt$", ".exposure", expect_path), update,
+               f"Debian {suite} amd64 {kver} (qemu TCG, btrfs loaded)", caught)
 
 m = re.search(r"SIGTERM rc=(\d+) during=(\d+) after=(\d+)", text)
 say(m and m.group(1) == "0" and int(m.group(2)) > 0 and m.group(3) == "0",

@@ -8,6 +8,8 @@
 # Per kernel (bullseye 5.10, bookworm 6.1, trixie 6.12, and the newest of sid
 # and trixie-backports, 7.x at the time of writing):
 #   - `--probes --json` in every --mode against tests/vm/expect/SUITE-arm64.txt;
+#     the known loops' exposure against SUITE-arm64.exposure, the MTE
+#     live-lock, where exposed, caught by the repro (tests/vm/exposure.py);
 #   - control: MTE really works (a user read of a mismatched granule faults,
 #     its neighbours do not) and the ioctl on a correctly tagged buffer
 #     succeeds;
@@ -31,7 +33,7 @@
 # with 16K pages, MTE), the same scenarios.
 #
 #   tests/vm/vmtest-arm64.sh [--update] [SUITE...]   (default: all eight)
-#   --update rewrites tests/vm/expect/SUITE-arm64.txt from the run
+#   --update rewrites tests/vm/expect/SUITE-arm64.{txt,exposure} from the run
 # One qemu at a time is plenty for a 2-core host: run it under
 # `flock /tmp/faultloop-heavy.lock` when other heavy jobs share the machine.
 set -euo pipefail

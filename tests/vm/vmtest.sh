@@ -7,6 +7,9 @@
 # kprobes work (the CI host refuses both).  Per kernel:
 #   - `--probes` in every --mode against the committed expectation in
 #     tests/vm/expect/ (a regression in probe selection fails here);
+#   - the known loops' exposure it decides against SUITE-amd64.exposure
+#     there, and an exposed loop this suite reproduces caught by its
+#     scenario (tests/vm/exposure.py);
 #   - the madvise/pwrite race at --threshold 2 in every --mode: DETECTED
 #     for the right task at its buffer, owner generic_perform_write; where
 #     its return probe attaches (auto, fentry, kprobe), ENDED by it
