@@ -83,7 +83,7 @@ static int uffd_open(const struct fl_host_facts *h, const unsigned int v[3], boo
 	 * mode, cannot be seen from here (sysfs still lists the device). */
 	if (h->dev_uffd_mode == FL_DEV_HIDDEN) {
 		snprintf(why, len, "vm.unprivileged_userfaultfd=0 and /dev/userfaultfd not visible "
-			 "here (a container's /dev): its mode on the host decides");
+			 "here (a private /dev: a container's, or PrivateDevices=): its mode on the host decides");
 		return -1;
 	}
 	snprintf(why, len, "userfaultfd closed to unprivileged processes "

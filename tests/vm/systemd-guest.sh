@@ -93,8 +93,11 @@ uffd_judge() {
 	show "the uffd loop's DETECTED report ($1)" cat /tmp/"$3".detected
 	# the stack is the report's last field; a frame may carry "[module]"
 	stack=$(sed -n 's/.*"stack":\[\(.*\)\]}$/\1/p' <<<"$line")
-	check "$1-report" "want fault_stall, known bug uffd-signal-busy-loop and a symbolized stack through exc_page_fault: ${line:0:600}" \
-		bash -c '[[ $1 == *"\"signal\":\"fault_stall\""* && $1 == *"\"known_bug\":{\"id\":\"uffd-signal-busy-loop\""* &&
+	# the sampler or, where fentry/kprobes attach, the fault path's own
+	# retries (one loop stays one episode through its schedule() calls)
+	check "$1-report" "want fault_stall or handle_mm_fault, known bug uffd-signal-busy-loop and a symbolized stack through exc_page_fault: ${line:0:600}" \
+		bash -c '[[ ( $1 == *"\"signal\":\"fault_stall\""* || $1 == *"\"signal\":\"handle_mm_fault\""* ) &&
+			$1 == *"\"known_bug\":{\"id\":\"uffd-signal-busy-loop\""* &&
 			-n $2 && $2 != *"\"0x"* && $2 =~ \"(asm_exc_page_fault|exc_page_fault|do_user_addr_fault)\+0x ]]' _ "$line" "$stack"
 }
 
@@ -340,11 +343,14 @@ check "sandbox-kallsyms" "$(grep '^kallsyms' /tmp/sandbox.txt): want kernel addr
 # the unit's sandbox must not cost a signal: --probes as root without the
 # sandbox against --probes under the unit's settings, row by row
 /usr/sbin/faultloop --probes --metrics off 2>&1 | rows >/tmp/probes-root.txt
-under_unit '/usr/sbin/faultloop --probes --metrics off 2>&1' | rows >/tmp/probes-unit.txt
+# the known loops apart: PrivateDevices= hides /dev/userfaultfd, so the
+# unit's uffd entry says "unknown" and why (src/exposure.c)
+under_unit '/usr/sbin/faultloop --probes --metrics off 2>&1' | rows | sed '/^KNOWN LOOP/,$d' >/tmp/probes-unit.txt
+sed '/^KNOWN LOOP/,$d' /tmp/probes-root.txt >/tmp/probes-root-rows.txt
 show "faultloop --probes as root" cat /tmp/probes-root.txt
-show "faultloop --probes under the unit's settings (diff against root's)" diff /tmp/probes-root.txt /tmp/probes-unit.txt
-check "probes-under-unit" "under the unit: $(diff /tmp/probes-root.txt /tmp/probes-unit.txt | grep '^[<>]' | head -6 | tr '\n' ' ')" \
-	sh -c 'grep -q "^fault_stall fault attached " /tmp/probes-root.txt && diff -q /tmp/probes-root.txt /tmp/probes-unit.txt >/dev/null'
+show "faultloop --probes under the unit's settings (diff against root's)" diff /tmp/probes-root-rows.txt /tmp/probes-unit.txt
+check "probes-under-unit" "under the unit: $(diff /tmp/probes-root-rows.txt /tmp/probes-unit.txt | grep '^[<>]' | head -6 | tr '\n' ' ')" \
+	sh -c 'grep -q "^fault_stall fault attached " /tmp/probes-root.txt && diff -q /tmp/probes-root-rows.txt /tmp/probes-unit.txt >/dev/null'
 
 # ---- stop: nothing left -------------------------------------------------------
 during=$(fl_progs)
