@@ -74,7 +74,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test alert-test run deps test-deps tools vmtest faultloop bench
+.PHONY: all clean check test unit-test bpf-test e2e-test stall-test metrics-test deploy-test alert-test run deps test-deps tools vmtest vmtest-x86 vmtest-arm64 faultloop bench
 .PHONY: sanitize-test fuzz-test fuzz soak crash-test exit-test san-build fuzz-build man deb deb-test systemd-test
 .PHONY: image container-test
 
@@ -199,9 +199,13 @@ e2e-test: faultloop tools
 # fentry/kprobe selection on Debian 5.10 / 6.1 / 6.12 in qemu (TCG)
 # x86_64: fentry/kprobe selection and detection on Debian 5.10 / 6.1 / 6.12;
 # arm64 + MTE: the seeds' search_ioctl live-lock on 5.10, fixed on 6.1 / 6.12
-vmtest:
+vmtest: vmtest-x86 vmtest-arm64
+
+vmtest-x86:
 	$(Q)tests/vm/test_trouble.sh
 	$(Q)tests/vm/vmtest.sh
+
+vmtest-arm64:
 	$(Q)tests/vm/vmtest-arm64.sh
 
 # overhead benchmark (BENCHMARKS.md), not part of `make test`:
@@ -315,9 +319,15 @@ image: test-deps
 container-test: image faultloop tools
 	$(Q)OUTPUT=$(OUTPUT) IMAGE=$(IMAGE) tests/container.sh
 
+# every stage, each timed, run on past a failure; one table at the end
+# (tools/test-stages.sh)
+TEST_STAGES := unit-test bpf-test e2e-test stall-test metrics-test deploy-test container-test \
+	alert-test exit-test crash-test sanitize-test fuzz-test vmtest-x86 vmtest-arm64 systemd-test
+# the fuzz stage 15 s a target unless FUZZ_SECONDS is given: a fresh clone
+# has only the seeds, and the whole run keeps to the CI budget (README)
 test: test-deps
-	$(Q)$(MAKE) unit-test bpf-test e2e-test stall-test metrics-test deploy-test container-test \
-		alert-test exit-test crash-test sanitize-test fuzz-test vmtest systemd-test
+	$(Q)FUZZ_SECONDS=$(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),15) \
+		tools/test-stages.sh "$(MAKE)" $(TEST_STAGES)
 
 # what building and running need (make run); the tests' packages only
 # with make test (tools/install-deps.sh)

@@ -137,7 +137,7 @@ main_text = text
 got = probe_rows(text, say)
 if update and got:
     with open(expect_path, "w") as f:
-        f.write(f"# faultloop --probes on Debian {suite} arm64 {kver} (qemu TCG, virt mte=on, btrfs loaded), per --mode\n")
+        f.write(f"# faultloop --probes on Debian {suite} arm64 {kver} (qemu TCG, virt mte=on, btrfs loaded), --mode {' '.join(sorted({l.split(chr(9))[0] for l in got}))}\n")
         f.write("# mode\tsignal\tstatus\tattach mode\tsymbol\n")
         f.write("\n".join(got) + "\n")
     print(f"updated {expect_path} ({len(got)} rows)")

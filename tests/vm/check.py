@@ -55,10 +55,11 @@ def say(good, what):
 
 # --- probe selection ------------------------------------------------------------
 got = probe_rows(text, say)
-say(got and "BADFLAG rc=2" in text, "guest ran --probes in 4 modes and rejected a bad flag")
+modes = sorted({l.split("\t")[0] for l in got})
+say(got and "BADFLAG rc=2" in text, f"guest ran --probes in {len(modes)} modes ({', '.join(modes)}) and rejected a bad flag")
 if update and got:
     with open(expect_path, "w") as f:
-        f.write(f"# faultloop --probes on Debian {suite} amd64 {kver} (qemu TCG, btrfs loaded), per --mode\n")
+        f.write(f"# faultloop --probes on Debian {suite} amd64 {kver} (qemu TCG, btrfs loaded), --mode {' '.join(modes)}\n")
         f.write("# mode\tsignal\tstatus\tattach mode\tsymbol\n")
         f.write("\n".join(got) + "\n")
     print(f"updated {expect_path} ({len(got)} rows)")

@@ -53,7 +53,8 @@ status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 fl_progs() { ./bpf-progs | grep -c ' fl_'; }
 # --probes output row by row, every column, blanks squeezed (journald
 # drops a line's trailing blanks, an empty last column's)
-rows() { sed -E 's/[[:space:]]+/ /g; s/ $//'; }
+# blank lines dropped: the journal (under_unit) does not keep them
+rows() { sed -E 's/[[:space:]]+/ /g; s/ $//; /^$/d'; }
 # every thread of PID, one line each: "NAME CapPrm:.. CapEff:.. CapBnd:..
 # CapAmb:.. NoNewPrivs:.. Seccomp:.." (capset() and PR_SET_NO_NEW_PRIVS
 # change only the calling thread: /proc/PID/status shows the main one)

@@ -96,17 +96,16 @@ mount -t btrfs -o ro /dev/vda /mnt || echo "MOUNT-FAILED"
 echo "CONTROL-BEGIN rc=$?"; cat /tmp/c.out; echo "CONTROL-END"
 
 if [ "$plan" = main ]; then
-	for m in auto fentry kprobe tracepoint; do
+	for m in $(cat probe-modes); do
 		echo "PROBES-BEGIN $m"
 		./faultloop --probes --json --mode $m
 		echo "PROBES-END $m rc=$?"
 	done
 	# loops inside one fault or GUP call at default settings, before the
 	# MTE repro, which on 5.10 spins for good (tests/vm/loops.sh); each
-	# userfaultfd loop 5 times here, 10 in the amd64 matrix where both
-	# wedges were seen: the 9 arm64 suites still run 90 such loops, and
-	# the whole CI run stays inside its budget (10 cost 9 x ~30 s more)
-	LOOPS_REPEAT=5 sh ./loops.sh /payload /mnt/eio
+	# userfaultfd loop twice here, 3 times in the amd64 matrix where both
+	# wedges were seen (the CI budget: loops.sh)
+	LOOPS_REPEAT=2 sh ./loops.sh /payload /mnt/eio
 
 	# faultloop first, default threshold and --min-duration
 	./faultloop --json --metrics 127.0.0.1:19477 >/tmp/d.out 2>/tmp/d.err &
@@ -186,6 +185,7 @@ pass=0 fail=0
 boot() {	# suite plan timeout -> log in $work/$suite-$plan.log, status in $work/rc
 	local suite=$1 plan=$2 tmo=$3 rc=0
 	printf '%s\n' "$plan" >"$work/payload/plan"
+	suite_probe_modes "$suite" >"$work/payload/probe-modes"
 	mkdir -p .output/vm-logs
 	tools/vm/run-vm.sh --suite "$suite" --arch arm64 --payload "$work/payload" \
 		--modules btrfs --disk "$img" --timeout "$tmo" --log "$work/$suite-$plan.log" \
@@ -198,9 +198,10 @@ boot() {	# suite plan timeout -> log in $work/$suite-$plan.log, status in $work/
 }
 for suite in "${suites[@]}"; do
 	t0=$(date +%s)
-	# 420 s: the userfaultfd loops run 10 times each (tests/vm/loops.sh);
-	# a guest that crashes or locks up is stopped 20 s after it says so
-	boot "$suite" main 420
+	# 360 s, twice the slowest guest (trixie-rt, 186 s with the uffd loops
+	# 10 times each); a guest that crashes or locks up is stopped 20 s
+	# after it says so, only a silent hang costs the whole timeout
+	boot "$suite" main 360
 	plans=(main)
 	# bullseye-rt too: there the loop is preemptible, so faultloop names it
 	# stuck but preempted, holds nothing (stop_machine() does not wait on

@@ -59,7 +59,7 @@ ifconfig lo 127.0.0.1 up 2>/dev/null	# the metrics endpoint's default address
 # where the guest's time goes (check.py sums it per phase)
 phase() { echo "PHASE $1 up=$(cut -d' ' -f1 /proc/uptime)"; }
 phase probes
-for m in auto fentry kprobe tracepoint; do
+for m in $(cat probe-modes); do
 	echo "PROBES-BEGIN $m"
 	./faultloop --probes --json --mode $m
 	echo "PROBES-END $m rc=$?"
@@ -201,10 +201,11 @@ for suite in "${suites[@]}"; do
 	# 3 boots at most, each named; a guest kernel that crashed, locked up or
 	# stalled (run-vm.sh status 123) fails the suite at once.
 	booted=0
+	suite_probe_modes "$suite" >"$work/payload/probe-modes"
 	for attempt in 1 2 3; do
 		rc=0
 		tools/vm/run-vm.sh --suite "$suite" --arch amd64 --payload "$work/payload" --tcg "$tcg" \
-			--modules btrfs --disk "$img" --timeout 600 --log "$log" >/dev/null 2>"$work/$suite.err" || rc=$?
+			--modules btrfs --disk "$img" --timeout 480 --log "$log" >/dev/null 2>"$work/$suite.err" || rc=$?
 		if ((rc == 0)); then
 			booted=1
 			break
