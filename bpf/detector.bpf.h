@@ -453,15 +453,27 @@ static __always_inline bool fl_cover(__u64 *lo, __u64 *hi, __u64 mask,
 
 /* One loop, one report: the retry detector and the stall sampler may
  * both see it; the first to report owns it, the other stays silent
- * (FL_EP_SHADOW).  One lookup, only when an episode crosses. */
-static __always_inline bool fl_reported_elsewhere(void *map, __u64 live, __u32 tid)
+ * (FL_EP_SHADOW).  The task's episode in the other detector, not yet
+ * reported, is the same loop seen from elsewhere, and its evidence counts
+ * for this report: FL_EP_UFFD from the fault probe's VMA or from a sample
+ * in handle_userfault() (on 5.10 arm64 the sampler crossed first, none of
+ * its samples yet in handle_userfault(), and named no known bug though
+ * handle_mm_fault's kprobe had seen the VMA).  One lookup, only when an
+ * episode crosses. */
+static __always_inline bool fl_reported_elsewhere(struct fl_episode *ep, void *map, __u64 live)
 {
 	struct fl_episode *o;
+	__u32 tid = ep->tid;
 
 	if (!live)
 		return false;
 	o = bpf_map_lookup_elem(map, &tid);
-	return o && (o->flags & FL_EP_REPORTED);
+	if (!o)
+		return false;
+	if (o->flags & FL_EP_REPORTED)
+		return true;
+	ep->flags |= o->flags & FL_EP_UFFD;
+	return false;
 }
 
 /*
@@ -481,7 +493,7 @@ static __always_inline void fl_report_due(void *ctx, struct fl_stats *st,
 	if (!(ep->flags & FL_EP_REPORTED)) {
 		if (!ready || (ep->flags & FL_EP_SHADOW))
 			return;
-		if (fl_reported_elsewhere(other, other_live, ep->tid)) {
+		if (fl_reported_elsewhere(ep, other, other_live)) {
 			ep->flags |= FL_EP_SHADOW;
 			return;
 		}

@@ -417,6 +417,77 @@ static void test_stall_shadowed_by_detector(void **state)
 	fx_close(f);
 }
 
+/*
+ * The other detector's evidence of the same task's loop counts for the
+ * first report (fl_reported_elsewhere): range 0 is handle_userfault(),
+ * range 1 other fault code; threshold as given.
+ */
+#define IN_FAULT_NOT_UFFD	0xffffffff81003010ULL	/* inside range 1 */
+static struct fx *fx_stall_two(__u32 threshold)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->skel = detect_test_bpf__open();
+	assert_non_null(f->skel);
+	f->skel->rodata->threshold = threshold;
+	f->skel->rodata->gap_ns = GAP;
+	f->skel->rodata->ongoing_ns = IVL;
+	f->skel->rodata->stall_ns = 1000 * MS;
+	f->skel->rodata->stall_gap_ns = 400 * MS;
+	f->skel->rodata->stall_lo[0] = 0xffffffff81001000ULL;
+	f->skel->rodata->stall_hi[0] = 0xffffffff81002000ULL;
+	f->skel->rodata->stall_lo[1] = 0xffffffff81003000ULL;
+	f->skel->rodata->stall_hi[1] = 0xffffffff81004000ULL;
+	f->skel->rodata->nr_stall_ranges = 2;
+	f->skel->rodata->stall_uffd_range = 0;
+	assert_int_equal(detect_test_bpf__load(f->skel), 0);
+	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.reports), on_report, f, NULL);
+	assert_non_null(f->rb);
+	return f;
+}
+
+/* The sampler reports first, none of its samples in handle_userfault();
+ * the fault probe's episode of the task saw the VMA's userfaultfd
+ * context (and, the control, a task whose fault probe did not). */
+static void test_stall_takes_fault_probe_uffd(void **state)
+{
+	int uffd, i;
+
+	for (uffd = 0; uffd <= 1; uffd++) {
+		struct fx *f = fx_stall_two(1000000);	/* the retries never report */
+
+		for (i = 0; i < 20; i++)
+			ev(f, FL_SIG_HANDLE_MM_FAULT | (uffd ? FL_TEST_UFFD : 0), 720,
+			   0x7f0000006000ULL, T0 + i * 50 * MS);
+		assert_int_equal(f->nrep, 0);
+		for (i = 0; i <= 10; i++)
+			sample(f, 720, 5, IN_FAULT_NOT_UFFD, i * 100, i * 100);
+		assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+		assert_int_equal(f->reps[0].sig, FL_SIG_FAULT_STALL);
+		assert_int_equal(!!(f->reps[0].flags & FL_EP_UFFD), uffd);
+		fx_close(f);
+	}
+}
+
+/* The other way round: the retry detector reports first; the sampler
+ * had the task in handle_userfault(), the fault probe saw no VMA (a
+ * signal with none, kprobes on 5.10 modules without BTF). */
+static void test_retries_take_stall_uffd(void **state)
+{
+	struct fx *f = fx_stall_two(5);
+	int i;
+
+	for (i = 0; i <= 3; i++)
+		sample(f, 721, 5, IN_FAULT, i * 100, i * 100);	/* 300 ms: no stall yet */
+	for (i = 0; i < 6; i++)
+		ev(f, FL_SIG_HANDLE_MM_FAULT, 721, 0x7f0000007000ULL, T0 + 300 * MS + i * MS);
+	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
+	assert_int_equal(f->reps[0].sig, FL_SIG_HANDLE_MM_FAULT);
+	assert_true(f->reps[0].flags & FL_EP_UFFD);
+	fx_close(f);
+}
+
 /* One event with the call boundary's two parts (struct fl_ev): io_seq,
  * its read/write-call part sys_seq, and whether an unblocked signal is
  * pending. */
@@ -1299,6 +1370,8 @@ int main(void)
 		cmocka_unit_test(test_stall_detected_and_progress_ends_it),
 		cmocka_unit_test(test_stall_needs_cpu_time),
 		cmocka_unit_test(test_stall_shadowed_by_detector),
+		cmocka_unit_test(test_stall_takes_fault_probe_uffd),
+		cmocka_unit_test(test_retries_take_stall_uffd),
 		cmocka_unit_test(test_stall_sweep),
 		cmocka_unit_test(test_stall_signal_pending),
 		cmocka_unit_test(test_own_switch_with_signal_is_one_loop),
