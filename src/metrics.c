@@ -289,6 +289,12 @@ static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *
 	scalar(out, om, "faultloop_tasks_untracked_total", M_COUNTER,
 	       "Events of tasks not tracked because the episode map was full (--max-tasks).",
 	       b->cnt[FL_CNT_EPISODES_DROPPED]);
+	scalar(out, om, "faultloop_kprobe_stash_dropped_total", M_COUNTER,
+	       "Kprobe entries not stashed for their return (stash full): owner returns not seen.",
+	       b->cnt[FL_CNT_STASH_DROPPED]);
+	scalar(out, om, "faultloop_events_nested_total", M_COUNTER,
+	       "Events and samples skipped because they interrupted the detector on their CPU.",
+	       b->cnt[FL_CNT_NESTED]);
 
 	scalar(out, om, "faultloop_stuck_tasks", M_GAUGE,
 	       "Tasks found spinning in the kernel without a context switch when faultloop started, still there.",

@@ -340,7 +340,7 @@ void fl_report_print_summary(FILE *out, const struct fl_stats *s, uint64_t sweep
 	fprintf(out,
 		"faultloop: %llu events, %llu episodes, %llu retries, %llu loops detected, "
 		"%llu reports lost, %llu tasks untracked (map full), %llu stash drops, "
-		"%llu events filtered, %llu sweep errors\n",
+		"%llu events filtered, %llu nested skipped, %llu sweep errors\n",
 		(unsigned long long)events, (unsigned long long)s->cnt[FL_CNT_EPISODES],
 		(unsigned long long)s->cnt[FL_CNT_RETRIES],
 		(unsigned long long)s->cnt[FL_CNT_DETECTED],
@@ -348,6 +348,7 @@ void fl_report_print_summary(FILE *out, const struct fl_stats *s, uint64_t sweep
 		(unsigned long long)s->cnt[FL_CNT_EPISODES_DROPPED],
 		(unsigned long long)s->cnt[FL_CNT_STASH_DROPPED],
 		(unsigned long long)s->cnt[FL_CNT_FILTERED],
+		(unsigned long long)s->cnt[FL_CNT_NESTED],
 		(unsigned long long)sweep_errors);
 	if (!verbose)
 		return;

@@ -63,14 +63,16 @@ check "promtool check metrics: valid" test $? -eq 0
 check "hostile comm escaped in a label value (its newline '?': the one comm sanitizer)" grep -qF 'comm="q\"b\\s?n"' "$TMP/m.txt"
 n=$(awk '/^faultloop_loops_detected_total\{/{s+=$2} END{print s+0}' "$TMP/m.txt")
 if [ "${n:-0}" -ge 1 ]; then ok "faultloop_loops_detected_total counts the race ($n)"; else nok "loops detected metric" "$(grep loops_detected "$TMP/m.txt")"; fi
-for m in faultloop_events_total faultloop_faultin_attempts_total faultloop_faultin_failures_total \
-	faultloop_copy_failures_total faultloop_retries_total faultloop_loops_active \
-	faultloop_episode_retries_bucket faultloop_episode_duration_seconds_bucket \
-	faultloop_reports_lost_total faultloop_probe_info faultloop_bpf_prog_run_total \
-	faultloop_bpf_prog_run_seconds_total faultloop_build_info; do
-	grep -q "^$m" "$TMP/m.txt" || missing="${missing:-} $m"
-done
-if [ -z "${missing:-}" ]; then ok "every documented metric family is exported"; else nok "metric families missing:$missing"; fi
+# README's metrics table, both ways: every family it names has its # TYPE
+# line in the scrape (a series or not: the family is declared), and every
+# family the scrape declares is in the table
+documented=$(sed -n 's/^| `\(faultloop_[a-z_]*\).*/\1/p' README.md | sort -u)
+exported=$(sed -n 's/^# TYPE \(faultloop_[a-z_]*\) .*/\1/p' "$TMP/m.txt" | sort -u)
+missing=$(comm -23 <(echo "$documented") <(echo "$exported") | tr '\n' ' ')
+undocumented=$(comm -13 <(echo "$documented") <(echo "$exported") | tr '\n' ' ')
+check "README's metrics table names every exported family ($(echo "$exported" | wc -l) families; not in it: ${undocumented:-none})" \
+	test -z "$undocumented" -a "$(echo "$documented" | wc -l)" -gt 20
+if [ -z "${missing// /}" ]; then ok "every documented metric family is exported"; else nok "metric families missing: $missing"; fi
 # Per-task labels are for faultloop_stuck_task_seconds only (a stuck task
 # is named by pid/tid by design); any other family with a pid, tid or addr
 # label would grow a series per process.  The exposition is parsed, not

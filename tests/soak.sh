@@ -142,10 +142,10 @@ check(len({s["thr"] for s in S}) == 1, "threads flat: %s" % sorted({s["thr"] for
 check(len({s["mem"] for s in S}) == 1, "BPF map memory flat: %s bytes" % sorted({s["mem"] for s in S}))
 # the exit summary against the last scrape (taken after the load stopped)
 m = re.search(r"faultloop: (\d+) events, (\d+) episodes, (\d+) retries, (\d+) loops detected, (\d+) reports lost, "
-              r"(\d+) tasks untracked \(map full\), (\d+) stash drops, (\d+) events filtered, (\d+) sweep errors", err)
+              r"(\d+) tasks untracked \(map full\), (\d+) stash drops, (\d+) events filtered, (\d+) nested skipped, (\d+) sweep errors", err)
 check(m is not None, "exit summary printed")
 if m:
-    ev, ep, rt, lo, lost, untr, stash, filt, swe = map(int, m.groups())
+    ev, ep, rt, lo, lost, untr, stash, filt, nest, swe = map(int, m.groups())
     detected = len(re.findall(r"^\S+ DETECTED ", out, re.M))
     check(lost == 0 and last["lost"] == 0 and stash == 0,
           "no report lost at default settings: %d lost (metric %d), %d stash drops" % (lost, last["lost"], stash))

@@ -297,26 +297,35 @@ static void test_lost_delete_reports_nothing(void **state)
 #define IN_FAULT	0xffffffff81001010ULL	/* inside the test's range 0 */
 #define ELSEWHERE	0xffffffff82000000ULL
 
-static struct fx *fx_stall(void)
+/* The sampler's fixture: range 0 is handle_userfault(), range 1 (with
+ * two_ranges) other fault code; the retry detector at threshold. */
+static struct fx *fx_stall_at(__u32 threshold, bool two_ranges)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
 	f->skel = detect_test_bpf__open();
 	assert_non_null(f->skel);
-	f->skel->rodata->threshold = 2;
+	f->skel->rodata->threshold = threshold;
 	f->skel->rodata->gap_ns = GAP;
 	f->skel->rodata->ongoing_ns = IVL;
 	f->skel->rodata->stall_ns = 1000 * MS;
 	f->skel->rodata->stall_gap_ns = 400 * MS;
 	f->skel->rodata->stall_lo[0] = 0xffffffff81001000ULL;
 	f->skel->rodata->stall_hi[0] = 0xffffffff81002000ULL;
-	f->skel->rodata->nr_stall_ranges = 1;
+	f->skel->rodata->stall_lo[1] = 0xffffffff81003000ULL;
+	f->skel->rodata->stall_hi[1] = 0xffffffff81004000ULL;
+	f->skel->rodata->nr_stall_ranges = two_ranges ? 2 : 1;
 	f->skel->rodata->stall_uffd_range = 0;	/* say range 0 is handle_userfault */
 	assert_int_equal(detect_test_bpf__load(f->skel), 0);
 	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.reports), on_report, f, NULL);
 	assert_non_null(f->rb);
 	return f;
+}
+
+static struct fx *fx_stall(void)
+{
+	return fx_stall_at(2, false);
 }
 
 /* progress, frame (0: user mode), wall and CPU time in ms from T0,
@@ -417,35 +426,9 @@ static void test_stall_shadowed_by_detector(void **state)
 	fx_close(f);
 }
 
-/*
- * The other detector's evidence of the same task's loop counts for the
- * first report (fl_reported_elsewhere): range 0 is handle_userfault(),
- * range 1 other fault code; threshold as given.
- */
+/* The other detector's evidence of the same task's loop counts for the
+ * first report (fl_reported_elsewhere). */
 #define IN_FAULT_NOT_UFFD	0xffffffff81003010ULL	/* inside range 1 */
-static struct fx *fx_stall_two(__u32 threshold)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->skel = detect_test_bpf__open();
-	assert_non_null(f->skel);
-	f->skel->rodata->threshold = threshold;
-	f->skel->rodata->gap_ns = GAP;
-	f->skel->rodata->ongoing_ns = IVL;
-	f->skel->rodata->stall_ns = 1000 * MS;
-	f->skel->rodata->stall_gap_ns = 400 * MS;
-	f->skel->rodata->stall_lo[0] = 0xffffffff81001000ULL;
-	f->skel->rodata->stall_hi[0] = 0xffffffff81002000ULL;
-	f->skel->rodata->stall_lo[1] = 0xffffffff81003000ULL;
-	f->skel->rodata->stall_hi[1] = 0xffffffff81004000ULL;
-	f->skel->rodata->nr_stall_ranges = 2;
-	f->skel->rodata->stall_uffd_range = 0;
-	assert_int_equal(detect_test_bpf__load(f->skel), 0);
-	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.reports), on_report, f, NULL);
-	assert_non_null(f->rb);
-	return f;
-}
 
 /* The sampler reports first, none of its samples in handle_userfault();
  * the fault probe's episode of the task saw the VMA's userfaultfd
@@ -455,7 +438,7 @@ static void test_stall_takes_fault_probe_uffd(void **state)
 	int uffd, i;
 
 	for (uffd = 0; uffd <= 1; uffd++) {
-		struct fx *f = fx_stall_two(1000000);	/* the retries never report */
+		struct fx *f = fx_stall_at(1000000, true);	/* the retries never report */
 
 		for (i = 0; i < 20; i++)
 			ev(f, FL_SIG_HANDLE_MM_FAULT | (uffd ? FL_TEST_UFFD : 0), 720,
@@ -475,7 +458,7 @@ static void test_stall_takes_fault_probe_uffd(void **state)
  * signal with none, kprobes on 5.10 modules without BTF). */
 static void test_retries_take_stall_uffd(void **state)
 {
-	struct fx *f = fx_stall_two(5);
+	struct fx *f = fx_stall_at(5, true);
 	int i;
 
 	for (i = 0; i <= 3; i++)
