@@ -72,7 +72,9 @@ def _uffd_run(out, reps):
     det = [r for r in reps if r.get("tid") == tid and r["event"] == "detected"]
     sig = _field(out, "signal_realtime_ns")
     if not det or not sig:
-        return False, f"tid {tid} not DETECTED ({len(reps)} reports)", None
+        spun = re.search(r"^utime_ms \S+ stime_ms (\S+) over (\S+)$", out, re.M)
+        return False, (f"tid {tid} not DETECTED ({len(reps)} reports; it spun "
+                       + (f"{spun.group(1)} ms in {spun.group(2)})" if spun else "for an unknown time)")), None
     lat = _epoch(det[0]["time"]) - int(sig) / 1e9
     dur = det[0].get("duration_ns", 0) / 1e9
     bug = (det[0].get("known_bug") or {}).get("id")
