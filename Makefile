@@ -201,12 +201,14 @@ e2e-test: faultloop tools
 # arm64 + MTE: the seeds' search_ioctl live-lock on 5.10, fixed on 6.1 / 6.12
 vmtest: vmtest-x86 vmtest-arm64
 
+# VMTEST_SUITES / VMTEST_ARM64_SUITES: other suites than the scripts'
+# default (every one but sid), e.g. VMTEST_SUITES='sid trixie-backports'
 vmtest-x86:
 	$(Q)tests/vm/test_trouble.sh
-	$(Q)tests/vm/vmtest.sh
+	$(Q)tests/vm/vmtest.sh $(VMTEST_SUITES)
 
 vmtest-arm64:
-	$(Q)tests/vm/vmtest-arm64.sh
+	$(Q)tests/vm/vmtest-arm64.sh $(VMTEST_ARM64_SUITES)
 
 # overhead benchmark (BENCHMARKS.md), not part of `make test`:
 #   make bench [BENCH_ARGS='--reps 9' | BENCH_ARGS='--vm bookworm']

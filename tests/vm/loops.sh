@@ -4,12 +4,13 @@
 # Guest side of the loops inside one fault or GUP call (issue: the
 # userfaultfd + pending-signal busy loop, the MADV_POPULATE EIO loop), run
 # by tests/vm/vmtest.sh and vmtest-arm64.sh in every guest, faultloop at
-# default settings (auto mode) started first.  Prints, per scenario run:
+# default settings (auto mode) started first, one faultloop for them all
+# (each start costs 3 to 10 s under TCG).  Prints, per scenario run:
 #   LOOPS-BEGIN NAME#I up=S    I: the run's number, from 1; S: uptime
-#   LOOPS-ATTACHED up=S        faultloop attached (the workload starts)
 #   the workload's own output (pid, tid, signal_realtime_ns, ...)
-#   LOOPS-REPORTS up=S         faultloop stopped; then its JSON reports
+#   LOOPS-REPORTS up=S         then faultloop's JSON reports of its thread
 #   LOOPS-END NAME#I
+# and LOOPS-ATTACHED up=S whenever a faultloop has attached.
 # tests/vm/check_loops.py judges them.  POSIX sh (busybox).
 #
 #   loops.sh DIR [EIO_FILE]    DIR holds faultloop, uffd-loop, populate-eio
@@ -20,9 +21,8 @@
 #                    14 suites, so a wedge that comes once in 20 loops
 #                    shows in 97% of CI runs (1 - 0.95^68; issue 19), and a
 #                    hunt for one repeats more (tools/vm/loops-repeat.sh).  Run
-#                    1 of each gets a faultloop of its own and spins its full
-#                    3 s; runs 2..N share one faultloop, and each ends as
-#                    soon as it is DETECTED (about 2 s a run under TCG)
+#                    1 of each spins its full 3 s; runs 2..N each end as
+#                    soon as they are DETECTED (about 1.5 s a run under TCG)
 #   LOOPS_RESTART=1  every run gets a faultloop of its own (its attach and
 #                    detach repeated too; tools/vm/loops-repeat.sh)
 #   LOOPS_ONLY=LIST  only these scenarios (uffd-write uffd-read uffd-sleep
@@ -39,7 +39,6 @@ only=${LOOPS_ONLY:-uffd-write uffd-read uffd-sleep populate-eio}
 up() { cut -d' ' -f1 /proc/uptime; }
 wanted() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
 
-shared=
 start_fl() {
 	rm -f /tmp/l.json /tmp/l.err
 	FL=
@@ -56,24 +55,45 @@ start_fl() {
 }
 
 stop_fl() {
-	if [ -n "$FL" ]; then
-		kill "$FL" 2>/dev/null
-		wait "$FL"
-	fi
+	[ -n "$FL" ] || return 0
+	kill "$FL" 2>/dev/null
+	wait "$FL"
+	FL=
+}
+
+# The end of a scenario's block: faultloop's reports of its thread (tid
+# from the workload's output; all of them when it printed none)
+reports() {	# NAME
 	echo "LOOPS-REPORTS up=$(up)"
-	cat /tmp/l.json 2>/dev/null
+	tid=$(sed -n 's/^tid //p' /tmp/u.out)
+	if [ -n "$tid" ]; then grep "\"tid\":$tid," /tmp/l.json; else cat /tmp/l.json; fi 2>/dev/null
 	echo "LOOPS-END $1"
 }
 
-# A run inside a shared faultloop: the page is filled (SIGUSR2) once the
-# loop is DETECTED, 3 s at most; without faultloop it spins the 3 s
-shared_run() {	# DIR N
-	echo "LOOPS-BEGIN uffd-$1#$2 up=$(up)"
-	# the background job truncates /tmp/u.out later than the loop below
-	# may read it: the last run's tid, already DETECTED, filled this
-	# run's page before it spun (trixie, CI, "stime_ms 0 over 0.0s")
+# One scenario: NAME, then the workload's command.  One faultloop serves
+# them all (started first below), unless LOOPS_RESTART=1: then each gets
+# its own, attached before and stopped after it.  The workload's output
+# goes to /tmp/u.out, removed first: a background job truncates its file
+# later than a loop reading it may look (a shared run read the last
+# run's tid, already DETECTED, and filled its own page before it spun:
+# trixie in CI, "stime_ms 0 over 0.0s").
+scenario() {	# NAME CMD...
+	name=$1
+	shift
+	echo "LOOPS-BEGIN $name up=$(up)"
+	[ "${LOOPS_RESTART:-0}" = 1 ] && start_fl
 	rm -f /tmp/u.out
-	./uffd-loop -d "$1" -t 3 -c "uffd$1" >/tmp/u.out &
+	"$@" >/tmp/u.out
+	cat /tmp/u.out
+	sleep 0.3	# its last report (ENDED) out of the ring buffer
+	reports "$name"
+	[ "${LOOPS_RESTART:-0}" = 1 ] && stop_fl
+}
+
+# A run that ends once DETECTED: the page is filled (SIGUSR2) when the
+# loop is reported, 4 s at most; without faultloop it spins its 3 s
+uffd_until_detected() {	# DIR
+	./uffd-loop -d "$1" -t 3 -c "uffd$1" &
 	u=$!
 	i=0
 	tid=
@@ -85,53 +105,37 @@ shared_run() {	# DIR N
 	done
 	[ -z "$FL" ] || kill -USR2 $u
 	wait $u
-	cat /tmp/u.out
-	echo "LOOPS-REPORTS up=$(up)"
-	[ -z "$tid" ] || grep "\"tid\":$tid," /tmp/l.json
-	echo "LOOPS-END uffd-$1#$2"
 }
 
 # check_loops.py counts the runs against this (unquoted: one space apart)
 # shellcheck disable=SC2086
 echo "LOOPS-PLAN repeat=$repeat only=$(echo $only | tr ' ' ,)"
+[ "${LOOPS_RESTART:-0}" = 1 ] || start_fl
 n=1
 while [ $n -le "$repeat" ]; do
 	if wanted attach; then
+		# faultloop started and stopped alone (tools/vm/loops-repeat.sh)
 		echo "LOOPS-BEGIN attach#$n up=$(up)"
+		stop_fl
 		start_fl
-		stop_fl "attach#$n"
+		rm -f /tmp/u.out
+		reports "attach#$n"
+		[ "${LOOPS_RESTART:-0}" = 1 ] && stop_fl
 	fi
 	for dir in write read; do
 		wanted "uffd-$dir" || continue
-		if [ $n = 1 ] || [ "${LOOPS_RESTART:-0}" = 1 ]; then
-			echo "LOOPS-BEGIN uffd-$dir#$n up=$(up)"
-			start_fl
-			./uffd-loop -d "$dir" -t 3 -c "uffd$dir"
-			sleep 0.3
-			stop_fl "uffd-$dir#$n"
-			continue
+		# run 1 spins its full 3 s (DETECTED, ONGOING, ENDED when the
+		# page is filled); the others end once DETECTED
+		if [ $n = 1 ]; then
+			scenario "uffd-$dir#$n" ./uffd-loop -d "$dir" -t 3 -c "uffd$dir"
+		else
+			scenario "uffd-$dir#$n" uffd_until_detected "$dir"
 		fi
-		if [ -z "$shared" ]; then
-			start_fl
-			shared=1
-		fi
-		shared_run "$dir" $n
 	done
 	n=$((n + 1))
 done
-[ -z "$shared" ] || stop_fl shared >/dev/null
-
-if wanted uffd-sleep; then
-	echo "LOOPS-BEGIN uffd-sleep#1 up=$(up)"
-	start_fl
-	./uffd-loop -n -t 2 -c uffdsleep
-	stop_fl "uffd-sleep#1"
-fi
-
+wanted uffd-sleep && scenario uffd-sleep#1 ./uffd-loop -n -t 2 -c uffdsleep
 if [ -n "$eio" ] && wanted populate-eio; then
-	echo "LOOPS-BEGIN populate-eio#1 up=$(up)"
-	start_fl
-	./populate-eio -t 4 -c popeio "$eio"
-	sleep 0.3
-	stop_fl "populate-eio#1"
+	scenario populate-eio#1 ./populate-eio -t 4 -c popeio "$eio"
 fi
+stop_fl

@@ -25,7 +25,7 @@
 #
 # And trixie-rt, 6.12 with PREEMPT_RT (tools/lib.sh), the same scenarios.
 #
-#   tests/vm/vmtest.sh [--update] [SUITE...]     (default: all six)
+#   tests/vm/vmtest.sh [--update] [SUITE...]     (default: all but sid)
 #   --update rewrites tests/vm/expect/ and README's probe table from the run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,7 +36,11 @@ PROG=vmtest
 update=0
 if [[ ${1:-} == --update ]]; then update=1; shift; fi
 suites=("$@")
-((${#suites[@]})) || suites=(bullseye bookworm trixie sid trixie-backports trixie-rt)
+# sid only when named: its kernel (7.2 when last run, 2026-12-07, passed)
+# lies between trixie's 6.12 and trixie-backports' 7.3 with the same 7.x
+# packaging, and the two minutes it cost (and arm64's two) kept the whole
+# CI run over its 50-minute budget
+((${#suites[@]})) || suites=(bullseye bookworm trixie trixie-backports trixie-rt)
 for s in "${suites[@]}"; do known_suite "$s" || die "unknown suite '$s' (want one of: $DEBIAN_SUITES)"; done
 out=.output/x86_64-static
 expect_dir=tests/vm/expect

@@ -13,7 +13,7 @@
 #       [-- FAULTLOOP-ARGS... | -- none]
 # --only attach: faultloop started and stopped with no workload (loops.sh).
 # Every run starts its own faultloop (LOOPS_RESTART=1), unless --shared:
-# runs 2..N in one faultloop, as `make test` runs them.
+# all runs in one faultloop, as `make test` runs them.
 #
 # FAULTLOOP-ARGS are added to `faultloop --json --metrics off` for every
 # run (default: none added, faultloop's defaults); "none" runs the

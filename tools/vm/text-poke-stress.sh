@@ -3,10 +3,10 @@
 #
 # text-poke-stress.sh: the CI guest wedge (issue 19) without faultloop.
 # A kprobe on a hot function (default handle_mm_fault, the fault path
-# faultloop hooks) armed and disarmed through tracefs as fast as the shell
-# can, each an int3-based text_poke_bp() of the function's first
-# instruction, while two shells exec busybox applets (every exec faults its
-# pages in through that function).  No faultloop, no BPF: what a guest
+# faultloop hooks) and, on x86, the page_fault_user tracepoint armed and
+# disarmed through tracefs as fast as the shell can, each an int3-based
+# text_poke_bp() of code every page fault runs, while two shells exec
+# busybox applets (every exec faults its pages in through both).  No faultloop, no BPF: what a guest
 # does here is the kernel's and the emulator's alone.
 #
 # Why: both CI wedges were a task spinning in the kernel while faultloop
@@ -57,6 +57,11 @@ T=/sys/kernel/tracing
 [ -e \$T/kprobe_events ] || T=/sys/kernel/debug/tracing
 echo 'p:flstress $func' >\$T/kprobe_events || { echo "STRESS no kprobe on $func"; exit 1; }
 E=\$T/events/kprobes/flstress/enable
+# and, on x86, the static branch of the user page fault tracepoint inside
+# exc_page_fault() (6.12's stale int3 was at exc_page_fault+0x3d, one of
+# these): each enable or disable another text_poke_bp()
+P=\$T/events/exceptions/page_fault_user/enable
+[ -e \$P ] || P=/dev/null
 # grep is no shell builtin: each one an execve() of /proc/self/exe
 execs() { n=0; while [ ! -e /tmp/stop ]; do grep -q . /proc/uptime; n=\$((n + 1)); done; echo \$n >/tmp/execs.\$1; }
 execs 1 & a=\$!
@@ -65,7 +70,9 @@ end=\$((\$(cut -d. -f1 /proc/uptime) + $seconds))
 n=0
 while [ \$(cut -d. -f1 /proc/uptime) -lt \$end ]; do
 	echo 1 >\$E
+	echo 1 >\$P
 	echo 0 >\$E
+	echo 0 >\$P
 	n=\$((n + 1))
 done
 touch /tmp/stop
