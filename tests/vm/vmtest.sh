@@ -221,6 +221,7 @@ for suite in "${suites[@]}"; do
 	if ((!booted)); then
 		echo "FAIL $suite: guest failed (run-vm status $rc): $(tail -n1 "$work/$suite.err"); log in .output/vm-logs/$suite-failed$attempt.log"
 		grep '^    ' "$work/$suite.err" || true
+		why=$(tcg_stale_int3 "$log") && echo "    $why" || true
 		fail=$((fail + 1))
 		continue
 	fi
