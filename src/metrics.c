@@ -274,6 +274,26 @@ static void render_loops(FILE *out, bool om, const struct fl_metrics_snapshot *s
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* What the BPF side dropped or skipped, each a counter of its own */
+static const struct {
+	const char *name, *help;
+	int cnt;
+} drop_counters[] = {
+	{ "faultloop_reports_lost_total",
+	  "Reports dropped because the ring buffer was full.", FL_CNT_REPORTS_LOST },
+	{ "faultloop_events_filtered_total",
+	  "Events of tasks outside --pid / --cgroup, dropped before the detector.", FL_CNT_FILTERED },
+	{ "faultloop_tasks_untracked_total",
+	  "Events of tasks not tracked because the episode map was full (--max-tasks).",
+	  FL_CNT_EPISODES_DROPPED },
+	{ "faultloop_kprobe_stash_dropped_total",
+	  "Kprobe entries not stashed for their return (stash full): owner returns not seen.",
+	  FL_CNT_STASH_DROPPED },
+	{ "faultloop_events_nested_total",
+	  "Events and samples skipped because they interrupted the detector on their CPU.",
+	  FL_CNT_NESTED },
+};
+
 static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *s,
 			  struct fl_user_stats *u)
 {
@@ -281,20 +301,9 @@ static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *
 	int i;
 
 	(void)u;
-	scalar(out, om, "faultloop_reports_lost_total", M_COUNTER,
-	       "Reports dropped because the ring buffer was full.", b->cnt[FL_CNT_REPORTS_LOST]);
-	scalar(out, om, "faultloop_events_filtered_total", M_COUNTER,
-	       "Events of tasks outside --pid / --cgroup, dropped before the detector.",
-	       b->cnt[FL_CNT_FILTERED]);
-	scalar(out, om, "faultloop_tasks_untracked_total", M_COUNTER,
-	       "Events of tasks not tracked because the episode map was full (--max-tasks).",
-	       b->cnt[FL_CNT_EPISODES_DROPPED]);
-	scalar(out, om, "faultloop_kprobe_stash_dropped_total", M_COUNTER,
-	       "Kprobe entries not stashed for their return (stash full): owner returns not seen.",
-	       b->cnt[FL_CNT_STASH_DROPPED]);
-	scalar(out, om, "faultloop_events_nested_total", M_COUNTER,
-	       "Events and samples skipped because they interrupted the detector on their CPU.",
-	       b->cnt[FL_CNT_NESTED]);
+	for (i = 0; i < (int)ARRAY_SIZE(drop_counters); i++)
+		scalar(out, om, drop_counters[i].name, M_COUNTER, drop_counters[i].help,
+		       b->cnt[drop_counters[i].cnt]);
 
 	scalar(out, om, "faultloop_stuck_tasks", M_GAUGE,
 	       "Tasks found spinning in the kernel without a context switch when faultloop started, still there.",
