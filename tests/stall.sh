@@ -23,7 +23,12 @@ CG=
 
 cleanup() {
 	kill_pids
-	[ -n "$CG" ] && [ -d "$CG" ] && rmdir "$CG" 2>/dev/null
+	# the workloads run in $CG, not in PIDS: a run cut short left a fork
+	# storm and its cgroup behind
+	if [ -n "$CG" ] && [ -d "$CG" ]; then
+		xargs -r kill -9 <"$CG/cgroup.procs" 2>/dev/null
+		for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$CG" 2>/dev/null && break; sleep 0.2; done
+	fi
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
