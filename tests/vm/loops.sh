@@ -17,9 +17,9 @@
 #
 # Environment:
 #   LOOPS_REPEAT=N   run each userfaultfd scenario N times (default 3; the
-#                    arm64 matrix 2): a CI run makes 68 such loops over its
-#                    14 suites, so a wedge that comes once in 20 loops
-#                    shows in 97% of CI runs (1 - 0.95^68; issue 19), and a
+#                    arm64 matrix 2): a CI run makes 58 such loops over its
+#                    12 suites, so a wedge that comes once in 20 loops
+#                    shows in 95% of CI runs (1 - 0.95^58; issue 19), and a
 #                    hunt for one repeats more (tools/vm/loops-repeat.sh).  Run
 #                    1 of each spins its full 3 s; runs 2..N each end as
 #                    soon as they are DETECTED (about 1.5 s a run under TCG)
