@@ -114,6 +114,19 @@ vm_boot_again() {
 	echo "the guest never reached its payload (run-vm status $2)"
 }
 
+# boot_line N RC ERR WHAT: the line of a repeat tool (loops-repeat.sh,
+# text-poke-stress.sh) for its boot N, run-vm.sh status RC, its stderr in
+# ERR: WEDGED with the guest's trouble lines when the kernel crashed,
+# locked up or stalled (status 123; returns 1), else the status and WHAT.
+boot_line() {
+	if (($2 == 123)); then
+		echo "boot $1: WEDGED ($4): $(tail -n1 "$3")"
+		grep '^    ' "$3" || true
+		return 1
+	fi
+	echo "boot $1: rc $2, $4"
+}
+
 # tcg_stale_int3 LOG: is the console's only trouble the emulator's, not the
 # kernel's?  x86 patches live text with int3 (text_poke_bp(): int3, sync
 # every CPU, the rest, sync, the first byte, sync), and a CPU never runs

@@ -87,13 +87,7 @@ check_loops(text, lambda good, what: lines.append(("ok " if good else "FAIL ") +
 print("; ".join(lines) if sys.argv[2] != "none" else "control")
 PY
 	)
-	if ((rc == 123)); then
-		wedged=$((wedged + 1))
-		echo "boot $b: WEDGED after $runs/$want runs: $(tail -n1 "$work/err")"
-		grep '^    ' "$work/err" || true
-	else
-		echo "boot $b: rc $rc, $runs/$want runs; $verdict"
-	fi
+	boot_line "$b" "$rc" "$work/err" "$runs/$want runs; $verdict" || wedged=$((wedged + 1))
 done
 echo "loops-repeat $tag: $boots boots, $done_runs of $want_runs runs done, $wedged boots wedged ($((EPOCHSECONDS - t0))s; logs .output/vm-logs/loops-repeat-$tag-*.log)"
 ((wedged == 0 && done_runs == want_runs))

@@ -89,13 +89,7 @@ for ((b = 1; b <= boots; b++)); do
 	tools/vm/run-vm.sh --suite "$suite" --arch "$arch" --payload "$work/payload" --tcg "$tcg" \
 		--smp "$smp" --timeout $((seconds + 120)) --log "$logf" >/dev/null 2>"$work/err" || rc=$?
 	res=$(tr -d '\r' <"$logf" | grep -m1 '^STRESS ' || echo "STRESS did not finish")
-	if ((rc == 123)); then
-		wedged=$((wedged + 1))
-		echo "boot $b: WEDGED ($res): $(tail -n1 "$work/err")"
-		grep '^    ' "$work/err" || true
-	else
-		echo "boot $b: rc $rc, ${res#STRESS }"
-	fi
+	boot_line "$b" "$rc" "$work/err" "${res#STRESS }" || wedged=$((wedged + 1))
 done
 echo "text-poke-stress $suite-$arch $func: $boots boots of ${seconds}s, $wedged wedged ($((EPOCHSECONDS - t0))s; logs .output/vm-logs/text-poke-$suite-$arch-*.log)"
 ((wedged == 0))
