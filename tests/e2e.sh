@@ -31,7 +31,10 @@ IDS="python3 $(dirname "$0")/bpf_ids.py"
 
 json_valid() { python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$1"; }
 
-# count reports matching a python predicate over r (a report dict)
+# count loop reports (DETECTED, ONGOING, ENDED) matching a python predicate
+# over r (a report dict); the stuck finder's "stuck"/"unstuck" events are
+# host-wide by design (arming waits for any stuck task, whatever -p or
+# --cgroup keeps), so the filters' checks must not count them
 count_reports() {
 	python3 - "$1" "$2" <<'EOF'
 import json, sys
@@ -40,6 +43,8 @@ for l in open(sys.argv[1]):
     if not l.strip():
         continue
     r = json.loads(l)
+    if r['event'] not in ('detected', 'ongoing', 'ended'):
+        continue
     if eval(sys.argv[2]):
         n += 1
 print(n)
