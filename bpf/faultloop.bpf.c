@@ -376,17 +376,6 @@ int BPF_KPROBE(fl_fixup_exception__kprobe)
  */
 volatile __u32 mm_fault_count_only = 0;
 
-/* The VMA is registered with a userfaultfd (CONFIG_USERFAULTFD: its
- * vm_userfaultfd_ctx.ctx is set from UFFDIO_REGISTER to UNREGISTER), so
- * the fault may end in handle_userfault(): FL_EP_UFFD, the known bug's
- * evidence where the stall sampler's stack is not the one reporting. */
-static __always_inline __u8 fl_vma_uffd(struct vm_area_struct *vma)
-{
-	if (!bpf_core_field_exists(vma->vm_userfaultfd_ctx))
-		return 0;
-	return BPF_CORE_READ(vma, vm_userfaultfd_ctx.ctx) ? FL_EP_UFFD : 0;
-}
-
 /* handle_mm_fault(vma, address, flags, regs): user-mode faults are the bulk
  * and never part of a uaccess loop, so they leave after one branch. */
 static __always_inline int fl_mm_fault(void *ctx, struct vm_area_struct *vma,
@@ -518,8 +507,7 @@ int fl_task_exit__tp(void *args)
 
 /* ---- the stall sampler: a software cpu-clock event on every CPU ---------------- */
 
-SEC("perf_event")
-int fl_stall__perf(struct bpf_perf_event_data *ctx)
+static __always_inline int fl_stall_perf(struct bpf_perf_event_data *ctx, bool vma)
 {
 	__u64 ips[FL_MAX_STACK] = {};
 	struct task_struct *t;
@@ -542,8 +530,22 @@ int fl_stall__perf(struct bpf_perf_event_data *ctx)
 	/* no kernel frames when the sample interrupted user mode */
 	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
 	fl_stall_entry(ctx, st, id, fl_progress(t), fl_oncpu(t), fl_task_sigpend(t), ips,
-		       n > 0 ? (int)((__u64)n >> 3) : 0, bpf_ktime_get_ns());
+		       n > 0 ? (int)((__u64)n >> 3) : 0, bpf_ktime_get_ns(), vma);
 	return 0;
+}
+
+/* The sampler, and the same with the fault address's VMA looked up
+ * (fl_stall_vma in bpf/stall.bpf.h: 5.17+, the table's first choice). */
+SEC("perf_event")
+int fl_stall__perf(struct bpf_perf_event_data *ctx)
+{
+	return fl_stall_perf(ctx, false);
+}
+
+SEC("perf_event")
+int fl_stall_vma__perf(struct bpf_perf_event_data *ctx)
+{
+	return fl_stall_perf(ctx, true);
 }
 
 /* ---- stuck tasks: what /proc cannot say about a running thread ------------- */

@@ -10,6 +10,18 @@
 
 #include "detector.bpf.h"
 
+/* The VMA is registered with a userfaultfd (CONFIG_USERFAULTFD: its
+ * vm_userfaultfd_ctx.ctx is set from UFFDIO_REGISTER to UNREGISTER), so
+ * the fault may end in handle_userfault(): FL_EP_UFFD, the known bug's
+ * evidence where the stall sampler's stack is not the one reporting
+ * (handle_mm_fault's probe, the sampler's bpf_find_vma()). */
+static __always_inline __u8 fl_vma_uffd(struct vm_area_struct *vma)
+{
+	if (!bpf_core_field_exists(vma->vm_userfaultfd_ctx))
+		return 0;
+	return BPF_CORE_READ(vma, vm_userfaultfd_ctx.ctx) ? FL_EP_UFFD : 0;
+}
+
 /* ---- current-task helpers --------------------------------------------- */
 
 static __always_inline int fl_pagefault_disabled(struct task_struct *t)
@@ -210,18 +222,28 @@ static __always_inline __u32 fl_pf_gate(int pf_disabled, __u32 tid, __u32 *last)
 	return FL_SIG_PF_KERNEL;
 }
 
-/* The gate for the current task t.  tid: t's.  The same slot keeps the
- * fault's address for the stall sampler (two stores). */
+/*
+ * The stall sampler's fault address (fl_stall_addr): a loop inside one
+ * fault takes its #PF once, so the address is the one its task faulted at
+ * last.  Kept by tid, not per CPU: a loop preempted by busy neighbours
+ * resumes on another CPU, and a per-CPU slot then had no address for it
+ * (4 of 25 uffd loops on a host with two busy loops: no address, no VMA,
+ * the known bug unnamed).  Two plain stores; a task of another tid in the
+ * same slot overwrites it, and the sampler checks the tid.
+ */
+struct fl_fault_at fault_at[FL_FAULT_SLOTS] = {};
+
+/* The gate for the current task t.  tid: t's.  Also keeps the fault's
+ * address for the stall sampler. */
 static __always_inline __u32 fl_pf_sig(struct task_struct *t, __u32 tid, __u64 addr)
 {
+	struct fl_fault_at *at = &fault_at[tid & (FL_FAULT_SLOTS - 1)];
 	__u32 zero = 0;
 	struct fl_pf_cpu *c = bpf_map_lookup_elem(&pf_cpu, &zero);
 
-	if (!c)
-		return fl_pf_gate(fl_pagefault_disabled(t), tid, NULL);
-	c->fault_tid = tid;
-	c->fault_addr = addr;
-	return fl_pf_gate(fl_pagefault_disabled(t), tid, &c->atomic_tid);
+	at->tid = tid;
+	at->addr = addr;
+	return fl_pf_gate(fl_pagefault_disabled(t), tid, c ? &c->atomic_tid : NULL);
 }
 
 static __always_inline int fl_pf_kernel(void *ctx, __u64 address)

@@ -116,17 +116,56 @@ static __always_inline void fl_stall_open(struct fl_stats *st, __u64 id,
 		st->cnt[FL_CNT_EPISODES]++;
 }
 
-/* Where the task faulted, if page_fault_kernel saw it on this CPU last:
- * the loop's #PF fires once, and its task keeps the CPU. */
+/* Where the task faulted last, if page_fault_kernel saw it (fault_at in
+ * bpf/probe.bpf.h): the loop's #PF fires once. */
 static __always_inline void fl_stall_addr(struct fl_episode *ep, __u32 tid)
 {
-	__u32 zero = 0;
-	struct fl_pf_cpu *c = bpf_map_lookup_elem(&pf_cpu, &zero);
+	const struct fl_fault_at *at = &fault_at[tid & (FL_FAULT_SLOTS - 1)];
 
-	if (!c || c->fault_tid != tid || ep->addr)
+	if (at->tid != tid || ep->addr)
 		return;
-	ep->addr = c->fault_addr & addr_mask;
+	ep->addr = at->addr & addr_mask;
 	ep->sig_mask |= 1ULL << FL_SIG_PF_KERNEL;
+}
+
+/*
+ * The userfaultfd evidence from the fault address's VMA (fl_vma_uffd),
+ * once per stall.  Writing a registered page, the loop's samples can land
+ * in the allocation before handle_mm_fault() reaches handle_userfault(),
+ * so no sample's stack says userfaultfd before the stall is reported
+ * (stall.sh's write direction, about 1 run in 8 on 6.18); the VMA says it
+ * at the first sample that has the address.  bpf_find_vma() (5.17,
+ * 7c7e3d31e785) takes mmap_lock with a trylock: -EBUSY while a writer
+ * holds or waits for it, and always in the timer's irq on PREEMPT_RT
+ * (bpf_mmap_unlock_get_irq_work()); such a sample counts FL_CNT_VMA_BUSY
+ * and the next one tries again.  Its callback is a BPF_PSEUDO_FUNC load,
+ * which a kernel before 5.13 rejects anywhere in a program, so only the
+ * program built with vma (fl_stall_vma__perf) calls it, and the loader
+ * picks that program only where the kernel's BTF has BPF_FUNC_find_vma.
+ */
+#ifndef EBUSY
+#define EBUSY 16
+#endif
+
+static long fl_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	*(__u8 *)data = fl_vma_uffd(vma);
+	return 0;
+}
+
+static __always_inline void fl_stall_vma(struct fl_stats *st, struct fl_episode *ep)
+{
+	__u8 uffd = 0;
+	long err;
+
+	if (!ep->addr || (ep->flags & FL_EP_VMA))
+		return;
+	err = bpf_find_vma(bpf_get_current_task_btf(), ep->addr, fl_vma_cb, &uffd, 0);
+	if (err == -EBUSY) {
+		st->cnt[FL_CNT_VMA_BUSY]++;
+		return;
+	}
+	ep->flags |= FL_EP_VMA | uffd;	/* -ENOENT: in no VMA, no userfaultfd */
 }
 
 /* One sample of task id on this CPU: its completed faults (fl_progress),
@@ -136,7 +175,7 @@ static __always_inline void fl_stall_addr(struct fl_episode *ep, __u32 tid)
  * the sample interrupted user mode). */
 static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u64 id,
 					    __u64 progress, __u64 oncpu, bool sigpend,
-					    const __u64 *ips, int n, __u64 now)
+					    const __u64 *ips, int n, __u64 now, bool vma)
 {
 	__u32 tid = (__u32)id;
 	struct fl_episode *ep = NULL;
@@ -158,6 +197,8 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 	}
 	ep->flags |= (in & FL_EP_UFFD) | (sigpend ? FL_EP_SIGPEND : 0);
 	fl_stall_addr(ep, tid);
+	if (vma)
+		fl_stall_vma(st, ep);
 	ep->last_ns = now;
 	ep->events++;
 	ep->samples++;		/* inside the same fault */
@@ -167,18 +208,18 @@ static __always_inline void fl_stall_sample(void *ctx, struct fl_stats *st, __u6
 }
 
 /* The sample's entry into the detector: the recursion guard (fl_enter),
- * the filters, then fl_stall_sample().  The perf program and the tests
- * come in here. */
+ * the filters, then fl_stall_sample().  The perf programs and the tests
+ * come in here; vma, a constant: this program may call bpf_find_vma(). */
 static __always_inline void fl_stall_entry(void *ctx, struct fl_stats *st, __u64 id,
 					   __u64 progress, __u64 oncpu, bool sigpend,
-					   const __u64 *ips, int n, __u64 now)
+					   const __u64 *ips, int n, __u64 now, bool vma)
 {
 	struct fl_cur *c = fl_enter(st);
 
 	if (!c)
 		return;
 	if (fl_pass(st, id))
-		fl_stall_sample(ctx, st, id, progress, oncpu, sigpend, ips, n, now);
+		fl_stall_sample(ctx, st, id, progress, oncpu, sigpend, ips, n, now, vma);
 	fl_exit(c);
 }
 

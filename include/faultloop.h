@@ -93,6 +93,9 @@ enum fl_counter {
 	FL_CNT_FILTERED,	/* events dropped by -p / --cgroup */
 	FL_CNT_NESTED,		/* events and samples skipped: they interrupted
 				 * the detector on their CPU (fl_enter) */
+	FL_CNT_VMA_BUSY,	/* stall samples that could not look up their
+				 * fault address's VMA (mmap_lock contended;
+				 * always on PREEMPT_RT, in the timer's irq) */
 	FL_CNT__MAX,
 };
 
@@ -121,6 +124,9 @@ struct fl_stats {
 #define FL_EP_SIGPEND	0x10	/* an unblocked signal was pending (pending &
 				 * ~blocked: fl_task_sigpend) in a sampled stall
 				 * or when the loop was reported */
+#define FL_EP_VMA	0x20	/* the stall's fault address was looked up in
+				 * its task's VMAs (bpf_find_vma): FL_EP_UFFD
+				 * then says what the VMA is */
 
 /*
  * Per-task episode of a task that has retried, keyed by tid (see struct
@@ -220,8 +226,16 @@ struct fl_report {
 /* Per CPU, from the page_fault_kernel program (bpf/probe.bpf.h). */
 struct fl_pf_cpu {
 	__u32 atomic_tid;	/* the task whose next fault the gate lets through */
-	__u32 fault_tid;	/* the last task to take a kernel fault on user memory */
-	__u64 fault_addr;	/* ... and where: the stall sampler's address */
+};
+
+/* Where a task took its last kernel fault on user memory (page_fault_kernel),
+ * for the stall sampler: slot tid % FL_FAULT_SLOTS, which the task keeps on
+ * whatever CPU it runs next (bpf/probe.bpf.h, fl_fault_at). */
+#define FL_FAULT_SLOTS	1024
+struct fl_fault_at {
+	__u32 tid;
+	__u32 pad;
+	__u64 addr;
 };
 
 /* The stall sampler's code ranges: kernel text whose presence in a sampled

@@ -67,6 +67,25 @@ bool fl_kbtf_has_tp(struct fl_kbtf *kb, const char *event)
 	return kb->vmlinux && btf__find_by_name_kind(kb->vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
+bool fl_kbtf_has_helper(struct fl_kbtf *kb, const char *helper)
+{
+	const struct btf_type *t;
+	char name[64];
+	int id, i;
+
+	if (!kb->vmlinux)
+		return false;
+	id = btf__find_by_name_kind(kb->vmlinux, "bpf_func_id", BTF_KIND_ENUM);
+	if (id <= 0)
+		return false;
+	snprintf(name, sizeof(name), "BPF_FUNC_%s", helper);
+	t = btf__type_by_id(kb->vmlinux, id);
+	for (i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(kb->vmlinux, btf_enum(t)[i].name_off), name))
+			return true;
+	return false;
+}
+
 void fl_kbtf_free(struct fl_kbtf *kb)
 {
 	int i;

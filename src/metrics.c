@@ -292,6 +292,9 @@ static const struct {
 	{ "faultloop_events_nested_total",
 	  "Events and samples skipped because they interrupted the detector on their CPU.",
 	  FL_CNT_NESTED },
+	{ "faultloop_vma_lookups_busy_total",
+	  "Stall samples that could not look up their fault address's VMA (mmap_lock busy; always on PREEMPT_RT): the userfaultfd evidence waits for the next.",
+	  FL_CNT_VMA_BUSY },
 };
 
 static void render_health(FILE *out, bool om, const struct fl_metrics_snapshot *s,

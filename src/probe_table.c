@@ -111,7 +111,12 @@ const struct fl_probe_def fl_probe_defs[] = {
 	 * probe needed (bpf/stall.bpf.h) */
 	{ "fault_stall", FL_SIG_FAULT_STALL, FL_ARCH_ALL,
 	  "software cpu-clock perf event, any kernel",
-	  { { "perf/cpu-clock", { { FL_MODE_PERF, P(stall) "__perf", NULL, 0 } } } } },
+	  { { "perf/cpu-clock",
+	      /* first the one that looks up the fault's VMA (bpf/stall.bpf.h) */
+	      { { FL_MODE_PERF, P(stall_vma) "__perf", NULL, 0, .helper = "find_vma",
+		  .helper_since = "5.17, 7c7e3d31e785",
+		  .helper_loss = "a userfaultfd loop is named only from a sample in handle_userfault()" },
+		{ FL_MODE_PERF, P(stall) "__perf", NULL, 0 } } } } },
 
 	/* housekeeping: drop a task's episode when it exits */
 	{ "task_exit", FL_SIG_TASK_EXIT, FL_ARCH_ALL,

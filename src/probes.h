@@ -58,6 +58,10 @@ struct fl_impl {
 	/* refused at attach on every kernel seen so far (x86: gate_notrace
 	 * in src/probe_gates.c tries a bare program's attach before this loads) */
 	bool notrace_hint;
+	/* a BPF helper the program calls (bpf_<helper>): the program is a
+	 * candidate only where the kernel's BTF names it (fl_kbtf_has_helper);
+	 * since: its kernel and commit; loss: what the next program lacks */
+	const char *helper, *helper_since, *helper_loss;
 };
 
 struct fl_cand {

@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "faultloop.h"	/* the skeleton's .bss types */
 #include "faultloop.skel.h"
 #include "cgroup.h"
 #include "hz.h"

@@ -21,8 +21,9 @@ results=()
 failed=0
 failed_stages=()
 # the lines every harness prints for a failed check: "FAIL name" (the
-# shell and python harnesses), "not ok", cmocka's "[  FAILED  ]"/"[  ERROR   ]"
-fail_re='^(FAIL|not ok)|^\[  (FAILED|ERROR) +\]'
+# shell and python harnesses), "not ok", cmocka's "[  FAILED  ]"/"[  ERROR   ]",
+# and a build's compiler errors and make's "***" lines
+fail_re='^(FAIL|not ok)|^\[  (FAILED|ERROR) +\]|: error: |^make(\[[0-9]+\])?: \*\*\*'
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 t0=$(date +%s)

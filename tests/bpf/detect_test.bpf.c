@@ -37,7 +37,7 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 		__u64 ips[FL_MAX_STACK] = { ctx->args[3] };
 
 		fl_stall_entry(ctx, st, tid, sig, ctx->args[5], ctx->args[6], ips,
-			       ctx->args[3] ? 1 : 0, now);
+			       ctx->args[3] ? 1 : 0, now, false);
 		return 0;
 	}
 	c = fl_enter(st);
@@ -125,7 +125,7 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 			__u64 ips[FL_MAX_STACK] = { ctx->args[3] };
 
 			fl_stall_entry(ctx, st, tid, sig, ctx->args[5], ctx->args[6], ips,
-				       ctx->args[3] ? 1 : 0, now);
+				       ctx->args[3] ? 1 : 0, now, false);
 		}
 		break;
 	case FL_TEST_PF_GATE: {
@@ -141,4 +141,24 @@ int detector_test(struct bpf_raw_tracepoint_args *ctx)
 	}
 	fl_exit(c);
 	return ret;
+}
+
+/*
+ * FL_TEST_STALL_SAMPLE through the sampler that looks up the fault's VMA
+ * (bpf_find_vma, 5.17): its own program, as fl_stall_vma__perf is, since
+ * its callback does not load before 5.13; the driver loads it only where
+ * the helper exists.  Under BPF_PROG_TEST_RUN the current task is the
+ * driver: the VMAs are its own.
+ */
+SEC("?raw_tp/detector_test")
+int detector_test_vma(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 ips[FL_MAX_STACK] = { ctx->args[3] };
+	struct fl_stats *st = fl_stats();
+
+	if (!st || ctx->args[0] != FL_TEST_STALL_SAMPLE)
+		return 2;
+	fl_stall_entry(ctx, st, ctx->args[2], ctx->args[1], ctx->args[5], ctx->args[6], ips,
+		       ctx->args[3] ? 1 : 0, ctx->args[4], true);
+	return 0;
 }

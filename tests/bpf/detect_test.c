@@ -15,7 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 #include <cmocka.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -32,6 +37,7 @@
 
 struct fx {
 	struct detect_test_bpf *skel;
+	bool vma;		/* samples go through detector_test_vma */
 	struct ring_buffer *rb;
 	struct fl_report reps[MAX_REPORTS];
 	int nrep;
@@ -95,7 +101,10 @@ static __u32 run_args(struct fx *f, const __u64 *args)
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = NARGS * sizeof(__u64),
 		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.detector_test), &opts), 0);
+	struct bpf_program *prog = f->vma ? f->skel->progs.detector_test_vma :
+					    f->skel->progs.detector_test;
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
 	ring_buffer__consume(f->rb);
 	return opts.retval;
 }
@@ -298,8 +307,9 @@ static void test_lost_delete_reports_nothing(void **state)
 #define ELSEWHERE	0xffffffff82000000ULL
 
 /* The sampler's fixture: range 0 is handle_userfault(), range 1 (with
- * two_ranges) other fault code; the retry detector at threshold. */
-static struct fx *fx_stall_at(__u32 threshold, bool two_ranges)
+ * two_ranges) other fault code; the retry detector at threshold; vma: the
+ * samples go through the sampler that looks up the fault's VMA. */
+static struct fx *fx_stall_vma(__u32 threshold, bool two_ranges, bool vma)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -317,10 +327,17 @@ static struct fx *fx_stall_at(__u32 threshold, bool two_ranges)
 	f->skel->rodata->stall_hi[1] = 0xffffffff81004000ULL;
 	f->skel->rodata->nr_stall_ranges = two_ranges ? 2 : 1;
 	f->skel->rodata->stall_uffd_range = 0;	/* say range 0 is handle_userfault */
+	f->vma = vma;
+	assert_int_equal(bpf_program__set_autoload(f->skel->progs.detector_test_vma, vma), 0);
 	assert_int_equal(detect_test_bpf__load(f->skel), 0);
 	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.reports), on_report, f, NULL);
 	assert_non_null(f->rb);
 	return f;
+}
+
+static struct fx *fx_stall_at(__u32 threshold, bool two_ranges)
+{
+	return fx_stall_vma(threshold, two_ranges, false);
 }
 
 static struct fx *fx_stall(void)
@@ -359,6 +376,101 @@ static void test_stall_signal_pending(void **state)
 	assert_int_equal(count_kind(f, FL_REPORT_DETECTED), 1);
 	assert_true(f->reps[0].flags & FL_EP_SIGPEND);
 	fx_close(f);
+}
+
+static void pin_cpu0(cpu_set_t *old);
+
+#define IN_FAULT2	0xffffffff81003010ULL	/* inside range 1: fault code, not uffd */
+
+/* One page of this process registered with a userfaultfd (missing mode),
+ * and one plain page: the driver is the current task under TEST_RUN, so
+ * these are the VMAs bpf_find_vma() finds. */
+static void *uffd_page(int *uffd)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	long psz = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	*uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	assert_true(*uffd >= 0);
+	assert_int_equal(ioctl(*uffd, UFFDIO_API, &api), 0);
+	p = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	reg.range.start = (unsigned long)p;
+	reg.range.len = psz;
+	assert_int_equal(ioctl(*uffd, UFFDIO_REGISTER, &reg), 0);
+	return p;
+}
+
+/* tid took its last kernel fault at addr (what the page_fault_kernel
+ * program leaves for the sampler) */
+static void set_fault(struct fx *f, __u32 tid, __u64 addr)
+{
+	struct fl_fault_at *at = &f->skel->bss->fault_at[tid & (FL_FAULT_SLOTS - 1)];
+
+	at->tid = tid;
+	at->addr = addr;
+}
+
+/* tid spins in fault code outside handle_userfault() with a signal pending
+ * (the uffd loop's write direction, sampled in the allocation) at addr;
+ * returns its DETECTED report's flags */
+static __u8 stall_at(struct fx *f, __u32 tid, void *addr)
+{
+	int i, n = f->nrep;
+
+	set_fault(f, tid, (__u64)(unsigned long)addr);
+	for (i = 0; i <= 10; i++)
+		sample_sig(f, tid, 5, IN_FAULT2, i * 100, i * 100, true);
+	for (i = n; i < f->nrep; i++)
+		if (f->reps[i].tid == tid && f->reps[i].kind == FL_REPORT_DETECTED)
+			return f->reps[i].flags;
+	fail_msg("tid %u: no DETECTED", tid);
+	return 0;
+}
+
+/*
+ * The stall's userfaultfd evidence from its fault address's VMA
+ * (fl_stall_vma, bpf_find_vma): a stall whose samples never reach
+ * handle_userfault() is named by its VMA, a plain VMA says no, and the
+ * sampler without the lookup (kernels before 5.17) has only the stack.
+ */
+static void test_stall_vma_says_uffd(void **state)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	void *reg, *plain;
+	cpu_set_t cpus;
+	struct fx *f;
+	int uffd;
+	__u8 fl;
+
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_find_vma, NULL) <= 0) {
+		print_message("      no bpf_find_vma on this kernel (5.17+): not run\n");
+		skip();
+	}
+	pin_cpu0(&cpus);	/* the program runs here: its current is this thread */
+	reg = uffd_page(&uffd);
+	plain = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(plain != MAP_FAILED);
+
+	f = fx_stall_vma(2, true, true);
+	fl = stall_at(f, 720, (char *)reg + 64);
+	assert_int_equal(fl & (FL_EP_VMA | FL_EP_UFFD | FL_EP_SIGPEND),
+			 FL_EP_VMA | FL_EP_UFFD | FL_EP_SIGPEND);
+	fl = stall_at(f, 721, plain);
+	assert_int_equal(fl & (FL_EP_VMA | FL_EP_UFFD), FL_EP_VMA);
+	fx_close(f);
+
+	f = fx_stall_vma(2, true, false);
+	fl = stall_at(f, 722, reg);
+	assert_int_equal(fl & (FL_EP_VMA | FL_EP_UFFD), 0);
+	fx_close(f);
+
+	munmap(plain, psz);
+	munmap(reg, psz);
+	close(uffd);
+	assert_int_equal(sched_setaffinity(0, sizeof(cpus), &cpus), 0);
 }
 
 /* A task spinning inside one fault: DETECTED once it has spent
@@ -1357,6 +1469,7 @@ int main(void)
 		cmocka_unit_test(test_retries_take_stall_uffd),
 		cmocka_unit_test(test_stall_sweep),
 		cmocka_unit_test(test_stall_signal_pending),
+		cmocka_unit_test(test_stall_vma_says_uffd),
 		cmocka_unit_test(test_own_switch_with_signal_is_one_loop),
 		cmocka_unit_test(test_sleep_and_call_still_end),
 		cmocka_unit_test(test_uffd_flag_only_from_uffd),

@@ -8,8 +8,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "faultloop.h"	/* the skeleton's .bss types */
 #include "faultloop.skel.h"
+#include "kbtf.h"
 #include "probes.h"
 #include "report.h"
 
@@ -59,6 +62,31 @@ static void test_table_matches_object(void **state)
 	}
 	assert_true(n > 40);
 	faultloop_bpf__destroy(skel);
+}
+
+/* A program that needs a helper is chosen only where the kernel's BTF
+ * names it: fl_kbtf_has_helper against BTFs made here, with and without
+ * BPF_FUNC_find_vma in enum bpf_func_id, and with no such enum at all. */
+static void test_helper_from_btf(void **state)
+{
+	struct fl_kbtf kb = { 0 };
+	int id;
+
+	kb.vmlinux = btf__new_empty();
+	assert_non_null(kb.vmlinux);
+	assert_false(fl_kbtf_has_helper(&kb, "find_vma"));	/* no enum */
+	id = btf__add_enum(kb.vmlinux, "bpf_func_id", 4);
+	assert_true(id > 0);
+	assert_int_equal(btf__add_enum_value(kb.vmlinux, "BPF_FUNC_unspec", 0), 0);
+	assert_int_equal(btf__add_enum_value(kb.vmlinux, "BPF_FUNC_map_lookup_elem", 1), 0);
+	assert_false(fl_kbtf_has_helper(&kb, "find_vma"));	/* 5.10's */
+	assert_true(fl_kbtf_has_helper(&kb, "map_lookup_elem"));
+	assert_int_equal(btf__add_enum_value(kb.vmlinux, "BPF_FUNC_find_vma", 180), 0);
+	assert_true(fl_kbtf_has_helper(&kb, "find_vma"));	/* 5.17's */
+	assert_false(fl_kbtf_has_helper(&kb, "find"));		/* whole names only */
+	btf__free(kb.vmlinux);
+	kb.vmlinux = NULL;
+	assert_false(fl_kbtf_has_helper(&kb, "find_vma"));	/* no BTF */
 }
 
 /* Every signal has a name, every probe a distinct signal, owners are owners. */
@@ -286,6 +314,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_matches_object),
 		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_helper_from_btf),
 		cmocka_unit_test(test_mode_selection),
 		cmocka_unit_test(test_mode_order),
 		cmocka_unit_test(test_missing_excludes_other_arch),

@@ -143,6 +143,14 @@ check_exposure(text, say, re.sub(r"\.txt$", ".exposure", expect_path), update,
 m = re.search(r"SIGTERM rc=(\d+) during=(\d+) after=(\d+)", text)
 say(m and m.group(1) == "0" and int(m.group(2)) > 0 and m.group(3) == "0",
     "SIGTERM: " + (f"{m.group(2)} fl_ programs while running, {m.group(3)} after, rc={m.group(1)}" if m else "no output"))
+# the stall sampler that looks up the fault's VMA needs bpf_find_vma (5.17,
+# 7c7e3d31e785); before it, the loader must fall back to the plain one
+m = re.search(r"SIGTERM .* sampler=(\S*)", text)
+v = re.match(r"(\d+)\.(\d+)", kver)
+want = ("fl_stall_vma__p" if (int(v.group(1)), int(v.group(2))) >= (5, 17) else
+        "fl_stall__perf") if v else "(kernel version unknown)"
+say(m and m.group(1) == want,
+    f"({kver}) the sampler running is {m.group(1) if m else 'not seen'} (want {want})")
 phases = [(m.group(1), float(m.group(2))) for m in re.finditer(r"^PHASE (\S+) up=([0-9.]+)$", text, re.M)]
 spent = {}
 for (name, t0), (_, t1) in zip(phases, phases[1:]):

@@ -174,12 +174,14 @@ start_fl
 ./race -t 3 -w 2 -c flqrace >/tmp/w.out
 [ $btrfs = 0 ] || ./btrfs-search -t 3 -c flqbtrfs /mnt >/dev/null
 during=$(./bpf-progs | grep -c ' fl_')
+# which sampler program the loader chose (names cut to 15 characters)
+sampler=$(./bpf-progs | grep -o ' fl_stall[a-z_]*' | head -n 1)
 stop_fl quiet /tmp/w.out 'flq[a-z]*'
 grep 'events,' /tmp/d.err
 [ $btrfs = 0 ] || umount /mnt
 i=0
 while [ "$(./bpf-progs | grep -c ' fl_')" != 0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-echo "SIGTERM rc=$rc during=$during after=$(./bpf-progs | grep -c ' fl_')"
+echo "SIGTERM rc=$rc during=$during after=$(./bpf-progs | grep -c ' fl_') sampler=${sampler# }"
 phase end
 GUEST
 chmod +x "$work/payload/run.sh"

@@ -43,8 +43,8 @@ $(OUT)/floor: $(OUT)/%: tools/bench/%.c $(OUT)/%.skel.h
 	$(CC) $(CFLAGS) -I$(OUT) $< $(LIBBPF) -o $@
 
 # parts sets the coarse clock as faultloop does (src/hz.c)
-$(OUT)/parts: tools/bench/parts.c src/hz.c src/hz.h src/kconfig.c src/kconfig.h $(OUT)/parts.skel.h
-	$(CC) $(CFLAGS) -I$(OUT) -Isrc tools/bench/parts.c src/hz.c src/kconfig.c $(LIBBPF) -lz -o $@
+$(OUT)/parts: tools/bench/parts.c include/faultloop.h src/hz.c src/hz.h src/kconfig.c src/kconfig.h $(OUT)/parts.skel.h
+	$(CC) $(CFLAGS) -I$(OUT) -Isrc -Iinclude tools/bench/parts.c src/hz.c src/kconfig.c $(LIBBPF) -lz -o $@
 
 $(OUT)/bpf-stat: tools/bench/bpf-stat.c | $(OUT)
 	$(CC) $(CFLAGS) $< $(LIBBPF) -o $@

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "faultloop.h"	/* the skeleton's .bss types */
 #include "parts.skel.h"
 #include "hz.h"
 
