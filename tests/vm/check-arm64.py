@@ -8,7 +8,6 @@ PLAN is "main" (probes, control, faultloop started before the live-lock) or
 "late" (faultloop started while the live-lock already spins; 5.10 and 5.10-rt).
 """
 import datetime
-import difflib
 import json
 import re
 import sys
@@ -16,7 +15,7 @@ import sys
 from check_loops import check_loops, eio_expectation, release
 from console import payload_text
 from exposure import check_exposure
-from probe_rows import probe_rows
+from probe_rows import check_expect, probe_rows
 
 suite, kver, expect_path, update = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 runs = {}
@@ -135,25 +134,11 @@ main_text = text
 
 # --- probe selection (same table format as tests/vm/expect/*-amd64.txt) ---
 got = probe_rows(text, say)
-if update and got:
-    with open(expect_path, "w") as f:
-        f.write(f"# faultloop --probes on Debian {suite} arm64 {kver} (qemu TCG, virt mte=on, btrfs loaded), --mode {' '.join(sorted({l.split(chr(9))[0] for l in got}))}\n")
-        f.write("# mode\tsignal\tstatus\tattach mode\tsymbol\n")
-        f.write("\n".join(got) + "\n")
-    print(f"updated {expect_path} ({len(got)} rows)")
-try:
-    want = [l for l in open(expect_path).read().splitlines() if l and not l.startswith("#")]
-except OSError:
-    want = None
-if want is None:
-    say(False, f"no {expect_path} (run with --update)")
-elif want == got:
-    att = [l.split("\t") for l in got if l.split("\t")[2] == "attached"]
+att = check_expect(got, expect_path, update,
+                   f"Debian {suite} arm64 {kver} (qemu TCG, virt mte=on, btrfs loaded)", say)
+if att is not None:
     auto = ",".join(f"{a[1]}({a[3]})" for a in att if a[0] == "auto")
     say(True, f"probe selection matches {expect_path}: {len(got)} rows; auto attaches {auto}")
-else:
-    say(False, f"probe selection differs from {expect_path}")
-    print("\n".join(difflib.unified_diff(want, got, "expected", "got", lineterm="")))
 
 # --- faultloop first, then the repro ---
 body = block(text, "SCENARIO-BEGIN first", "SCENARIO-END first")

@@ -10,7 +10,6 @@ EXPANDED-LOG) before anything is checked.
 """
 import base64
 import binascii
-import difflib
 import gzip
 import json
 import re
@@ -20,7 +19,7 @@ import zlib
 from check_loops import check_loops, eio_expectation
 from console import console_text, without_kernel
 from exposure import check_exposure
-from probe_rows import probe_rows
+from probe_rows import check_expect, probe_rows
 
 log, expect_path, update, suite, kver = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5]
 raw = console_text(log)
@@ -57,24 +56,10 @@ def say(good, what):
 got = probe_rows(text, say)
 modes = sorted({l.split("\t")[0] for l in got})
 say(got and "BADFLAG rc=2" in text, f"guest ran --probes in {len(modes)} modes ({', '.join(modes)}) and rejected a bad flag")
-if update and got:
-    with open(expect_path, "w") as f:
-        f.write(f"# faultloop --probes on Debian {suite} amd64 {kver} (qemu TCG, btrfs loaded), --mode {' '.join(modes)}\n")
-        f.write("# mode\tsignal\tstatus\tattach mode\tsymbol\n")
-        f.write("\n".join(got) + "\n")
-    print(f"updated {expect_path} ({len(got)} rows)")
-try:
-    want = [l for l in open(expect_path).read().splitlines() if l and not l.startswith("#")]
-except OSError:
-    want = None
-if want is None:
-    say(False, f"({kver}) no {expect_path} (run with --update)")
-elif want == got:
-    att = sum(1 for l in got if l.split("\t")[2] == "attached")
-    say(True, f"({kver}) probe selection matches {expect_path}: {len(got)} rows, {att} attached across modes")
-else:
-    say(False, f"({kver}) probe selection differs from {expect_path}")
-    print("\n".join(difflib.unified_diff(want, got, "expected", "got", lineterm="")))
+att = check_expect(got, expect_path, update,
+                   f"Debian {suite} amd64 {kver} (qemu TCG, btrfs loaded)", say)
+if att is not None:
+    say(True, f"({kver}) probe selection matches {expect_path}: {len(got)} rows, {len(att)} attached across modes")
 
 
 # --- scenarios ----------------------------------------------------------------------

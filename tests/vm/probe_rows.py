@@ -4,6 +4,7 @@
 Shared by check.py (amd64) and check-arm64.py: the guest prints
 PROBES-BEGIN MODE, `faultloop --probes --json --mode MODE`, PROBES-END MODE rc=N.
 """
+import difflib
 import json
 import re
 
@@ -25,3 +26,26 @@ def probe_rows(text, say):
         for r in rows:
             got.append(f"{mode}\t{r['signal']}\t{r['status']}\t{r['mode'] or '-'}\t{r['symbol'] or '-'}")
     return got
+
+
+def check_expect(got, expect_path, update, header, say):
+    """got against the expectation file expect_path (rewritten first when
+    update, with header naming the guest); says the verdict. Returns the
+    attached rows (split) when they match, else None."""
+    if update and got:
+        modes = " ".join(sorted({l.split("\t")[0] for l in got}))
+        with open(expect_path, "w") as f:
+            f.write(f"# faultloop --probes on {header}, --mode {modes}\n")
+            f.write("# mode\tsignal\tstatus\tattach mode\tsymbol\n")
+            f.write("\n".join(got) + "\n")
+        print(f"updated {expect_path} ({len(got)} rows)")
+    try:
+        want = [l for l in open(expect_path).read().splitlines() if l and not l.startswith("#")]
+    except OSError:
+        say(False, f"no {expect_path} (run with --update)")
+        return None
+    if want != got:
+        say(False, f"probe selection differs from {expect_path}")
+        print("\n".join(difflib.unified_diff(want, got, "expected", "got", lineterm="")))
+        return None
+    return [l.split("\t") for l in got if l.split("\t")[2] == "attached"]
