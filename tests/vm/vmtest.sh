@@ -188,12 +188,13 @@ chmod +x "$work/payload/run.sh"
 
 # Multi-threaded TCG: the race needs its writer and its dropper truly in
 # parallel (single-threaded TCG, one host thread for both vCPUs, measured
-# on 6.12: 0 retries at --threshold 2).  The price: a vCPU can run a stale
-# translation of kernel text another vCPU just patched, and every attach or
-# detach patches text (trampolines, kprobes, the tracepoints' static keys):
-# "Oops: int3" at handle_mm_fault+0x5 right after a detach and at
-# exc_page_fault+0x3d (the page_fault_kernel static branch), 6.12, never on
-# a real CPU.  Such a guest fails the suite like any other crash.
+# on 6.12: 0 retries at --threshold 2).  Under qemu 7.2 a vCPU could run a
+# stale translation of kernel text another vCPU just patched, and every
+# attach or detach patches text: "Oops: int3" at handle_mm_fault+0x5 after a
+# detach, at generic_perform_write+0x5 during an attach, never on a real
+# CPU; run-vm.sh now boots x86 guests under qemu 10, which does not
+# (tools/vm/README.md, "The wedge explained").  A crash still fails the
+# suite.
 tcg=${FAULTLOOP_VM_TCG:-multi}
 
 pass=0 fail=0

@@ -48,7 +48,11 @@ for f in rootfs.img vmlinuz initrd.img; do
 done
 [[ -f $payload/run.sh ]] || die "payload directory '$payload' has no run.sh"
 PATH=$PATH:/usr/sbin:/sbin
-ensure_tools qemu-system-x86_64:qemu-system-x86 mkfs.ext4:e2fsprogs
+ensure_tools mkfs.ext4:e2fsprogs
+# qemu 10, as run-vm.sh: bookworm's 7.2 runs stale translations of patched
+# kernel text under multi-threaded TCG (tools/fetch-qemu.sh)
+qemu_x86=$("$(dirname "$0")/../fetch-qemu.sh" x86_64) ||
+	die "no qemu-system-x86_64 >= 10.0 and tools/fetch-qemu.sh failed"
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/faultloop-sysvm.XXXXXX")
 qpid="" tailpid=""
@@ -71,7 +75,7 @@ mkdir -p "$(dirname "$logfile")"
 # -accel tcg (multi-threaded: the race needs its two threads truly in
 # parallel), never kvm; -nic none: no network; snapshot=on: writes go to a
 # temporary overlay, the cached image stays as built.
-qemu_args=(qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -m "$mem" -smp "$smp"
+qemu_args=("$qemu_x86" -machine q35 -audio none -accel tcg,thread=multi -cpu max -m "$mem" -smp "$smp"
 	-nographic -no-reboot -nic none
 	-kernel "$rootfs/vmlinuz" -initrd "$rootfs/initrd.img"
 	-append "root=/dev/vda rw console=ttyS0 panic=-1 quiet systemd.show_status=false"

@@ -26,9 +26,10 @@
 # stopped without printing the marker (panic, crash); 1 on a host-side
 # error; 2 on bad usage.
 #
-# arm64 guests need a qemu >= 8.0 for correct MTE: tools/fetch-qemu.sh
-# provides one (bookworm-backports, unpacked into the cache) when the host's
-# is older, and the run is refused if it cannot.
+# arm64 guests need a qemu >= 8.0 for correct MTE, x86 guests a qemu >= 10.0
+# (7.2's multi-threaded TCG runs stale translations of patched kernel text):
+# tools/fetch-qemu.sh provides one (bookworm-backports, unpacked into the
+# cache) when the host's is older, and the run is refused if it cannot.
 #
 # See tools/vm/README.md. Never uses KVM: guests hang under KVM on the
 # project's hosts, and TCG behaves the same everywhere.
@@ -92,8 +93,13 @@ PATH=$PATH:/usr/sbin:/sbin
 ensure_tools cpio:cpio gzip:gzip xz:xz-utils zstd:zstd modinfo:kmod sha256sum:coreutils flock:util-linux
 case $arch in
 	amd64)
-		ensure_tools qemu-system-x86_64:qemu-system-x86
-		QEMU=(qemu-system-x86_64 -machine q35)
+		# qemu 10: bookworm's 7.2 runs stale translations of patched
+		# kernel text under multi-threaded TCG (tools/fetch-qemu.sh)
+		if ! qemu_x86=$("$SCRIPT_DIR/../fetch-qemu.sh" x86_64); then
+			have=$(qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p')
+			die "no qemu-system-x86_64 >= 10.0 (the host's: ${have:-none}) and tools/fetch-qemu.sh failed: refusing to boot an x86 guest whose patched text the emulator may run stale"
+		fi
+		QEMU=("$qemu_x86" -machine q35 -audio none)
 		CPU=max
 		CONSOLE=ttyS0
 		;;
