@@ -226,9 +226,9 @@ static __always_inline __u32 fl_pf_gate(int pf_disabled, __u32 tid, __u32 *last)
  * The stall sampler's fault address (fl_stall_addr): a loop inside one
  * fault takes its #PF once, so the address is the one its task faulted at
  * last.  Kept by tid, not per CPU: a loop preempted by busy neighbours
- * resumes on another CPU, and a per-CPU slot then had no address for it
- * (4 of 25 uffd loops on a host with two busy loops: no address, no VMA,
- * the known bug unnamed).  Two plain stores; a task of another tid in the
+ * resumes on another CPU, where a per-CPU slot had no address for it (no
+ * address, no VMA lookup, the known bug unnamed: BENCHMARKS.md, "Naming
+ * the userfaultfd loop").  Two plain stores; a task of another tid in the
  * same slot overwrites it, and the sampler checks the tid.
  */
 struct fl_fault_at fault_at[FL_FAULT_SLOTS] = {};

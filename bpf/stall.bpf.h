@@ -132,9 +132,9 @@ static __always_inline void fl_stall_addr(struct fl_episode *ep, __u32 tid)
  * The userfaultfd evidence from the fault address's VMA (fl_vma_uffd),
  * once per stall.  Writing a registered page, the loop's samples can land
  * in the allocation before handle_mm_fault() reaches handle_userfault(),
- * so no sample's stack says userfaultfd before the stall is reported
- * (stall.sh's write direction, about 1 run in 8 on 6.18); the VMA says it
- * at the first sample that has the address.  bpf_find_vma() (5.17,
+ * so no sample's stack may say userfaultfd before the stall is reported
+ * (stall.sh's write direction; BENCHMARKS.md, "Naming the userfaultfd
+ * loop"); the VMA says it at the first sample that has the address.  bpf_find_vma() (5.17,
  * 7c7e3d31e785) takes mmap_lock with a trylock: -EBUSY while a writer
  * holds or waits for it, and always in the timer's irq on PREEMPT_RT
  * (bpf_mmap_unlock_get_irq_work()); such a sample counts FL_CNT_VMA_BUSY

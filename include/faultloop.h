@@ -230,7 +230,7 @@ struct fl_pf_cpu {
 
 /* Where a task took its last kernel fault on user memory (page_fault_kernel),
  * for the stall sampler: slot tid % FL_FAULT_SLOTS, which the task keeps on
- * whatever CPU it runs next (bpf/probe.bpf.h, fl_fault_at). */
+ * whatever CPU it runs next (fault_at in bpf/probe.bpf.h). */
 #define FL_FAULT_SLOTS	1024
 struct fl_fault_at {
 	__u32 tid;
