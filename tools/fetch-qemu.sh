@@ -70,7 +70,11 @@ CACHE=$(cd "$CACHE" && pwd -P)
 TREE=$CACHE/qemu-10
 WRAPPER=$TREE/qemu-system-$ARCH
 
-tree_ok() { [[ -x $WRAPPER ]] && (($(qemu_major "$WRAPPER") >= MIN_MAJOR)); }
+# the x86 tree also needs its own SeaBIOS (below)
+tree_ok() {
+	[[ -x $WRAPPER ]] && (($(qemu_major "$WRAPPER") >= MIN_MAJOR)) &&
+		[[ -e $TREE/root/usr/share/seabios/bios-256k.bin ]]
+}
 if [[ ${FAULTLOOP_REFRESH:-0} != 1 ]] && tree_ok; then
 	printf '%s\n' "$WRAPPER"
 	exit 0
@@ -142,11 +146,19 @@ log "downloading qemu-system-arm and qemu-system-x86 $ver (and -common, -data) f
 fetch "qemu-system-arm=$ver" "qemu-system-x86=$ver" "qemu-system-common=$ver" \
 	"qemu-system-data=$(apt-cache "${APT_OPTS[@]}" madison qemu-system-data | awk -F' *[|] *' -v v="${ver%%+*}" 'index($2, v) == 1 { print $2; exit }')"
 
+# SeaBIOS from bookworm-backports too, whatever the host has: qemu 10
+# depends on seabios >> 1.16.3-1~, and with bookworm's 1.16.2 an x86 guest
+# sits 32 s in the BIOS before "Booting from ROM" (0.4 s with 1.16.3).
+sbver=$(apt-cache "${APT_OPTS[@]}" madison seabios 2>/dev/null | awk -F' *[|] *' 'NR == 1 { print $2 }')
+[[ -n $sbver ]] || die "no seabios in bookworm-backports (lists in $APTDIR/lists)"
+log "downloading seabios $sbver from bookworm-backports"
+fetch "seabios=$sbver"
+
 # Library dependencies the host does not have (a fresh machine without the
 # distribution's qemu): take bookworm's package and unpack it into the tree.
 deps=$(for d in "$dl"/qemu-system-arm_*.deb "$dl"/qemu-system-x86_*.deb; do
 	dpkg-deb -f "$d" Depends | tr ',' '\n'; done |
-	sed -E 's/^ *//; s/ *\|.*//; s/ *\(.*//' | grep -vE '^(qemu-|libc6$)' | sort -u || true)
+	sed -E 's/^ *//; s/ *\|.*//; s/ *\(.*//' | grep -vE '^(qemu-|libc6$|seabios$)' | sort -u || true)
 missing=()
 for p in $deps; do
 	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -162,8 +174,8 @@ for deb in "$dl"/*.deb; do
 done
 printf '%s\n' "$ver" >"$work/VERSION"
 # The wrappers resolve their own directory, so the tree may be moved.  The
-# firmware: the tree's, then the host's (a bookworm qemu-system-data links
-# bios-256k.bin to ../seabios, which only the host may have).  Callers
+# firmware: the tree's (qemu-system-data links bios-256k.bin to
+# ../seabios, the tree's SeaBIOS), then the host's for what else.  Callers
 # add -audio none: the host's qemu modules (7.2) must not be probed ("Only
 # modules from the same build can be loaded").
 for a in aarch64 x86_64; do
@@ -177,7 +189,7 @@ case " \$* " in
 *" --version "*|*" -version "*|*" --help "*|*" -h "*) exec "\$d/usr/bin/qemu-system-$a" "\$@" ;;
 esac
 exec "\$d/usr/bin/qemu-system-$a" -L "\$d/usr/share/qemu" -L "\$d/usr/share/seabios" \\
-	-L /usr/share/seabios -L /usr/share/qemu "\$@"
+	-L /usr/share/qemu "\$@"
 EOF
 	chmod 755 "$work/qemu-system-$a"
 	if LD_LIBRARY_PATH=$work/root/usr/lib/x86_64-linux-gnu ldd "$work/root/usr/bin/qemu-system-$a" | grep -q 'not found'; then
