@@ -8,14 +8,13 @@ PLAN is "main" (probes, control, faultloop started before the live-lock) or
 "late" (faultloop started while the live-lock already spins; 5.10 and 5.10-rt).
 """
 import datetime
-import json
 import re
 import sys
 
 from check_loops import check_loops, eio_expectation, release
 from console import payload_text
 from exposure import check_exposure
-from probe_rows import check_expect, probe_rows
+from probe_rows import check_expect, json_reports, probe_rows
 
 suite, kver, expect_path, update = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 runs = {}
@@ -53,16 +52,7 @@ def block(text, begin, end):
     return m.group(1) if m else None
 
 
-def reports(body):
-    reps = []
-    for line in (body or "").splitlines():
-        if "{" not in line:
-            continue
-        try:
-            reps.append(json.loads(line[line.find("{"):]))
-        except ValueError:
-            pass  # a kernel message cut into the line
-    return reps
+reports = json_reports
 
 
 def workload(body):

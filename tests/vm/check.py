@@ -11,7 +11,6 @@ EXPANDED-LOG) before anything is checked.
 import base64
 import binascii
 import gzip
-import json
 import re
 import sys
 import zlib
@@ -19,7 +18,7 @@ import zlib
 from check_loops import check_loops, eio_expectation
 from console import console_text, without_kernel
 from exposure import check_exposure
-from probe_rows import check_expect, probe_rows
+from probe_rows import check_expect, json_reports, probe_rows
 
 log, expect_path, update, suite, kver = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5]
 raw = console_text(log)
@@ -71,14 +70,7 @@ def scenario(name):
     bad = re.search(r"^GZ64-UNDECODABLE.*", m.group(4), re.M)
     if bad:
         say(False, f"{name}: the guest's reports do not decode ({bad.group(0)})")
-    reps = []
-    for l in m.group(4).splitlines():
-        if "{" not in l:
-            continue
-        try:
-            reps.append(json.loads(l[l.find("{"):]))
-        except ValueError:
-            pass  # a kernel message cut into the line
+    reps = json_reports(m.group(4))
     buf = int(m.group(3), 16) if m.group(3).startswith("0x") else 0
     return int(m.group(1)), int(m.group(2) or 0), buf, reps
 

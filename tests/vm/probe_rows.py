@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""The --probes rows of a guest console log, as tests/vm/expect/ holds them.
+"""The --probes rows of a guest console log, as tests/vm/expect/ holds them,
+and the JSON reports in a block of it.
 
 Shared by check.py (amd64) and check-arm64.py: the guest prints
 PROBES-BEGIN MODE, `faultloop --probes --json --mode MODE`, PROBES-END MODE rc=N.
@@ -49,3 +50,16 @@ def check_expect(got, expect_path, update, header, say):
         print("\n".join(difflib.unified_diff(want, got, "expected", "got", lineterm="")))
         return None
     return [l.split("\t") for l in got if l.split("\t")[2] == "attached"]
+
+
+def json_reports(body):
+    """faultloop's JSON lines in body, a kernel message cut into one skipped."""
+    reps = []
+    for line in (body or "").splitlines():
+        if "{" not in line:
+            continue
+        try:
+            reps.append(json.loads(line[line.find("{"):]))
+        except ValueError:
+            pass  # a kernel message cut into the line
+    return reps
