@@ -21,6 +21,8 @@ import difflib
 import json
 import re
 
+from probe_rows import expected_rows
+
 
 def known_loops(text, say):
     """The 'bug, status, fixed in' rows of the --probes blocks, one set for
@@ -52,16 +54,9 @@ def check_exposure(text, say, path, update, header, scenarios):
     got = known_loops(text, say)
     if got is None:
         return
-    if update:
-        with open(path, "w") as f:
-            f.write(f"# faultloop --probes known loops on {header}\n# bug\tstatus\tfixed in\n")
-            f.write("\n".join(got) + "\n")
-        print(f"updated {path} ({len(got)} rows)")
-    try:
-        want = [l for l in open(path).read().splitlines() if l and not l.startswith("#")]
-    except OSError:
-        say(False, f"no exposure expectation {path} (run with --update)")
-        want = None
+    want = expected_rows(got, path, update,
+                         [f"faultloop --probes known loops on {header}", "bug\tstatus\tfixed in"],
+                         say, "exposure expectation")
     if want is not None:
         seen = ", ".join(" ".join(r.split("\t")[:2]) for r in got)
         say(want == got, f"known-loop exposure {'matches' if want == got else 'differs from'} {path}: {seen}")

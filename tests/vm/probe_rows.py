@@ -29,21 +29,31 @@ def probe_rows(text, say):
     return got
 
 
+def expected_rows(got, path, write, header, say, what):
+    """The rows of the expectation file path (tests/vm/expect/), rewritten
+    first from got under the comment lines header when write; None, said as
+    a failure, when there is no such file."""
+    if write:
+        with open(path, "w") as f:
+            f.write("".join(f"# {h}\n" for h in header))
+            f.write("\n".join(got) + "\n")
+        print(f"updated {path} ({len(got)} rows)")
+    try:
+        return [l for l in open(path).read().splitlines() if l and not l.startswith("#")]
+    except OSError:
+        say(False, f"no {what} {path} (run with --update)")
+        return None
+
+
 def check_expect(got, expect_path, update, header, say):
     """got against the expectation file expect_path (rewritten first when
     update, with header naming the guest); says the verdict. Returns the
     attached rows (split) when they match, else None."""
-    if update and got:
-        modes = " ".join(sorted({l.split("\t")[0] for l in got}))
-        with open(expect_path, "w") as f:
-            f.write(f"# faultloop --probes on {header}, --mode {modes}\n")
-            f.write("# mode\tsignal\tstatus\tattach mode\tsymbol\n")
-            f.write("\n".join(got) + "\n")
-        print(f"updated {expect_path} ({len(got)} rows)")
-    try:
-        want = [l for l in open(expect_path).read().splitlines() if l and not l.startswith("#")]
-    except OSError:
-        say(False, f"no {expect_path} (run with --update)")
+    modes = " ".join(sorted({l.split("\t")[0] for l in got}))
+    want = expected_rows(got, expect_path, update and got,
+                         [f"faultloop --probes on {header}, --mode {modes}",
+                          "mode\tsignal\tstatus\tattach mode\tsymbol"], say, "probe expectation")
+    if want is None:
         return None
     if want != got:
         say(False, f"probe selection differs from {expect_path}")
