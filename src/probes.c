@@ -85,6 +85,14 @@ static bool plausible(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 {
 	const char *sym = cand->sym, *event = strchr(sym, '/');
 
+	/* a program that calls a helper this kernel lacks: the next one of
+	 * the candidate, without it, follows */
+	if (impl->helper && !fl_kbtf_has_helper(ki, impl->helper)) {
+		fl_probe_reason(p, "%s %s: this kernel has no bpf_%s (%s): %s", sym,
+				impl->entry ? impl->entry : impl->exit, impl->helper,
+				impl->helper_since, impl->helper_loss);
+		return false;
+	}
 	switch (impl->mode) {
 	case FL_MODE_FENTRY:
 		if (nargs < 0) {
@@ -108,17 +116,8 @@ static bool plausible(struct fl_probe *p, struct fl_kbtf *ki, bool kprobes,
 			return false;
 		}
 		return true;
-	case FL_MODE_PERF:
-		/* the other program of the mode, without the helper, follows */
-		if (impl->helper && !fl_kbtf_has_helper(ki, impl->helper)) {
-			fl_probe_reason(p, "%s %s: this kernel has no bpf_%s (%s): %s", sym,
-					impl->entry, impl->helper, impl->helper_since,
-					impl->helper_loss);
-			return false;
-		}
-		return true;
 	default:
-		return true;	/* raw_tp, tracepoint: the attach decides */
+		return true;	/* raw_tp, tracepoint, perf: the attach decides */
 	}
 }
 
