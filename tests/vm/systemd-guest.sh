@@ -51,6 +51,10 @@ capmask() {
 }
 status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 fl_progs() { ./bpf-progs | grep -c ' fl_'; }
+# the stall sampler the loader chose (names cut to 15 characters), and the
+# one it must choose here: the VMA lookup's needs bpf_find_vma (5.17)
+sampler() { ./bpf-progs | grep -o ' fl_stall[a-z_]*' | head -n 1 | tr -d ' '; }
+want_sampler=$(uname -r | awk -F. '{ print ($1 > 5 || ($1 == 5 && $2 >= 17)) ? "fl_stall_vma__p" : "fl_stall__perf" }')
 # --probes output row by row, every column, blanks squeezed (journald
 # drops a line's trailing blanks, an empty last column's)
 # blank lines dropped: the journal (under_unit) does not keep them
@@ -224,6 +228,8 @@ thread_caps "$pid" >/tmp/threads-unit.txt
 show "/proc/$pid/task/*/status under the unit, once armed" cat /tmp/threads-unit.txt
 check "threads-caps" "want every thread (MHD-* among them) CapPrm/CapEff $bpf, CapBnd $grant, CapAmb 0, NoNewPrivs 1, Seccomp 2" \
 	threads_confined /tmp/threads-unit.txt "$grant" 2
+s=$(sampler)
+check "unit-sampler" "under the unit the stall sampler is ${s:-none}, want $want_sampler" test "$s" = "$want_sampler"
 
 # ---- the loop inside one fault, under the unit as shipped --------------------
 # (its own flags, /etc/default/faultloop untouched): the stall sampler needs
@@ -405,6 +411,9 @@ thread_caps $podpid >/tmp/threads-pod.txt
 show "/proc/$podpid/task/*/status under the DaemonSet's confinement, once armed" cat /tmp/threads-pod.txt
 check "pod-threads-caps" "want every thread (MHD-* among them) CapPrm/CapEff $bpf, CapBnd $podmask, CapAmb 0, NoNewPrivs 1 (no seccomp filter: no runtime here)" \
 	threads_confined /tmp/threads-pod.txt "$podmask" 0
+s=$(sampler)
+check "pod-sampler" "under the DaemonSet's confinement the stall sampler is ${s:-none}, want $want_sampler" \
+	test "$s" = "$want_sampler"
 echo "uffd loop under the DaemonSet's confinement: $(uffd_loop uffdpod)"
 sleep 1
 uffd_judge pod-uffd /tmp/pod.json uffdpod

@@ -45,8 +45,8 @@ CHECKS=(pid1-systemd install enabled started-on-install stays-active caps-grante
 	caps-bounding no-new-privs-seccomp metrics config-read race-detected-journal race-report-fields
 	race-detected-metrics conffile-kept restarted-on-upgrade restart-after-kill no-denial-journal
 	no-denial-kernel sandbox sandbox-kallsyms bad-flag-fails bad-flag-journal denial-seen
-	threads-caps uffd-unit-detected uffd-unit-report restart-after-fix probes-under-unit
-	pod-confinement pod-probes pod-attached pod-threads-caps pod-uffd-detected pod-uffd-report pod-stop stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
+	threads-caps unit-sampler uffd-unit-detected uffd-unit-report restart-after-fix probes-under-unit
+	pod-confinement pod-probes pod-attached pod-threads-caps pod-sampler pod-uffd-detected pod-uffd-report pod-stop stop-clean stop-no-bpf purge-stops purge-no-unit purge-no-files
 	purge-not-installed no-denial-end)
 
 suites=("$@")
